@@ -3,6 +3,7 @@
 //! The server crate turns HTTP into calls on these types; the directory crate
 //! decides what is stored. Everything here is deterministic and fuzzable.
 
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod patch;

@@ -17,7 +17,8 @@ use crate::path::{AttrPath, PatchPath};
 use crate::schema::{self, AttrType, AttributeDef, Mutability, ResourceKind};
 use crate::urn;
 
-use self::standin::{matches as filter_matches, parse_patch_path};
+use crate::filter::matches as filter_matches;
+use crate::path::parse_patch_path;
 
 /// The most operations one PATCH request may carry; more is refused rather than half-processed.
 pub const MAX_OPERATIONS: usize = 10_000;
@@ -1258,148 +1259,6 @@ fn shorten(s: &str) -> String {
 
 fn describe(value: &Value) -> String {
     shorten(&value.to_string())
-}
-
-/// TEMPORARY stand-ins for `crate::path::parse_patch_path` and `crate::filter::matches`,
-/// which are being written concurrently; removed once they land.
-mod standin {
-    use crate::error::ScimError;
-    use crate::filter::{CompValue, CompareOp, Filter};
-    use crate::path::{AttrPath, PatchPath};
-    use serde_json::Value;
-
-    const SCHEMAS: [&str; 3] = [
-        crate::urn::USER,
-        crate::urn::ENTERPRISE_USER,
-        crate::urn::GROUP,
-    ];
-
-    fn attr_path(s: &str) -> Result<AttrPath, ScimError> {
-        let mut schema = None;
-        let mut rest = s;
-        for u in SCHEMAS {
-            if s.eq_ignore_ascii_case(u) {
-                return Ok(AttrPath {
-                    schema: Some(u.to_owned()),
-                    attr: String::new(),
-                    sub_attr: None,
-                });
-            }
-            if let Some(r) = s
-                .get(..u.len())
-                .filter(|p| p.eq_ignore_ascii_case(u))
-                .and_then(|_| s.get(u.len()..))
-                .and_then(|r| r.strip_prefix(':'))
-            {
-                schema = Some(u.to_owned());
-                rest = r;
-            }
-        }
-        let (attr, sub) = match rest.split_once('.') {
-            Some((a, b)) => (a, Some(b.to_owned())),
-            None => (rest, None),
-        };
-        if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '$') {
-            return Err(ScimError::invalid_path(format!("bad path {s}")));
-        }
-        Ok(AttrPath {
-            schema,
-            attr: attr.to_owned(),
-            sub_attr: sub,
-        })
-    }
-
-    fn term(t: &str) -> Result<Filter, ScimError> {
-        let mut parts = t.trim().splitn(3, ' ');
-        let (Some(a), Some(op), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(ScimError::invalid_filter("bad term"));
-        };
-        let op = match op.to_ascii_lowercase().as_str() {
-            "eq" => CompareOp::Eq,
-            "ne" => CompareOp::Ne,
-            _ => return Err(ScimError::invalid_filter("bad op")),
-        };
-        let v = match serde_json::from_str::<Value>(v) {
-            Ok(Value::String(s)) => CompValue::String(s),
-            Ok(Value::Bool(b)) => CompValue::Bool(b),
-            Ok(Value::Number(n)) => CompValue::Number(n),
-            _ => return Err(ScimError::invalid_filter("bad value")),
-        };
-        Ok(Filter::Compare(attr_path(a)?, op, v))
-    }
-
-    fn filter(s: &str) -> Result<Filter, ScimError> {
-        type Join = fn(Box<Filter>, Box<Filter>) -> Filter;
-        let (sep, ctor): (&str, Join) = if s.contains(" or ") {
-            (" or ", Filter::Or)
-        } else {
-            (" and ", Filter::And)
-        };
-        let mut terms = s.split(sep).map(term);
-        let mut f = terms
-            .next()
-            .ok_or_else(|| ScimError::invalid_filter("empty"))??;
-        for t in terms {
-            f = ctor(Box::new(f), Box::new(t?));
-        }
-        Ok(f)
-    }
-
-    pub fn parse_patch_path(s: &str) -> Result<PatchPath, ScimError> {
-        match s.split_once('[') {
-            None => Ok(PatchPath {
-                attr: attr_path(s)?,
-                filter: None,
-                sub_attr: None,
-            }),
-            Some((head, tail)) => {
-                let (inner, after) = tail
-                    .split_once(']')
-                    .ok_or_else(|| ScimError::invalid_path("no ]"))?;
-                let sub_attr = match after {
-                    "" => None,
-                    a => Some(
-                        a.strip_prefix('.')
-                            .ok_or_else(|| ScimError::invalid_path("bad sub"))?
-                            .to_owned(),
-                    ),
-                };
-                Ok(PatchPath {
-                    attr: attr_path(head)?,
-                    filter: Some(filter(inner)?),
-                    sub_attr,
-                })
-            }
-        }
-    }
-
-    pub fn matches(filter: &Filter, value: &Value, case_exact: &dyn Fn(&AttrPath) -> bool) -> bool {
-        match filter {
-            Filter::And(a, b) => matches(a, value, case_exact) && matches(b, value, case_exact),
-            Filter::Or(a, b) => matches(a, value, case_exact) || matches(b, value, case_exact),
-            Filter::Not(a) => !matches(a, value, case_exact),
-            Filter::Compare(p, op, v) => {
-                let got = value.as_object().and_then(|o| super::get_ci(o, &p.attr));
-                let eq = match (got, v) {
-                    (Some(Value::String(g)), CompValue::String(w)) => {
-                        if case_exact(p) {
-                            g == w
-                        } else {
-                            g.eq_ignore_ascii_case(w)
-                        }
-                    }
-                    (Some(Value::Bool(g)), CompValue::Bool(w)) => g == w,
-                    _ => false,
-                };
-                match op {
-                    CompareOp::Eq => eq,
-                    CompareOp::Ne => !eq,
-                    _ => false,
-                }
-            }
-            _ => false,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -831,6 +831,24 @@ pub fn matches(filter: &Filter, resource: &Value, case_exact: &dyn Fn(&AttrPath)
     Evaluator { case_exact }.eval(filter, resource, None, 0)
 }
 
+/// Evaluates a value filter (the part between brackets, e.g. of the PATCH path
+/// `emails[type eq "work"].value`) against one element of the multi-valued `attribute`.
+///
+/// Same rules as [`matches`]; `case_exact` receives full paths such as `emails.type`.
+pub fn matches_value(
+    filter: &Filter,
+    element: &Value,
+    attribute: &AttrPath,
+    case_exact: &dyn Fn(&AttrPath) -> bool,
+) -> bool {
+    let scope = AttrPath {
+        schema: attribute.schema.clone(),
+        attr: attribute.attr.clone(),
+        sub_attr: None,
+    };
+    Evaluator { case_exact }.eval(filter, element, Some(&scope), 0)
+}
+
 const MAX_EVAL_DEPTH: usize = 512;
 /// How deep `pr` looks into nested JSON for a non-empty value.
 const MAX_PRESENCE_DEPTH: usize = 32;
@@ -1597,6 +1615,26 @@ pub(crate) mod tests {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
             ]
         );
+    }
+
+    #[test]
+    fn value_filter_on_one_element() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let record = |p: &AttrPath| {
+            seen.borrow_mut().push(p.to_string());
+            p.sub_attr.as_deref() == Some("type")
+        };
+        let inner = parse(r#"type eq "work" and value ew "@EXAMPLE.com""#);
+        let emails = AttrPath::new("emails");
+        let work = json!({"type": "work", "value": "a@example.com"});
+        assert!(matches_value(&inner, &work, &emails, &record));
+        assert!(!matches_value(
+            &inner,
+            &json!({"type": "Work", "value": "a@example.com"}),
+            &emails,
+            &record
+        ));
+        assert_eq!(seen.borrow()[..2], ["emails.type", "emails.value"]);
     }
 
     #[test]

@@ -1,1 +1,22 @@
+//! The domain of Portcullis.
+//!
+//! Organizations own users, groups, SCIM tokens and an audit log; nothing crosses from one
+//! organization to another. The rules of the directory (email domains per token, Externally
+//! Managed marking, SCIM seeing only SCIM-managed groups, case-insensitive unique userName)
+//! live here, not in handlers. Storage is behind [`store::Store`]; HTTP is someone else's job.
 
+pub mod admin;
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod query;
+pub mod scim_service;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{Error, ErrorKind};
+pub use ids::{GroupId, OrgId, TokenId, UserId};
+pub use store::Store;

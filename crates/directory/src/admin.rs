@@ -1,0 +1,267 @@
+//! Operator and IT-admin operations: organizations, SCIM tokens, operator keys, the audit log.
+//! The command line and the `/api/v1/` JSON API both call these.
+
+use crate::audit::AuditLog;
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind};
+use crate::ids::{AdminKeyId, OrgId, TokenId};
+use crate::model::{Actor, AdminKeyRecord, AuditEvent, Organization, ScimTokenRecord};
+use crate::query::AuditQuery;
+use crate::store::{Store, StoreError, StoredAuditEvent};
+use crate::token::{self, DomainList};
+use std::sync::Arc;
+
+pub(crate) fn store_err(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound => Error::not_found("not found"),
+        StoreError::Conflict(what) => Error::conflict(format!("{what} is already taken")),
+        StoreError::VersionMismatch => Error::new(
+            ErrorKind::PreconditionFailed,
+            "the resource changed since it was read",
+        ),
+        StoreError::UnknownMember(id) => {
+            Error::invalid(format!("member {id} is not a user of this organization"))
+        }
+        StoreError::Backend(msg) => {
+            tracing::error!(error = %msg, "store failure");
+            Error::internal("the directory could not complete the request; try again")
+        }
+    }
+}
+
+/// A newly issued secret: shown once, then only its hash exists.
+pub struct IssuedToken {
+    pub record: ScimTokenRecord,
+    pub secret: String,
+}
+
+#[derive(Clone)]
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+}
+
+impl AdminService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
+        AdminService {
+            store,
+            clock,
+            audit,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    async fn record(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        operation: &str,
+        resource: Option<String>,
+        detail: Option<String>,
+    ) {
+        self.audit
+            .record(AuditEvent {
+                org_id: org,
+                at: self.clock.now(),
+                actor_kind: actor.kind().into(),
+                actor_id: actor.id(),
+                operation: operation.into(),
+                resource_type: Some("token".into()).filter(|_| operation.starts_with("token")),
+                resource_id: resource,
+                status: 200,
+                detail,
+                request_id: None,
+            })
+            .await;
+    }
+
+    pub async fn create_org(&self, slug: &str, name: Option<&str>) -> Result<Organization, Error> {
+        validate_slug(slug)?;
+        let org = Organization {
+            id: OrgId::new_random(),
+            slug: slug.to_string(),
+            name: name.unwrap_or(slug).trim().to_string(),
+            created_at: self.clock.now(),
+        };
+        match self.store.create_org(&org).await {
+            Ok(()) => Ok(org),
+            Err(StoreError::Conflict(_)) => Err(Error::conflict(format!(
+                "an organization with slug '{slug}' already exists"
+            ))),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    pub async fn org(&self, slug: &str) -> Result<Organization, Error> {
+        self.store
+            .org_by_slug(slug)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no organization '{slug}'; create it with `portcullis org create {slug}`"
+                ))
+            })
+    }
+
+    pub async fn list_orgs(&self) -> Result<Vec<Organization>, Error> {
+        self.store.list_orgs().await.map_err(store_err)
+    }
+
+    pub async fn create_token(
+        &self,
+        org: &Organization,
+        name: Option<&str>,
+        domains: &[String],
+        actor: &Actor,
+    ) -> Result<IssuedToken, Error> {
+        let domains = DomainList::parse(domains).map_err(Error::invalid)?;
+        let secret = token::generate_secret("pcs");
+        let record = ScimTokenRecord {
+            id: TokenId::new_random(),
+            org_id: org.id,
+            name: name.unwrap_or("scim").trim().to_string(),
+            prefix: token::prefix_of(&secret),
+            hash: token::hash_secret(&secret),
+            domains,
+            created_at: self.clock.now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.create_token(&record).await.map_err(store_err)?;
+        self.record(
+            org.id,
+            actor,
+            "token.create",
+            Some(record.id.to_string()),
+            Some(format!("name {}, domains {}", record.name, record.domains)),
+        )
+        .await;
+        Ok(IssuedToken { record, secret })
+    }
+
+    pub async fn list_tokens(&self, org: &Organization) -> Result<Vec<ScimTokenRecord>, Error> {
+        self.store.list_tokens(org.id).await.map_err(store_err)
+    }
+
+    pub async fn revoke_token(
+        &self,
+        org: &Organization,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<(), Error> {
+        let id = parse_token_id(id)?;
+        self.store
+            .revoke_token(org.id, id, self.clock.now())
+            .await
+            .map_err(|e| token_err(e, id))?;
+        self.record(org.id, actor, "token.revoke", Some(id.to_string()), None)
+            .await;
+        Ok(())
+    }
+
+    pub async fn set_token_domains(
+        &self,
+        org: &Organization,
+        id: &str,
+        domains: &[String],
+        actor: &Actor,
+    ) -> Result<ScimTokenRecord, Error> {
+        let id = parse_token_id(id)?;
+        let domains = DomainList::parse(domains).map_err(Error::invalid)?;
+        self.store
+            .set_token_domains(org.id, id, &domains)
+            .await
+            .map_err(|e| token_err(e, id))?;
+        self.record(
+            org.id,
+            actor,
+            "token.domains",
+            Some(id.to_string()),
+            Some(format!("domains {domains}")),
+        )
+        .await;
+        self.list_tokens(org)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::not_found(format!("no token {id} in this organization")))
+    }
+
+    pub async fn create_admin_key(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(AdminKeyRecord, String), Error> {
+        let secret = token::generate_secret("pca");
+        let record = AdminKeyRecord {
+            id: AdminKeyId::new_random(),
+            name: name.unwrap_or("operator").to_string(),
+            prefix: token::prefix_of(&secret),
+            hash: token::hash_secret(&secret),
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_admin_key(&record)
+            .await
+            .map_err(store_err)?;
+        Ok((record, secret))
+    }
+
+    /// The operator key a bearer secret names, if any.
+    pub async fn authenticate_admin(&self, secret: &str) -> Result<Option<AdminKeyRecord>, Error> {
+        let found = self
+            .store
+            .admin_key_by_hash(&token::hash_secret(secret))
+            .await
+            .map_err(store_err)?;
+        Ok(found.filter(|k| token::hash_matches(&k.hash, secret)))
+    }
+
+    pub async fn audit(
+        &self,
+        org: &Organization,
+        query: &AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, Error> {
+        self.audit.flush().await;
+        self.store
+            .list_audit(org.id, query)
+            .await
+            .map_err(store_err)
+    }
+}
+
+fn parse_token_id(id: &str) -> Result<TokenId, Error> {
+    id.trim().parse().map_err(|_| {
+        Error::invalid(format!(
+            "'{id}' is not a token id; see `portcullis token list`"
+        ))
+    })
+}
+
+fn token_err(e: StoreError, id: TokenId) -> Error {
+    match e {
+        StoreError::NotFound => Error::not_found(format!("no token {id} in this organization")),
+        other => store_err(other),
+    }
+}
+
+/// Slugs are what admins type on the command line and in URLs: lower-case, digits, dashes.
+pub fn validate_slug(slug: &str) -> Result<(), Error> {
+    let ok = (1..=63).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "'{slug}' is not a valid organization slug: use 1 to 63 lower-case letters, digits and dashes, such as acme-corp"
+        )))
+    }
+}

@@ -1,0 +1,19 @@
+//! Time is a parameter: services ask a [`Clock`], so tests can fix the instant.
+
+use time::OffsetDateTime;
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> OffsetDateTime;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        // Millisecond precision: both backends store it losslessly and ETags stay stable.
+        let now = OffsetDateTime::now_utc();
+        let ms = now.millisecond();
+        now.replace_millisecond(ms).unwrap_or(now)
+    }
+}

@@ -1,0 +1,202 @@
+//! The records the directory keeps.
+
+use crate::ids::{AdminKeyId, GroupId, OrgId, TokenId, UserId};
+use crate::token::DomainList;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub slug: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Who manages a user or group: SCIM (Externally Managed) or the console (local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagedBy {
+    Scim,
+    Local,
+}
+
+impl ManagedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagedBy::Scim => "scim",
+            ManagedBy::Local => "local",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scim" => Some(ManagedBy::Scim),
+            "local" => Some(ManagedBy::Local),
+            _ => None,
+        }
+    }
+}
+
+/// A SCIM token as stored: never the token itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimTokenRecord {
+    pub id: TokenId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// The first characters of the token, so an admin can tell tokens apart.
+    pub prefix: String,
+    pub hash: String,
+    pub domains: DomainList,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An operator API key for `/api/v1/` (stored as SHA-256, like SCIM tokens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminKeyRecord {
+    pub id: AdminKeyId,
+    pub name: String,
+    pub prefix: String,
+    pub hash: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A user. `doc` is the SCIM resource without `id`, `meta` and `groups`; the other fields are
+/// what the store indexes, derived from `doc` by [`UserRecord::reindex`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// Email values, lower-cased, for `emails.value eq` lookups.
+    pub emails: Vec<String>,
+    pub doc: Value,
+    pub managed_by: ManagedBy,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+}
+
+impl UserRecord {
+    /// Refresh the indexed fields from `doc`.
+    pub fn reindex(&mut self) {
+        let ix = scim::resource::user_index(&self.doc);
+        self.user_name = ix.user_name;
+        self.external_id = ix.external_id;
+        self.display_name = ix.display_name;
+        self.active = ix.active;
+        let mut emails: Vec<String> = ix.emails.iter().map(|e| e.to_lowercase()).collect();
+        emails.sort();
+        emails.dedup();
+        self.emails = emails;
+    }
+}
+
+/// A group. `doc` is the SCIM resource without `id`, `meta` and `members`: members live in
+/// their own table so a change costs O(changed members), never O(group size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: GroupId,
+    pub org_id: OrgId,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub doc: Value,
+    pub managed_by: ManagedBy,
+    /// Whether SCIM sees this group: SCIM-created, or a local group handed over to the IdP.
+    pub scim_visible: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+}
+
+impl GroupRecord {
+    pub fn reindex(&mut self) {
+        let ix = scim::resource::group_index(&self.doc);
+        self.display_name = ix.display_name;
+        self.external_id = ix.external_id;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+impl MemberKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::User => "User",
+            MemberKind::Group => "Group",
+        }
+    }
+}
+
+/// A member as listed in a group: its id, kind and a display name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: String,
+    pub kind: MemberKind,
+    pub display: Option<String>,
+}
+
+/// A membership change, in the order the PATCH gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MembershipChange {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    RemoveAll,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    ScimToken(TokenId),
+    AdminKey(AdminKeyId),
+    Cli,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::ScimToken(_) => "scim_token",
+            Actor::AdminKey(_) => "admin_key",
+            Actor::Cli => "cli",
+        }
+    }
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Actor::ScimToken(id) => Some(id.to_string()),
+            Actor::AdminKey(id) => Some(id.to_string()),
+            Actor::Cli => None,
+        }
+    }
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub org_id: OrgId,
+    pub at: OffsetDateTime,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    /// e.g. `scim.user.create`, `token.revoke`.
+    pub operation: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// HTTP-like status of the outcome: 2xx success, 4xx refusal.
+    pub status: u16,
+    /// Why it was refused, or a short summary.
+    pub detail: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A page of results and the total across pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}

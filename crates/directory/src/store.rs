@@ -1,0 +1,118 @@
+//! The Store trait: every backend (SQLite, PostgreSQL) implements it and passes the same suite.
+//!
+//! Every method that touches tenant data takes the organization id first; there is no finder
+//! that skips it. Each method is one atomic unit: it commits wholly or not at all.
+
+use crate::ids::{GroupId, OrgId, TokenId, UserId};
+use crate::model::{
+    AdminKeyRecord, AuditEvent, GroupRecord, Member, MembershipChange, Organization, Page,
+    ScimTokenRecord, UserRecord,
+};
+use crate::query::{AuditQuery, StoreQuery};
+use crate::token::DomainList;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum StoreError {
+    /// A unique key is taken; the string names it (e.g. `userName`).
+    #[error("unique key taken: {0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    /// The row changed since it was read (optimistic concurrency / If-Match).
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// A member id that is not a user or group of this organization.
+    #[error("unknown member {0}")]
+    UnknownMember(String),
+    /// The database failed; the text goes to the log, never to a client.
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An audit event as read back, with its position in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAuditEvent {
+    pub seq: i64,
+    pub event: AuditEvent,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Is the database reachable?
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Organizations.
+    async fn create_org(&self, org: &Organization) -> StoreResult<()>;
+    async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>>;
+    async fn org_by_id(&self, id: OrgId) -> StoreResult<Option<Organization>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
+
+    // SCIM tokens.
+    async fn create_token(&self, token: &ScimTokenRecord) -> StoreResult<()>;
+    /// The one lookup not scoped by organization: the token hash is what names the organization.
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ScimTokenRecord>>;
+    async fn list_tokens(&self, org: OrgId) -> StoreResult<Vec<ScimTokenRecord>>;
+    async fn revoke_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()>;
+    async fn set_token_domains(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        domains: &DomainList,
+    ) -> StoreResult<()>;
+    async fn touch_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()>;
+
+    // Operator API keys.
+    async fn create_admin_key(&self, key: &AdminKeyRecord) -> StoreResult<()>;
+    async fn admin_key_by_hash(&self, hash: &str) -> StoreResult<Option<AdminKeyRecord>>;
+
+    // Users.
+    /// Fails with `Conflict("userName")` when the lower-cased userName is taken in the org.
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<Option<UserRecord>>;
+    /// Writes `user` if the stored version is still `expected_version`; the caller has
+    /// already bumped `user.version`.
+    async fn update_user(&self, user: &UserRecord, expected_version: i64) -> StoreResult<()>;
+    /// Removes the user and their memberships.
+    async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()>;
+    async fn query_users(&self, org: OrgId, query: &StoreQuery) -> StoreResult<Page<UserRecord>>;
+    /// The groups a user belongs to: (id, displayName, scim_visible).
+    async fn user_groups(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> StoreResult<Vec<(GroupId, String, bool)>>;
+
+    // Groups.
+    /// Inserts the group and its initial members (each must be a user or group of the org).
+    async fn insert_group(&self, group: &GroupRecord, members: &[String]) -> StoreResult<()>;
+    async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Option<GroupRecord>>;
+    async fn group_members(&self, org: OrgId, id: GroupId) -> StoreResult<Vec<Member>>;
+    /// Writes the group row and applies membership changes in order, in one transaction,
+    /// if the stored version is still `expected_version`. Cost: O(changed members).
+    async fn update_group(
+        &self,
+        group: &GroupRecord,
+        expected_version: i64,
+        changes: &[MembershipChange],
+    ) -> StoreResult<()>;
+    async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()>;
+    /// Groups SCIM sees when `scim_only`, else all.
+    async fn query_groups(
+        &self,
+        org: OrgId,
+        scim_only: bool,
+        query: &StoreQuery,
+    ) -> StoreResult<Page<GroupRecord>>;
+
+    // Audit.
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    async fn list_audit(
+        &self,
+        org: OrgId,
+        query: &AuditQuery,
+    ) -> StoreResult<Vec<StoredAuditEvent>>;
+}

@@ -1,0 +1,104 @@
+-- Times are Unix milliseconds (INTEGER); ids are hyphenated UUID text.
+
+CREATE TABLE organizations (
+    id          TEXT PRIMARY KEY,
+    slug        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE scim_tokens (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL REFERENCES organizations(id),
+    name          TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    hash          TEXT NOT NULL UNIQUE,
+    domains       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+);
+CREATE INDEX scim_tokens_org ON scim_tokens (org_id, created_at);
+
+CREATE TABLE admin_keys (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    prefix      TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                  TEXT NOT NULL UNIQUE,
+    org_id              TEXT NOT NULL REFERENCES organizations(id),
+    user_name           TEXT NOT NULL,
+    user_name_lower     TEXT NOT NULL,
+    external_id         TEXT,
+    display_name        TEXT,
+    display_name_lower  TEXT,
+    active              INTEGER NOT NULL,
+    doc                 TEXT NOT NULL,
+    managed_by          TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    version             INTEGER NOT NULL,
+    UNIQUE (org_id, user_name_lower)
+);
+CREATE INDEX users_org_seq ON users (org_id, seq);
+CREATE INDEX users_org_external ON users (org_id, external_id);
+CREATE INDEX users_org_display ON users (org_id, display_name_lower);
+CREATE INDEX users_org_updated ON users (org_id, updated_at);
+CREATE INDEX users_org_created ON users (org_id, created_at);
+
+CREATE TABLE user_emails (
+    org_id       TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    email_lower  TEXT NOT NULL,
+    PRIMARY KEY (user_id, email_lower)
+) WITHOUT ROWID;
+CREATE INDEX user_emails_lookup ON user_emails (org_id, email_lower);
+
+CREATE TABLE groups (
+    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                  TEXT NOT NULL UNIQUE,
+    org_id              TEXT NOT NULL REFERENCES organizations(id),
+    display_name        TEXT NOT NULL,
+    display_name_lower  TEXT NOT NULL,
+    external_id         TEXT,
+    doc                 TEXT NOT NULL,
+    managed_by          TEXT NOT NULL,
+    scim_visible        INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    version             INTEGER NOT NULL
+);
+CREATE INDEX groups_org_seq ON groups (org_id, seq);
+CREATE INDEX groups_org_display ON groups (org_id, display_name_lower);
+CREATE INDEX groups_org_external ON groups (org_id, external_id);
+CREATE INDEX groups_org_updated ON groups (org_id, updated_at);
+
+-- One row per membership: a change costs O(changed members), never O(group size).
+CREATE TABLE group_members (
+    group_id     TEXT NOT NULL,
+    member_id    TEXT NOT NULL,
+    member_type  TEXT NOT NULL,
+    org_id       TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_member ON group_members (org_id, member_id);
+
+CREATE TABLE audit_events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id         TEXT NOT NULL,
+    at             INTEGER NOT NULL,
+    actor_kind     TEXT NOT NULL,
+    actor_id       TEXT,
+    operation      TEXT NOT NULL,
+    resource_type  TEXT,
+    resource_id    TEXT,
+    status         INTEGER NOT NULL,
+    detail         TEXT,
+    request_id     TEXT
+);
+CREATE INDEX audit_org_seq ON audit_events (org_id, seq);

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod bulk;
 pub mod clock;
 pub mod error;
 pub mod ids;

@@ -1,0 +1,392 @@
+//! `/api/v1/`: the operator's JSON API (organizations, SCIM tokens, audit), authenticated by
+//! an operator key from `portcullis admin-key create`. Errors are `application/problem+json`.
+
+use crate::app::AppState;
+use crate::observability::{label_route, RequestId};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Extension, Router};
+use directory::model::{Actor, AdminKeyRecord, Organization, ScimTokenRecord};
+use directory::query::AuditQuery;
+use directory::store::StoredAuditEvent;
+use directory::{Error, ErrorKind};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs", get(list_orgs).post(create_org))
+        .route("/orgs/{slug}", get(get_org))
+        .route("/orgs/{slug}/tokens", get(list_tokens).post(create_token))
+        .route(
+            "/orgs/{slug}/tokens/{id}",
+            axum::routing::delete(revoke_token),
+        )
+        .route("/orgs/{slug}/tokens/{id}/domains", put(set_domains))
+        .route("/orgs/{slug}/audit", get(audit))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(label_route))
+}
+
+/// An RFC 9457 problem.
+pub struct Problem {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+    request_id: String,
+}
+
+impl Problem {
+    fn from_domain(e: Error, rid: &RequestId) -> Self {
+        if e.kind == ErrorKind::Internal {
+            tracing::error!(request_id = %rid.0, detail = %e.detail, "internal error");
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Problem {
+            status,
+            title: status.canonical_reason().unwrap_or("Error"),
+            detail: e.detail,
+            request_id: rid.0.clone(),
+        }
+    }
+    fn new(status: StatusCode, detail: impl Into<String>, rid: &RequestId) -> Self {
+        Problem {
+            status,
+            title: status.canonical_reason().unwrap_or("Error"),
+            detail: detail.into(),
+            request_id: rid.0.clone(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "request_id": self.request_id,
+        });
+        let mut res = (self.status, Bytes::from(body.to_string())).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"Portcullis admin API\""),
+            );
+        }
+        res
+    }
+}
+
+type ApiResult = Result<Response, Problem>;
+
+fn ok_json(status: StatusCode, v: Value) -> Response {
+    let mut res = (status, Bytes::from(v.to_string())).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+async fn operator(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+) -> Result<AdminKeyRecord, Problem> {
+    let unauthorized = |d: &str| Problem::new(StatusCode::UNAUTHORIZED, d, rid);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("send Authorization: Bearer <operator key>; create a key with `portcullis admin-key create`"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <operator key>`"))?;
+    state
+        .admin
+        .authenticate_admin(token.trim())
+        .await
+        .map_err(|e| Problem::from_domain(e, rid))?
+        .ok_or_else(|| {
+            unauthorized(
+                "this operator key is not known; create one with `portcullis admin-key create`",
+            )
+        })
+}
+
+fn body_json<T: for<'de> Deserialize<'de>>(bytes: &Bytes, rid: &RequestId) -> Result<T, Problem> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request body is not the expected JSON: {e}"),
+            rid,
+        )
+    })
+}
+
+fn ts(t: time::OffsetDateTime) -> Value {
+    Value::from(t.format(&Rfc3339).unwrap_or_default())
+}
+
+pub fn org_json(o: &Organization) -> Value {
+    json!({"id": o.id.to_string(), "slug": o.slug, "name": o.name, "created_at": ts(o.created_at)})
+}
+
+/// The token listing shape shared with `portcullis token list --json`.
+pub fn token_json(t: &ScimTokenRecord) -> Value {
+    json!({
+        "id": t.id.to_string(),
+        "name": t.name,
+        "prefix": t.prefix,
+        "domains": t.domains.domains().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "created_at": ts(t.created_at),
+        "last_used_at": t.last_used_at.map(ts),
+        "revoked": t.revoked_at.is_some(),
+    })
+}
+
+pub fn audit_json(e: &StoredAuditEvent) -> Value {
+    let ev = &e.event;
+    json!({
+        "seq": e.seq,
+        "at": ts(ev.at),
+        "actor": {"kind": ev.actor_kind, "id": ev.actor_id},
+        "operation": ev.operation,
+        "resource_type": ev.resource_type,
+        "resource_id": ev.resource_id,
+        "outcome": if ev.status < 400 { "success" } else { "refused" },
+        "status": ev.status,
+        "detail": ev.detail,
+        "request_id": ev.request_id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOrg {
+    slug: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: Option<String>,
+    domains: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetDomains {
+    domains: Vec<String>,
+}
+
+async fn list_orgs(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let orgs = state
+        .admin
+        .list_orgs()
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(
+        StatusCode::OK,
+        Value::Array(orgs.iter().map(org_json).collect()),
+    ))
+}
+
+async fn create_org(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let req: CreateOrg = body_json(&body, &rid)?;
+    let org = state
+        .admin
+        .create_org(&req.slug, req.name.as_deref())
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::CREATED, org_json(&org)))
+}
+
+async fn org(state: &AppState, slug: &str, rid: &RequestId) -> Result<Organization, Problem> {
+    state
+        .admin
+        .org(slug)
+        .await
+        .map_err(|e| Problem::from_domain(e, rid))
+}
+
+async fn get_org(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    Ok(ok_json(
+        StatusCode::OK,
+        org_json(&org(&state, &slug, &rid).await?),
+    ))
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let tokens = state
+        .admin
+        .list_tokens(&org)
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(
+        StatusCode::OK,
+        Value::Array(tokens.iter().map(token_json).collect()),
+    ))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let req: CreateToken = body_json(&body, &rid)?;
+    let issued = state
+        .admin
+        .create_token(
+            &org,
+            req.name.as_deref(),
+            &req.domains,
+            &Actor::AdminKey(key.id),
+        )
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    let mut out = token_json(&issued.record);
+    out["token"] = Value::from(issued.secret);
+    out["scim_base_url"] = Value::from(state.scim.base_url());
+    Ok(ok_json(StatusCode::CREATED, out))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    state
+        .admin
+        .revoke_token(&org, &id, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn set_domains(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let req: SetDomains = body_json(&body, &rid)?;
+    let token = state
+        .admin
+        .set_token_domains(&org, &id, &req.domains, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, token_json(&token)))
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let mut query = AuditQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    for pair in q
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "limit" => {
+                query.limit = v.parse().map_err(|_| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "limit must be an integer from 1 to 1000",
+                        &rid,
+                    )
+                })?
+            }
+            "before" => {
+                query.before_seq = Some(v.parse().map_err(|_| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "before must be an event seq number",
+                        &rid,
+                    )
+                })?)
+            }
+            "operation" => query.operation_prefix = Some(v.to_string()),
+            "resource" => query.resource_id = Some(v.to_string()),
+            other => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown query parameter '{other}'; use limit, before, operation, resource"
+                    ),
+                    &rid,
+                ))
+            }
+        }
+    }
+    let events = state
+        .admin
+        .audit(&org, &query)
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(
+        StatusCode::OK,
+        Value::Array(events.iter().map(audit_json).collect()),
+    ))
+}
+
+async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "no such admin API endpoint", &rid).into_response()
+}

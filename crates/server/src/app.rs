@@ -1,0 +1,79 @@
+//! Application state and the top-level router.
+
+use crate::{api, observability, scim_routes};
+use axum::routing::get;
+use axum::Router;
+use directory::admin::AdminService;
+use directory::audit::AuditLog;
+use directory::scim_service::{Limits, ScimService};
+use directory::{Clock, Store, SystemClock};
+use std::sync::Arc;
+
+/// What the server needs to know beyond the database.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The public base URL, e.g. `https://id.example.com` (no trailing slash).
+    pub base_url: String,
+    pub limits: Limits,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub scim: ScimService,
+    pub admin: AdminService,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// Builds the services on a store. Must run inside a tokio runtime (starts the audit writer).
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let audit = AuditLog::spawn(store.clone());
+        let scim = ScimService::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            &format!("{}/scim/v2", config.base_url.trim_end_matches('/')),
+            config.limits,
+        );
+        let admin = AdminService::new(store.clone(), clock, audit);
+        AppState {
+            store,
+            scim,
+            admin,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Opens the store a database URL names: `postgres://…` → PostgreSQL, anything else SQLite.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = store_postgres::PostgresStore::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database: {e}"))?;
+        Ok(Arc::new(store))
+    } else {
+        let url = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let store = store_sqlite::SqliteStore::connect(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open SQLite database {url}: {e}"))?;
+        Ok(Arc::new(store))
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    Router::new()
+        .nest("/scim/v2", scim_routes::router())
+        .nest("/api/v1", api::router())
+        .route("/healthz", get(observability::healthz))
+        .route("/readyz", get(observability::readyz))
+        .route("/metrics", get(observability::metrics))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(observability::track))
+}

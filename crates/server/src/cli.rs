@@ -1,0 +1,314 @@
+//! The command line: `portcullis serve`, and the operator commands that work against the same
+//! database while the server runs.
+
+use crate::api::{audit_json, token_json};
+use crate::app::{build_router, open_store, AppState, ServerConfig};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use directory::admin::AdminService;
+use directory::audit::AuditLog;
+use directory::model::Actor;
+use directory::query::AuditQuery;
+use directory::scim_service::Limits;
+use directory::SystemClock;
+use std::sync::Arc;
+
+pub const DEFAULT_DATABASE: &str = "sqlite://./portcullis-data/portcullis.db";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Enterprise identity front door: SCIM 2.0 provisioning and SAML 2.0 sign-in"
+)]
+pub struct Cli {
+    /// Database: a SQLite path or `sqlite://…` URL (the default, created on first use), or `postgres://…`.
+    #[arg(long, global = true, env = "PORTCULLIS_DATABASE_URL", default_value = DEFAULT_DATABASE, hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage SCIM tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage operator keys for the admin API.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(AdminKeyCommand),
+    /// Show an organization's audit log, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Public base URL (what IdPs are told); defaults to http://<listen>.
+    #[arg(long, env = "PORTCULLIS_BASE_URL")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// Create an organization; prints its slug.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List organizations.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a SCIM token for email domains; prints the token alone on stdout.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// An email domain this token may provision (repeat for several); `*` allows any.
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Base URL printed in the guidance (defaults to PORTCULLIS_BASE_URL or http://127.0.0.1:8080).
+        #[arg(long, env = "PORTCULLIS_BASE_URL")]
+        base_url: Option<String>,
+    },
+    /// List an organization's tokens.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        token_id: String,
+    },
+    /// Replace a token's email domains.
+    Domains {
+        #[arg(long)]
+        org: String,
+        token_id: String,
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminKeyCommand {
+    /// Create an operator key; prints it alone on stdout.
+    Create {
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = open_store(&cli.database_url).await?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args).await,
+        command => {
+            let audit = AuditLog::spawn(store.clone());
+            let admin = AdminService::new(store, Arc::new(SystemClock), audit.clone());
+            let result = operator_command(&admin, command).await;
+            audit.flush().await;
+            result
+        }
+    }
+}
+
+async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let base_url = args
+        .base_url
+        .unwrap_or_else(|| format!("http://{}", args.listen))
+        .trim_end_matches('/')
+        .to_string();
+    let state = AppState::new(
+        store,
+        ServerConfig {
+            base_url: base_url.clone(),
+            limits: Limits::default(),
+        },
+    );
+    crate::observability::prometheus();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, scim = %format!("{base_url}/scim/v2"), "Portcullis is serving");
+    axum::serve(listener, build_router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn fail(e: directory::Error) -> anyhow::Error {
+    anyhow::anyhow!(e.detail)
+}
+
+async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => Ok(()),
+        Command::Org(OrgCommand::Create { slug, name }) => {
+            let org = admin
+                .create_org(&slug, name.as_deref())
+                .await
+                .map_err(fail)?;
+            println!("{}", org.slug);
+            Ok(())
+        }
+        Command::Org(OrgCommand::List) => {
+            for o in admin.list_orgs().await.map_err(fail)? {
+                println!("{}\t{}", o.slug, o.name);
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            org,
+            domains,
+            name,
+            base_url,
+        }) => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let issued = admin
+                .create_token(&org, name.as_deref(), &domains, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            let base = base_url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+            println!("{}", issued.secret);
+            eprintln!(
+                "SCIM token '{}' for {} (domains: {}). It is shown only once.\nIn Okta: Provisioning > Configure API Integration > Enable API Integration, then\n  SCIM base URL: {}/scim/v2\n  API Token:     the token above",
+                issued.record.name,
+                org.slug,
+                issued.record.domains,
+                base.trim_end_matches('/')
+            );
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { org, json }) => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let tokens = admin.list_tokens(&org).await.map_err(fail)?;
+            if json {
+                let list: Vec<_> = tokens.iter().map(token_json).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("ID\tNAME\tPREFIX\tDOMAINS\tCREATED\tLAST USED\tREVOKED");
+                for t in &tokens {
+                    let v = token_json(t);
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        t.domains,
+                        v["created_at"].as_str().unwrap_or_default(),
+                        v["last_used_at"].as_str().unwrap_or("never"),
+                        if t.revoked_at.is_some() { "yes" } else { "no" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { org, token_id }) => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            admin
+                .revoke_token(&org, &token_id, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            eprintln!("token {token_id} revoked; requests with it are refused from now on");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Domains {
+            org,
+            token_id,
+            domains,
+        }) => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let t = admin
+                .set_token_domains(&org, &token_id, &domains, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            eprintln!("token {} now provisions {}", t.id, t.domains);
+            Ok(())
+        }
+        Command::AdminKey(AdminKeyCommand::Create { name }) => {
+            let (_, secret) = admin
+                .create_admin_key(name.as_deref())
+                .await
+                .map_err(fail)?;
+            println!("{secret}");
+            eprintln!("Operator key created; it is shown only once. Use it as `Authorization: Bearer <key>` on /api/v1/.");
+            Ok(())
+        }
+        Command::Audit(args) => {
+            let org = admin.org(&args.org).await.map_err(fail)?;
+            let events = admin
+                .audit(
+                    &org,
+                    &AuditQuery {
+                        limit: args.limit,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(fail)?;
+            if args.json {
+                let list: Vec<_> = events.iter().map(audit_json).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in &events {
+                    let v = audit_json(e);
+                    println!(
+                        "{}\t{}\t{}:{}\t{}\t{}\t{}",
+                        v["at"].as_str().unwrap_or_default(),
+                        e.event.operation,
+                        e.event.actor_kind,
+                        e.event.actor_id.as_deref().unwrap_or("-"),
+                        e.event.resource_id.as_deref().unwrap_or("-"),
+                        e.event.status,
+                        e.event.detail.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

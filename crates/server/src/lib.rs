@@ -1,0 +1,12 @@
+//! The Portcullis server: configuration, the command line, and the HTTP surfaces.
+//!
+//! Handlers are thin: they extract, call one service method of the `directory` crate, and
+//! render its result or error in their surface's format.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod observability;
+pub mod scim_routes;
+
+pub use app::{build_router, open_store, AppState, ServerConfig};

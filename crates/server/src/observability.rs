@@ -1,0 +1,118 @@
+//! Request ids, Prometheus metrics, health and readiness.
+
+use crate::app::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The id of a request: echoed in `X-Request-Id`, error bodies and logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the global Prometheus recorder once per process.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .ok()
+                .and_then(|b| b.install_recorder().ok())
+        })
+        .as_ref()
+}
+
+fn incoming_id(req: &Request) -> Option<String> {
+    let v = req.headers().get("x-request-id")?.to_str().ok()?;
+    // Only short, printable ids are echoed back; anything else is replaced.
+    (v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    .then(|| v.to_string())
+}
+
+/// Assigns the request id, logs the request, and records its metrics.
+pub async fn track(mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    // The matched route is known only after routing: nested routers put it on the response.
+    let route = res
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|r| r.0.clone())
+        .unwrap_or(route);
+    if prometheus().is_some() {
+        metrics::counter!("portcullis_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.to_string()).increment(1);
+        metrics::histogram!("portcullis_http_request_duration_seconds", "route" => route, "method" => method.clone())
+            .record(elapsed.as_secs_f64());
+    }
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, %path, status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request failed");
+    } else {
+        tracing::debug!(request_id = %id, %method, %path, status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
+    }
+    res
+}
+
+/// The route template of a request, set by inner routers so metrics group by route.
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+/// Inner-router middleware: copies the matched route onto the response.
+pub async fn label_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let mut res = next.run(req).await;
+    if let Some(r) = route {
+        res.extensions_mut().insert(RouteLabel(r));
+    }
+    res
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+pub async fn metrics() -> Response {
+    match prometheus() {
+        Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
+    }
+}

@@ -1,1 +1,975 @@
+//! The directory's [`Store`] on PostgreSQL.
+//!
+//! Several Portcullis nodes share one database, so every write is a transaction that is safe
+//! to run concurrently with the same write on another node:
+//! - version-checked updates are one `UPDATE … WHERE version = $expected`: it takes the row
+//!   lock, so concurrent writers of one row serialize and the loser sees `VersionMismatch`;
+//! - `update_group` updates the group row *first*, so concurrent PATCHes of one group queue
+//!   behind each other and no membership change is lost;
+//! - adding a member takes a key-share lock on the member's row, so a concurrent delete of
+//!   that user or group either waits for the add (and then removes the new membership) or
+//!   wins (and the add reports `UnknownMember`): no membership ever points at nothing.
+//!
+//! The semantics (errors, ordering, what matches what) are those of the SQLite store; both
+//! pass the same suite (`testkit::store_suite`).
 
+use async_trait::async_trait;
+use directory::ids::{GroupId, OrgId, TokenId, UserId};
+use directory::model::{
+    AdminKeyRecord, AuditEvent, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange,
+    Organization, Page, ScimTokenRecord, UserRecord,
+};
+use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
+use directory::store::{Store, StoreError, StoreResult, StoredAuditEvent};
+use directory::token::DomainList;
+use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How many connections one node keeps to the database at most.
+const POOL_SIZE: u32 = 10;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a unique-constraint failure to `Conflict`, anything else to `Backend`.
+fn write_error(e: sqlx::Error, what: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(what.to_string());
+        }
+    }
+    backend(e)
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(v as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// An id as a client gave it, when it names a row: ids are compared exactly (as text in the
+/// SQLite store), so only the canonical lower-case hyphenated form matches anything.
+fn exact_uuid(s: &str) -> Option<Uuid> {
+    let u = Uuid::parse_str(s).ok()?;
+    (u.hyphenated().to_string() == s).then_some(u)
+}
+
+fn parse_doc(s: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
+}
+
+fn managed(s: &str) -> StoreResult<ManagedBy> {
+    ManagedBy::parse(s).ok_or_else(|| StoreError::Backend(format!("stored managed_by '{s}'")))
+}
+
+fn get<'r, T>(row: &'r PgRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(column).map_err(backend)
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…`) with a pool of up to ten
+    /// connections and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(backend)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        Ok(PostgresStore { pool })
+    }
+
+    fn user_from_row(row: &PgRow) -> StoreResult<UserRecord> {
+        Ok(UserRecord {
+            id: UserId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            user_name: get(row, "user_name")?,
+            external_id: get(row, "external_id")?,
+            display_name: get(row, "display_name")?,
+            active: get(row, "active")?,
+            emails: get::<Option<Vec<String>>>(row, "emails")?.unwrap_or_default(),
+            doc: parse_doc(get(row, "doc")?)?,
+            managed_by: managed(get(row, "managed_by")?)?,
+            created_at: from_ms(get(row, "created_at")?),
+            updated_at: from_ms(get(row, "updated_at")?),
+            version: get(row, "version")?,
+        })
+    }
+
+    fn group_from_row(row: &PgRow) -> StoreResult<GroupRecord> {
+        Ok(GroupRecord {
+            id: GroupId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            display_name: get(row, "display_name")?,
+            external_id: get(row, "external_id")?,
+            doc: parse_doc(get(row, "doc")?)?,
+            managed_by: managed(get(row, "managed_by")?)?,
+            scim_visible: get(row, "scim_visible")?,
+            created_at: from_ms(get(row, "created_at")?),
+            updated_at: from_ms(get(row, "updated_at")?),
+            version: get(row, "version")?,
+        })
+    }
+
+    fn token_from_row(row: &PgRow) -> StoreResult<ScimTokenRecord> {
+        let domains: String = get(row, "domains")?;
+        Ok(ScimTokenRecord {
+            id: TokenId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            name: get(row, "name")?,
+            prefix: get(row, "prefix")?,
+            hash: get(row, "hash")?,
+            domains: DomainList::from_stored(&domains).map_err(StoreError::Backend)?,
+            created_at: from_ms(get(row, "created_at")?),
+            last_used_at: get::<Option<i64>>(row, "last_used_at")?.map(from_ms),
+            revoked_at: get::<Option<i64>>(row, "revoked_at")?.map(from_ms),
+        })
+    }
+
+    fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
+        Ok(Organization {
+            id: OrgId(get(row, "id")?),
+            slug: get(row, "slug")?,
+            name: get(row, "name")?,
+            created_at: from_ms(get(row, "created_at")?),
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, ARRAY(SELECT e.email_lower FROM user_emails e WHERE e.user_id = u.id ORDER BY e.email_lower) AS emails";
+const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
+const TOKEN_COLUMNS: &str =
+    "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";
+
+fn cmp_sql(c: Cmp) -> &'static str {
+    match c {
+        Cmp::Gt => " > ",
+        Cmp::Ge => " >= ",
+        Cmp::Lt => " < ",
+        Cmp::Le => " <= ",
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Users,
+    Groups,
+}
+
+impl Table {
+    fn alias(self) -> &'static str {
+        match self {
+            Table::Users => "u",
+            Table::Groups => "g",
+        }
+    }
+}
+
+/// Appends the WHERE clause of an indexed key. A key the table has no column for (userName,
+/// email or active on groups) matches nothing.
+fn push_key(qb: &mut QueryBuilder<'_, Postgres>, table: Table, key: &IndexKey) {
+    let a = table.alias();
+    match key {
+        IndexKey::Id(v) => match exact_uuid(v) {
+            Some(id) => {
+                qb.push(format!(" AND {a}.id = ")).push_bind(id);
+            }
+            None => {
+                qb.push(" AND FALSE");
+            }
+        },
+        IndexKey::UserNameLower(v) if table == Table::Users => {
+            qb.push(" AND u.user_name_lower = ").push_bind(v.clone());
+        }
+        IndexKey::ExternalId(v) => {
+            qb.push(format!(" AND {a}.external_id = "))
+                .push_bind(v.clone());
+        }
+        IndexKey::DisplayNameLower(v) => {
+            qb.push(format!(" AND {a}.display_name_lower = "))
+                .push_bind(v.clone());
+        }
+        IndexKey::EmailLower(v) if table == Table::Users => {
+            qb.push(
+                " AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.org_id = u.org_id AND e.email_lower = ",
+            )
+            .push_bind(v.clone())
+            .push(")");
+        }
+        IndexKey::LastModified(c, t) => {
+            qb.push(format!(" AND {a}.updated_at{}", cmp_sql(*c)))
+                .push_bind(ms(*t));
+        }
+        IndexKey::Created(c, t) => {
+            qb.push(format!(" AND {a}.created_at{}", cmp_sql(*c)))
+                .push_bind(ms(*t));
+        }
+        IndexKey::Active(b) if table == Table::Users => {
+            qb.push(" AND u.active = ").push_bind(*b);
+        }
+        IndexKey::UserNameLower(_) | IndexKey::EmailLower(_) | IndexKey::Active(_) => {
+            qb.push(" AND FALSE");
+        }
+    }
+}
+
+/// NULLs sort last in both directions and `seq` breaks ties, as in the SQLite store; text
+/// columns are `COLLATE "C"`, so the order is byte order there too.
+fn order_by(alias: &str, sort: SortKey, descending: bool) -> String {
+    let column = match sort {
+        SortKey::Seq => "seq",
+        SortKey::UserName => "user_name_lower",
+        SortKey::DisplayName => "display_name_lower",
+        SortKey::ExternalId => "external_id",
+        SortKey::Created => "created_at",
+        SortKey::LastModified => "updated_at",
+    };
+    let dir = if descending { "DESC" } else { "ASC" };
+    if sort == SortKey::Seq {
+        format!(" ORDER BY {alias}.seq {dir}")
+    } else {
+        format!(" ORDER BY {alias}.{column} {dir} NULLS LAST, {alias}.seq ASC")
+    }
+}
+
+fn push_window(qb: &mut QueryBuilder<'_, Postgres>, q: &StoreQuery) {
+    if let Some(limit) = q.limit {
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+    if q.offset > 0 {
+        qb.push(" OFFSET ")
+            .push_bind(i64::try_from(q.offset).unwrap_or(i64::MAX));
+    }
+}
+
+/// Counts the matching rows and reads one window of them.
+async fn query_page<T>(
+    pool: &PgPool,
+    table: Table,
+    org: OrgId,
+    extra: &str,
+    q: &StoreQuery,
+    sort: SortKey,
+    from_row: fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    let (from, columns) = match table {
+        Table::Users => ("users u", USER_COLUMNS),
+        Table::Groups => ("groups g", GROUP_COLUMNS),
+    };
+    let a = table.alias();
+    let mut count =
+        QueryBuilder::<Postgres>::new(format!("SELECT COUNT(*) FROM {from} WHERE {a}.org_id = "));
+    count.push_bind(org.0).push(extra);
+    if let Some(k) = &q.key {
+        push_key(&mut count, table, k);
+    }
+    let total: i64 = count
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    if q.limit == Some(0) {
+        return Ok(Page {
+            total: total as u64,
+            items: Vec::new(),
+        });
+    }
+    let mut page =
+        QueryBuilder::<Postgres>::new(format!("SELECT {columns} FROM {from} WHERE {a}.org_id = "));
+    page.push_bind(org.0).push(extra);
+    if let Some(k) = &q.key {
+        push_key(&mut page, table, k);
+    }
+    page.push(order_by(a, sort, q.descending));
+    push_window(&mut page, q);
+    let rows = page.build().fetch_all(pool).await.map_err(backend)?;
+    let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page {
+        total: total as u64,
+        items,
+    })
+}
+
+async fn insert_emails(conn: &mut PgConnection, user: &UserRecord) -> StoreResult<()> {
+    if user.emails.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO user_emails (org_id, user_id, email_lower) \
+         SELECT $1, $2, e FROM UNNEST($3::text[]) AS e ON CONFLICT DO NOTHING",
+    )
+    .bind(user.org_id.0)
+    .bind(user.id.0)
+    .bind(&user.emails)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Adds members (users or groups of the same organization, never the group itself) to a
+/// group; already-present members are left alone. The first id, in the order given, that
+/// names no such user or group fails the whole change with `UnknownMember`.
+///
+/// Two lookups and one insert whatever the number of ids: O(changed members). The member
+/// rows are key-share locked until commit so a concurrent delete cannot orphan the new rows.
+async fn add_members(
+    conn: &mut PgConnection,
+    org: OrgId,
+    group: GroupId,
+    ids: &[String],
+) -> StoreResult<()> {
+    let mut wanted: Vec<Uuid> = ids.iter().filter_map(|s| exact_uuid(s)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut kinds: HashMap<Uuid, &'static str> = HashMap::with_capacity(wanted.len());
+    if !wanted.is_empty() {
+        let users: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE",
+        )
+        .bind(org.0)
+        .bind(&wanted)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        kinds.extend(users.into_iter().map(|id| (id, "User")));
+        let rest: Vec<Uuid> = wanted
+            .iter()
+            .copied()
+            .filter(|id| !kinds.contains_key(id))
+            .collect();
+        if !rest.is_empty() {
+            let groups: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM groups WHERE org_id = $1 AND id = ANY($2) AND id <> $3 ORDER BY id FOR KEY SHARE",
+            )
+            .bind(org.0)
+            .bind(&rest)
+            .bind(group.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+            kinds.extend(groups.into_iter().map(|id| (id, "Group")));
+        }
+    }
+    let mut member_ids = Vec::with_capacity(ids.len());
+    let mut member_types = Vec::with_capacity(ids.len());
+    let mut seen = HashSet::with_capacity(ids.len());
+    for id in ids {
+        let Some((uuid, kind)) = exact_uuid(id).and_then(|u| kinds.get(&u).map(|k| (u, *k))) else {
+            return Err(StoreError::UnknownMember(id.clone()));
+        };
+        if seen.insert(uuid) {
+            member_ids.push(uuid);
+            member_types.push(kind.to_string());
+        }
+    }
+    if member_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO group_members (group_id, member_id, member_type, org_id) \
+         SELECT $1, m.id, m.kind, $2 FROM UNNEST($3::uuid[], $4::text[]) AS m(id, kind) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(group.0)
+    .bind(org.0)
+    .bind(&member_ids)
+    .bind(&member_types)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// After a version-checked write touched no row: was it the version or the row?
+async fn missing_or_changed(
+    conn: &mut PgConnection,
+    sql: &str,
+    org: OrgId,
+    id: Uuid,
+) -> StoreError {
+    match sqlx::query_scalar::<_, i64>(sql)
+        .bind(org.0)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+    {
+        Ok(Some(_)) => StoreError::VersionMismatch,
+        Ok(None) => StoreError::NotFound,
+        Err(e) => backend(e),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_org(&self, org: &Organization) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org.id.0)
+        .bind(&org.slug)
+        .bind(&org.name)
+        .bind(ms(org.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "slug"))?;
+        Ok(())
+    }
+
+    async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        sqlx::query("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| Self::org_from_row(&r))
+            .transpose()
+    }
+
+    async fn org_by_id(&self, id: OrgId) -> StoreResult<Option<Organization>> {
+        sqlx::query("SELECT id, slug, name, created_at FROM organizations WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| Self::org_from_row(&r))
+            .transpose()
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        sqlx::query("SELECT id, slug, name, created_at FROM organizations ORDER BY slug")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(Self::org_from_row)
+            .collect()
+    }
+
+    async fn create_token(&self, t: &ScimTokenRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO scim_tokens (id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(t.id.0)
+            .bind(t.org_id.0)
+            .bind(&t.name)
+            .bind(&t.prefix)
+            .bind(&t.hash)
+            .bind(t.domains.to_stored())
+            .bind(ms(t.created_at))
+            .bind(t.last_used_at.map(ms))
+            .bind(t.revoked_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "token"))?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ScimTokenRecord>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::token_from_row(&r))
+        .transpose()
+    }
+
+    async fn list_tokens(&self, org: OrgId) -> StoreResult<Vec<ScimTokenRecord>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE org_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(org.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(Self::token_from_row)
+        .collect()
+    }
+
+    async fn revoke_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE org_id = $2 AND id = $3")
+            .bind(ms(at))
+            .bind(org.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_token_domains(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        domains: &DomainList,
+    ) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE scim_tokens SET domains = $1 WHERE org_id = $2 AND id = $3")
+            .bind(domains.to_stored())
+            .bind(org.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn touch_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE scim_tokens SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $1) WHERE org_id = $2 AND id = $3")
+            .bind(ms(at))
+            .bind(org.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_admin_key(&self, key: &AdminKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO admin_keys (id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key.id.0)
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.hash)
+        .bind(ms(key.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "admin key"))?;
+        Ok(())
+    }
+
+    async fn admin_key_by_hash(&self, hash: &str) -> StoreResult<Option<AdminKeyRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, hash, created_at FROM admin_keys WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(AdminKeyRecord {
+                id: directory::ids::AdminKeyId(get(&r, "id")?),
+                name: get(&r, "name")?,
+                prefix: get(&r, "prefix")?,
+                hash: get(&r, "hash")?,
+                created_at: from_ms(get(&r, "created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO users (id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower, active, doc, managed_by, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+            .bind(u.id.0)
+            .bind(u.org_id.0)
+            .bind(&u.user_name)
+            .bind(u.user_name.to_lowercase())
+            .bind(&u.external_id)
+            .bind(&u.display_name)
+            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
+            .bind(u.active)
+            .bind(u.doc.to_string())
+            .bind(u.managed_by.as_str())
+            .bind(ms(u.created_at))
+            .bind(ms(u.updated_at))
+            .bind(u.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "userName"))?;
+        insert_emails(&mut tx, u).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<Option<UserRecord>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = $2"
+        ))
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::user_from_row(&r))
+        .transpose()
+    }
+
+    async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query("UPDATE users SET user_name = $1, user_name_lower = $2, external_id = $3, display_name = $4, display_name_lower = $5, active = $6, doc = $7, managed_by = $8, updated_at = $9, version = $10 WHERE org_id = $11 AND id = $12 AND version = $13")
+            .bind(&u.user_name)
+            .bind(u.user_name.to_lowercase())
+            .bind(&u.external_id)
+            .bind(&u.display_name)
+            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
+            .bind(u.active)
+            .bind(u.doc.to_string())
+            .bind(u.managed_by.as_str())
+            .bind(ms(u.updated_at))
+            .bind(u.version)
+            .bind(u.org_id.0)
+            .bind(u.id.0)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "userName"))?;
+        if done.rows_affected() == 0 {
+            return Err(missing_or_changed(
+                &mut tx,
+                "SELECT version FROM users WHERE org_id = $1 AND id = $2",
+                u.org_id,
+                u.id.0,
+            )
+            .await);
+        }
+        sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+            .bind(u.id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_emails(&mut tx, u).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for sql in [
+            "DELETE FROM user_emails WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM group_members WHERE org_id = $1 AND member_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(org.0)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn query_users(&self, org: OrgId, q: &StoreQuery) -> StoreResult<Page<UserRecord>> {
+        query_page(
+            &self.pool,
+            Table::Users,
+            org,
+            "",
+            q,
+            q.sort,
+            Self::user_from_row,
+        )
+        .await
+    }
+
+    async fn user_groups(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> StoreResult<Vec<(GroupId, String, bool)>> {
+        let rows = sqlx::query("SELECT g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = $1 AND m.member_id = $2 ORDER BY g.display_name_lower, g.seq")
+            .bind(org.0)
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    GroupId(get(r, "id")?),
+                    get(r, "display_name")?,
+                    get(r, "scim_visible")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert_group(&self, g: &GroupRecord, members: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id, doc, managed_by, scim_visible, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .bind(g.id.0)
+            .bind(g.org_id.0)
+            .bind(&g.display_name)
+            .bind(g.display_name.to_lowercase())
+            .bind(&g.external_id)
+            .bind(g.doc.to_string())
+            .bind(g.managed_by.as_str())
+            .bind(g.scim_visible)
+            .bind(ms(g.created_at))
+            .bind(ms(g.updated_at))
+            .bind(g.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "displayName"))?;
+        add_members(&mut tx, g.org_id, g.id, members).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Option<GroupRecord>> {
+        sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2"
+        ))
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::group_from_row(&r))
+        .transpose()
+    }
+
+    async fn group_members(&self, org: OrgId, id: GroupId) -> StoreResult<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+             FROM group_members m \
+             LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id \
+             LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+             WHERE m.org_id = $1 AND m.group_id = $2 ORDER BY m.member_id",
+        )
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = get(r, "member_type")?;
+                let member: Uuid = get(r, "member_id")?;
+                Ok(Member {
+                    id: member.hyphenated().to_string(),
+                    kind: if kind == "Group" {
+                        MemberKind::Group
+                    } else {
+                        MemberKind::User
+                    },
+                    display: get(r, "display")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn update_group(
+        &self,
+        g: &GroupRecord,
+        expected_version: i64,
+        changes: &[MembershipChange],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The group row first: its lock queues concurrent changes of this group.
+        let done = sqlx::query("UPDATE groups SET display_name = $1, display_name_lower = $2, external_id = $3, doc = $4, managed_by = $5, scim_visible = $6, updated_at = $7, version = $8 WHERE org_id = $9 AND id = $10 AND version = $11")
+            .bind(&g.display_name)
+            .bind(g.display_name.to_lowercase())
+            .bind(&g.external_id)
+            .bind(g.doc.to_string())
+            .bind(g.managed_by.as_str())
+            .bind(g.scim_visible)
+            .bind(ms(g.updated_at))
+            .bind(g.version)
+            .bind(g.org_id.0)
+            .bind(g.id.0)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "displayName"))?;
+        if done.rows_affected() == 0 {
+            return Err(missing_or_changed(
+                &mut tx,
+                "SELECT version FROM groups WHERE org_id = $1 AND id = $2",
+                g.org_id,
+                g.id.0,
+            )
+            .await);
+        }
+        for change in changes {
+            match change {
+                MembershipChange::Add(ids) => add_members(&mut tx, g.org_id, g.id, ids).await?,
+                MembershipChange::Remove(ids) => {
+                    let ids: Vec<Uuid> = ids.iter().filter_map(|s| exact_uuid(s)).collect();
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    sqlx::query(
+                        "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
+                    )
+                    .bind(g.id.0)
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                MembershipChange::RemoveAll => {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                        .bind(g.id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM groups WHERE org_id = $1 AND id = $2")
+            .bind(org.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "DELETE FROM group_members WHERE group_id = $1 OR (org_id = $2 AND member_id = $1)",
+        )
+        .bind(id.0)
+        .bind(org.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn query_groups(
+        &self,
+        org: OrgId,
+        scim_only: bool,
+        q: &StoreQuery,
+    ) -> StoreResult<Page<GroupRecord>> {
+        let visible = if scim_only { " AND g.scim_visible" } else { "" };
+        let sort = if q.sort == SortKey::UserName {
+            SortKey::DisplayName
+        } else {
+            q.sort
+        };
+        query_page(
+            &self.pool,
+            Table::Groups,
+            org,
+            visible,
+            q,
+            sort,
+            Self::group_from_row,
+        )
+        .await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // A few statements of many rows each (PostgreSQL takes at most 65535 parameters per
+        // statement), in one transaction: the events get positions in the order given.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for chunk in events.chunks(1000) {
+            let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) ");
+            qb.push_values(chunk, |mut row, e| {
+                row.push_bind(e.org_id.0)
+                    .push_bind(ms(e.at))
+                    .push_bind(&e.actor_kind)
+                    .push_bind(&e.actor_id)
+                    .push_bind(&e.operation)
+                    .push_bind(&e.resource_type)
+                    .push_bind(&e.resource_id)
+                    .push_bind(i32::from(e.status))
+                    .push_bind(&e.detail)
+                    .push_bind(&e.request_id);
+            });
+            qb.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ");
+        qb.push_bind(org.0);
+        if let Some(p) = &q.operation_prefix {
+            qb.push(" AND substr(operation, 1, length(")
+                .push_bind(p.clone())
+                .push(")) = ")
+                .push_bind(p.clone());
+        }
+        if let Some(r) = &q.resource_id {
+            qb.push(" AND resource_id = ").push_bind(r.clone());
+        }
+        if let Some(b) = q.before_seq {
+            qb.push(" AND seq < ").push_bind(b);
+        }
+        qb.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::from(q.limit.clamp(1, 1000)));
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredAuditEvent {
+                    seq: get(r, "seq")?,
+                    event: AuditEvent {
+                        org_id: OrgId(get(r, "org_id")?),
+                        at: from_ms(get(r, "at")?),
+                        actor_kind: get(r, "actor_kind")?,
+                        actor_id: get(r, "actor_id")?,
+                        operation: get(r, "operation")?,
+                        resource_type: get(r, "resource_type")?,
+                        resource_id: get(r, "resource_id")?,
+                        status: u16::try_from(get::<i32>(r, "status")?).unwrap_or(0),
+                        detail: get(r, "detail")?,
+                        request_id: get(r, "request_id")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,9 @@
+//! The one HTTP integration test binary: a server in process per test, a fresh organization
+//! per test, every scenario on SQLite and (when configured) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod entra;
+mod okta;
+mod protocol;
+mod tokens;

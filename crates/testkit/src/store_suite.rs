@@ -461,7 +461,7 @@ pub async fn users_insert_get_update_delete(store: Arc<dyn Store>) {
     u.doc["active"] = json!(false);
     u.doc.as_object_mut().unwrap().remove("externalId");
     u.managed_by = ManagedBy::Scim;
-    u.updated_at = u.updated_at + Duration::seconds(5);
+    u.updated_at += Duration::seconds(5);
     bump_user(&store, &mut u).await;
     let got = store.get_user(org.id, u.id).await.unwrap().unwrap();
     assert_eq!(got, u);
@@ -583,7 +583,8 @@ pub async fn query_users_by_each_index_key_and_sort_and_window(store: Arc<dyn St
     let org = new_org(&store).await;
     // (userName, displayName, externalId, active, created, updated): ties and NULLs on purpose,
     // and values whose byte order differs from a linguistic collation.
-    let spec: [(&str, Option<&str>, Option<&str>, bool, i64, i64); 7] = [
+    type Spec<'a> = (&'a str, Option<&'a str>, Option<&'a str>, bool, i64, i64);
+    let spec: [Spec; 7] = [
         ("carol@acme.com", Some("Émile"), Some("b-2"), true, 10, 50),
         ("Alice@acme.com", None, Some("B-1"), true, 20, 40),
         ("bob@acme.com", Some("zed"), None, false, 20, 30),

@@ -395,7 +395,7 @@ async fn local_users_are_seen_and_taken_over_local_groups_are_not() {
         server
             .state
             .store
-            .insert_group(&group, &[id.clone()])
+            .insert_group(&group, std::slice::from_ref(&id))
             .await
             .unwrap();
         c.get(&format!("/Groups/{}", group.id))

@@ -65,8 +65,9 @@ struct Args {
     /// Measured single-member remove+add PATCHes in the `membership` scenario.
     #[arg(long, default_value_t = 2000)]
     membership_ops: usize,
-    /// Workers for the measured membership PATCHes (each owns its own members).
-    #[arg(long, default_value_t = 8)]
+    /// Workers for the measured membership PATCHes (each owns its own members). 1 measures pure
+    /// latency; more than 1 puts concurrent PATCHes on the same group.
+    #[arg(long, default_value_t = 1)]
     membership_concurrency: usize,
     /// Runtime threads of the load generator itself (keep low on a small machine).
     #[arg(long, default_value_t = 1)]
@@ -186,7 +187,10 @@ impl Ctx {
         let (ok, out) = match result {
             Ok(reply) if (200..300).contains(&reply.status) => (true, Some(reply.body)),
             Ok(reply) => {
-                self.show_error(op, &format!("HTTP {}: {}", reply.status, snippet(&reply.body)));
+                self.show_error(
+                    op,
+                    &format!("HTTP {}: {}", reply.status, snippet(&reply.body)),
+                );
                 (false, None)
             }
             Err(err) => {
@@ -345,11 +349,7 @@ where
 }
 
 /// Runs operations `0..total` spread over `workers` tasks pulling from a shared counter.
-async fn run_indexed<F, Fut>(
-    workers: usize,
-    total: usize,
-    op: F,
-) -> Result<(Duration, Vec<Sample>)>
+async fn run_indexed<F, Fut>(workers: usize, total: usize, op: F) -> Result<(Duration, Vec<Sample>)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Vec<Sample>> + Send + 'static,
@@ -452,7 +452,8 @@ impl Run {
         }
         let first = self.next_user;
         self.next_user += count;
-        let slots: Arc<Vec<OnceLock<User>>> = Arc::new((0..count).map(|_| OnceLock::new()).collect());
+        let slots: Arc<Vec<OnceLock<User>>> =
+            Arc::new((0..count).map(|_| OnceLock::new()).collect());
         let ctx = self.ctx.clone();
         let prefix = self.prefix.clone();
         let out = slots.clone();
@@ -466,16 +467,31 @@ impl Run {
                 let mut samples = Vec::with_capacity(2);
                 if okta_lookup {
                     let path = filter_path(&name);
-                    ctx.timed(&mut samples, "GET ?filter userName eq (absent)", Method::GET, &path, None)
-                        .await;
+                    ctx.timed(
+                        &mut samples,
+                        "GET ?filter userName eq (absent)",
+                        Method::GET,
+                        &path,
+                        None,
+                    )
+                    .await;
                 }
                 let body = okta_user_body(&prefix, n);
                 if let Some(reply) = ctx
-                    .timed(&mut samples, "POST /Users", Method::POST, "/Users", Some(body))
+                    .timed(
+                        &mut samples,
+                        "POST /Users",
+                        Method::POST,
+                        "/Users",
+                        Some(body),
+                    )
                     .await
                 {
                     if let (Some(id), Some(slot)) = (id_of(&reply), out.get(i)) {
-                        let _ = slot.set(User { id, user_name: name });
+                        let _ = slot.set(User {
+                            id,
+                            user_name: name,
+                        });
                     }
                 }
                 samples
@@ -485,7 +501,10 @@ impl Run {
         self.record(phase, wall, samples)?;
         let created: Vec<User> = slots.iter().filter_map(|s| s.get().cloned()).collect();
         if created.len() < count {
-            eprintln!("warning: {} of {count} users were not created", count - created.len());
+            eprintln!(
+                "warning: {} of {count} users were not created",
+                count - created.len()
+            );
         }
         self.users.extend(created);
         Ok(())
@@ -514,10 +533,13 @@ impl Run {
             n as f64 / wall.as_secs_f64().max(1e-9)
         );
         if let Some(path) = &self.args.results_file {
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
             writeln!(
                 file,
-                "{}\tprovision\ttotal wall ({n} users)\t{n}\t0\t{:.0}\t0\t0\t{:.3}",
+                "{}\tprovision\ttotal wall\t{n}\t0\t{:.0}\t0\t0\t{:.3}",
                 self.args.label,
                 n as f64 / wall.as_secs_f64().max(1e-9),
                 wall.as_secs_f64()
@@ -530,7 +552,13 @@ impl Run {
         self.args.ops.unwrap_or(self.args.users)
     }
 
-    async fn per_user<F>(&mut self, phase: &str, op: &'static str, method: Method, build: F) -> Result<()>
+    async fn per_user<F>(
+        &mut self,
+        phase: &str,
+        op: &'static str,
+        method: Method,
+        build: F,
+    ) -> Result<()>
     where
         F: Fn(&User) -> (String, Option<Bytes>) + Send + Sync + 'static,
     {
@@ -564,9 +592,12 @@ impl Run {
     }
 
     async fn filter(&mut self) -> Result<()> {
-        self.per_user("filter", "GET ?filter userName eq (hit)", Method::GET, |u| {
-            (filter_path(&u.user_name), None)
-        })
+        self.per_user(
+            "filter",
+            "GET ?filter userName eq (hit)",
+            Method::GET,
+            |u| (filter_path(&u.user_name), None),
+        )
         .await
     }
 
@@ -578,9 +609,12 @@ impl Run {
             })
             .to_string(),
         );
-        self.per_user("deactivate", "PATCH /Users active=false", Method::PATCH, move |u| {
-            (format!("/Users/{}", u.id), Some(body.clone()))
-        })
+        self.per_user(
+            "deactivate",
+            "PATCH /Users active=false",
+            Method::PATCH,
+            move |u| (format!("/Users/{}", u.id), Some(body.clone())),
+        )
         .await
     }
 
@@ -591,9 +625,14 @@ impl Run {
             .call(Method::GET, "/Users?startIndex=1&count=100", None)
             .await?;
         if first.status != 200 {
-            bail!("import: first page answered {}: {}", first.status, snippet(&first.body));
+            bail!(
+                "import: first page answered {}: {}",
+                first.status,
+                snippet(&first.body)
+            );
         }
-        let page: Value = serde_json::from_slice(&first.body).context("import: first page is not JSON")?;
+        let page: Value =
+            serde_json::from_slice(&first.body).context("import: first page is not JSON")?;
         let total = page
             .get("totalResults")
             .and_then(Value::as_u64)
@@ -605,8 +644,14 @@ impl Run {
             async move {
                 let mut samples = Vec::with_capacity(1);
                 let path = format!("/Users?startIndex={}&count=100", 1 + 100 * k);
-                ctx.timed(&mut samples, "GET /Users page of 100", Method::GET, &path, None)
-                    .await;
+                ctx.timed(
+                    &mut samples,
+                    "GET /Users page of 100",
+                    Method::GET,
+                    &path,
+                    None,
+                )
+                .await;
                 samples
             }
         })
@@ -639,7 +684,10 @@ impl Run {
         let size = self.args.group_size.max(1);
         let spares = size.min(1000);
         self.ensure_users(size + spares).await?;
-        let phase = format!("membership M={size}");
+        let phase = match self.args.membership_concurrency {
+            1 => format!("membership M={size}"),
+            c => format!("membership M={size} c={c}"),
+        };
 
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": format!("{} Big {size}", self.prefix), "members": []});
         let reply = self
@@ -647,7 +695,11 @@ impl Run {
             .call(Method::POST, "/Groups", Some(Bytes::from(body.to_string())))
             .await?;
         if reply.status != 201 && reply.status != 200 {
-            bail!("membership: creating the group answered {}: {}", reply.status, snippet(&reply.body));
+            bail!(
+                "membership: creating the group answered {}: {}",
+                reply.status,
+                snippet(&reply.body)
+            );
         }
         let group = id_of(&reply.body).ok_or_else(|| anyhow!("membership: group without id"))?;
         let group_path = Arc::new(format!("/Groups/{group}"));
@@ -689,15 +741,21 @@ impl Run {
         self.record(&format!("{phase} fill"), wall, samples)?;
 
         // Measure: Okta's two-operation body (remove one member, add another), group size constant.
-        let spare_users = Arc::new(self.users.get(size..size + spares).unwrap_or_default().to_vec());
+        let spare_users = Arc::new(
+            self.users
+                .get(size..size + spares)
+                .unwrap_or_default()
+                .to_vec(),
+        );
         let workers = self.args.membership_concurrency.clamp(1, spares);
-        let per_worker = self.args.membership_ops.div_ceil(workers);
+        let total_ops = self.args.membership_ops;
         let ctx = self.ctx.clone();
         let (wall, samples) = run_workers(workers, move |w| {
             let ctx = ctx.clone();
             let gp = group_path.clone();
             let members = members.clone();
             let spare_users = spare_users.clone();
+            let per_worker = total_ops / workers + usize::from(w < total_ops % workers);
             async move {
                 let pairs: Vec<usize> = (w..spares).step_by(workers).collect();
                 let mut swapped = vec![false; pairs.len()];
@@ -741,7 +799,11 @@ async fn run(args: Args) -> Result<()> {
             format!("lg{:x}", now.as_millis())
         }
     };
-    let ctx = Arc::new(Ctx::new(&args.url, &args.token, args.concurrency.max(args.membership_concurrency)));
+    let ctx = Arc::new(Ctx::new(
+        &args.url,
+        &args.token,
+        args.concurrency.max(args.membership_concurrency),
+    ));
 
     // Okta's "Test API Credentials" first: fail fast on a wrong URL or token.
     let probe = ctx
@@ -749,7 +811,11 @@ async fn run(args: Args) -> Result<()> {
         .await
         .with_context(|| format!("cannot reach {}", args.url))?;
     if probe.status != 200 {
-        bail!("Test API Credentials answered {}: {}", probe.status, snippet(&probe.body));
+        bail!(
+            "Test API Credentials answered {}: {}",
+            probe.status,
+            snippet(&probe.body)
+        );
     }
     println!(
         "# {} scenario={:?} users={} concurrency={} prefix={}",

@@ -241,8 +241,10 @@ impl ScimService {
                 }
             }
         }
-        if !out.contains_key("active") {
-            out.insert("active".into(), Value::Bool(user.active));
+        // `active` is shown as stored: a client that removed it sees it unassigned (RFC 7644
+        // §3.5.2.2), which counts as active. A user locked out some other way still shows false.
+        if !out.contains_key("active") && !user.active {
+            out.insert("active".into(), Value::Bool(false));
         }
         if let Some(groups) = groups {
             let list: Vec<Value> = groups
@@ -476,8 +478,13 @@ impl ScimService {
         body: &Value,
         projection: &Projection,
     ) -> Result<Written, Error> {
-        let doc = scim::resource::normalize(ResourceKind::User, body)?;
+        let mut doc = scim::resource::normalize(ResourceKind::User, body)?;
         self.check_domains(&caller.token, &doc)?;
+        // A new user is active unless the client says otherwise; the default is written down
+        // so that it is returned like any other value.
+        if let Value::Object(map) = &mut doc {
+            map.entry("active").or_insert(Value::Bool(true));
+        }
         let now = self.clock.now();
         let mut user = UserRecord {
             id: UserId::new_random(),
@@ -844,22 +851,17 @@ impl ScimService {
         if_match: Option<&str>,
         change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error>,
     ) -> Result<GroupRecord, Error> {
-        for _ in 0..WRITE_RETRIES {
+        let mut unknown: Vec<String> = Vec::new();
+        let mut attempts = 0;
+        while attempts < WRITE_RETRIES {
             let current = self.load_group(caller.org, id).await?;
             Self::check_if_match(if_match, current.version)?;
-            let (doc, changes) = change(&current.doc)?;
-            for c in &changes {
-                if let MembershipChange::Add(ids) | MembershipChange::Remove(ids) = c {
-                    for m in ids {
-                        if m.parse::<uuid::Uuid>().is_err() {
-                            return Err(Error::invalid(format!(
-                                "member {m} is not a user of this organization"
-                            ))
-                            .with_scim_type(ScimType::InvalidValue));
-                        }
-                    }
-                }
-            }
+            let (doc, mut changes) = change(&current.doc)?;
+            // A member id that names no user or group of the organization (not even a
+            // well-formed id) cannot be a member: adding it is a no-op, like removing it.
+            drop_members(&mut changes, |m| {
+                m.parse::<uuid::Uuid>().is_err() || unknown.iter().any(|u| u == m)
+            });
             let mut next = current.clone();
             next.doc = doc;
             next.reindex();
@@ -872,7 +874,10 @@ impl ScimService {
                 .await
             {
                 Ok(()) => return Ok(next),
-                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
+                Err(StoreError::VersionMismatch) if if_match.is_none() => {
+                    attempts += 1;
+                    continue;
+                }
                 Err(StoreError::VersionMismatch) => {
                     return Err(Error::new(
                         ErrorKind::PreconditionFailed,
@@ -881,6 +886,11 @@ impl ScimService {
                 }
                 Err(StoreError::NotFound) => {
                     return Err(Error::not_found(format!("no Group with id {id}")))
+                }
+                Err(StoreError::UnknownMember(m)) if !unknown.contains(&m) => {
+                    tracing::info!(group = %id, member = %m, "ignoring a member that is no user or group of the organization");
+                    unknown.push(m);
+                    continue;
                 }
                 Err(StoreError::UnknownMember(m)) => {
                     return Err(Error::invalid(format!(
@@ -1262,6 +1272,15 @@ fn take_member_ids(doc: &mut Value) -> Result<Vec<String>, Error> {
         }
     }
     Ok(ids)
+}
+
+/// Removes the member ids `gone` says cannot be members from every add and remove.
+fn drop_members(changes: &mut [MembershipChange], gone: impl Fn(&str) -> bool) {
+    for c in changes.iter_mut() {
+        if let MembershipChange::Add(ids) | MembershipChange::Remove(ids) = c {
+            ids.retain(|m| !gone(m));
+        }
+    }
 }
 
 fn mentions_attr_filter(name: &'static str) -> impl Fn(&Filter) -> bool {

@@ -79,19 +79,46 @@ impl ScimError {
         Self::new(409, Some(ScimType::Uniqueness), detail)
     }
 
-    /// The JSON body; `request_id` is echoed so a person can quote it to support.
+    /// The JSON body. It holds only the attributes of the RFC 7644 §3.12 error schema (strict
+    /// clients refuse others); `request_id` is quoted at the end of `detail`, where an IdP's
+    /// admin console shows it, so a person can give it to support.
     pub fn to_json(&self, request_id: Option<&str>) -> Value {
+        let detail = match request_id {
+            Some(id) => format!("{} (request id {id})", self.detail),
+            None => self.detail.clone(),
+        };
         let mut body = json!({
             "schemas": [crate::urn::ERROR],
             "status": self.status.to_string(),
-            "detail": self.detail,
+            "detail": detail,
         });
         if let Some(t) = self.scim_type {
             body["scimType"] = Value::from(t.as_str());
         }
-        if let Some(id) = request_id {
-            body["requestId"] = Value::from(id);
-        }
         body
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_only_rfc_7644_attributes() {
+        let body = ScimError::not_found("no User with id x").to_json(Some("abc123"));
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["schemas", "status", "detail"]);
+        assert_eq!(body["status"], "404");
+        assert_eq!(body["detail"], "no User with id x (request id abc123)");
+        let body = ScimError::invalid_filter("bad").to_json(None);
+        assert_eq!(body["scimType"], "invalidFilter");
+        assert_eq!(body["detail"], "bad");
+        assert!(body.get("requestId").is_none());
     }
 }

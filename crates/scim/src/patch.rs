@@ -332,11 +332,11 @@ fn set_by_key(
         None => split_urn_key(kind, key)?,
     };
     let in_core = schema_urn.is_none_or(|u| u == core_urn(kind));
-    // Clients echo the resource back; its server-maintained parts are not theirs to set.
-    if in_core
-        && ["schemas", "id", "meta"]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(name))
+    // Clients echo the resource back; its server-maintained parts are not theirs to set. An
+    // extension's object may carry its own `schemas` too (clients that model extensions as
+    // resources of their own write it), which says nothing to set either.
+    if name.eq_ignore_ascii_case("schemas")
+        || (in_core && ["id", "meta"].iter().any(|k| k.eq_ignore_ascii_case(name)))
     {
         return Ok(());
     }
@@ -1757,6 +1757,35 @@ mod tests {
             json!([{"op":"add","path":"emails[type ne \"work\"].value","value":"a@b.c"}]),
         ));
         assert_eq!(ty, ScimType::NoTarget);
+    }
+
+    #[test]
+    fn extension_urn_path_takes_an_object_that_carries_its_own_schemas() {
+        // scim2-tester (scim2-models) sends the extension as an object with its own `schemas`.
+        for op in ["add", "replace"] {
+            let mut doc = user();
+            patch(
+                ResourceKind::User,
+                &mut doc,
+                json!([{"op": op, "path": ENT, "value": {
+                    "schemas": [ENT], "employeeNumber": "7",
+                    "manager": {"value": "m1", "$ref": "https://x/Users/m1"}}}]),
+            )
+            .unwrap();
+            assert_eq!(doc[ENT]["employeeNumber"], "7", "{op}");
+            assert_eq!(doc[ENT]["manager"]["value"], "m1", "{op}");
+            assert!(doc[ENT].get("schemas").is_none(), "{op}");
+            assert_eq!(doc["schemas"], json!([urn::USER, ENT]), "{op}");
+        }
+        // A core attribute named inside the extension object is still unknown there.
+        let mut doc = user();
+        let e = patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op":"add","path": ENT, "value": {"userName": "x"}}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     }
 
     #[test]

@@ -167,9 +167,10 @@ impl Projection {
         let emptied = match (&keep, obj.get_mut(key)) {
             (Keep::Nothing, _) | (_, None) => true,
             (Keep::All, Some(value)) => {
-                // A selected complex attribute still never returns its never-returned parts.
+                // A selected complex attribute still never returns its never-returned parts,
+                // nor the parts returned only when named (`members.display`).
                 retain_subs(value, attr, |sub| match sub {
-                    Some(sub) => sub.returned != Returned::Never,
+                    Some(sub) => !matches!(sub.returned, Returned::Never | Returned::Request),
                     None => true,
                 });
                 false
@@ -582,6 +583,30 @@ mod tests {
         assert_eq!(
             group,
             json!({"schemas": [urn::GROUP], "id": "g1", "displayName": "Eng"})
+        );
+    }
+
+    #[test]
+    fn member_display_is_returned_only_when_asked_for() {
+        let group = json!({"schemas": [urn::GROUP], "id": "g1", "displayName": "Eng",
+                           "members": [{"value": "u1", "type": "User", "display": "Ada"}]});
+        let project = |attributes: Option<&str>| {
+            let mut g = group.clone();
+            Projection::parse(ResourceKind::Group, attributes, None)
+                .unwrap()
+                .apply(ResourceKind::Group, &mut g);
+            g["members"].clone()
+        };
+        let plain = json!([{"value": "u1", "type": "User"}]);
+        assert_eq!(project(None), plain);
+        assert_eq!(project(Some("members")), plain);
+        assert_eq!(
+            project(Some("members.display")),
+            json!([{"display": "Ada"}])
+        );
+        assert_eq!(
+            project(Some("members.value,members.display")),
+            json!([{"value": "u1", "display": "Ada"}])
         );
     }
 

@@ -439,7 +439,14 @@ const MEMBER_SUBS: &[AttributeDef] = &[
     string("type", "The kind of member.")
         .canonical(&["User", "Group"])
         .mutability(Immutable),
-    string("display", "The display name of the member.").mutability(ReadOnly),
+    // Returned on request only: the server computes it from the member's current name, so it
+    // is no echo of what the client wrote, and a large group is listed without a join.
+    string(
+        "display",
+        "The display name of the member; returned when asked for (attributes=members.display).",
+    )
+    .mutability(ReadOnly)
+    .returned(Returned::Request),
 ];
 
 const GROUP_ATTRIBUTES: &[AttributeDef] = &[
@@ -755,6 +762,10 @@ mod tests {
         ] {
             assert_eq!(members.sub_attribute(sub).unwrap().mutability, m, "{sub}");
         }
+        assert_eq!(
+            members.sub_attribute("display").unwrap().returned,
+            Returned::Request
+        );
         for multi in [
             "emails",
             "phoneNumbers",

@@ -715,17 +715,26 @@ impl ScimService {
             version: 1,
         };
         group.reindex();
-        self.store
-            .insert_group(&group, &members)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::conflict(format!(
-                    "a group named '{}' already exists in this organization",
-                    group.display_name
-                ))
-                .with_scim_type(ScimType::Uniqueness),
-                other => store_err(other),
-            })?;
+        let mut members = members;
+        loop {
+            match self.store.insert_group(&group, &members).await {
+                Ok(()) => break,
+                // A member that is no user or group of the organization is left out, as a
+                // PATCH or PUT does; each retry drops one, so this ends.
+                Err(StoreError::UnknownMember(m)) if members.contains(&m) => {
+                    tracing::info!(member = %m, "ignoring a member that is no user or group of the organization");
+                    members.retain(|x| *x != m);
+                }
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Error::conflict(format!(
+                        "a group named '{}' already exists in this organization",
+                        group.display_name
+                    ))
+                    .with_scim_type(ScimType::Uniqueness))
+                }
+                Err(other) => return Err(store_err(other)),
+            }
+        }
         let body = self.group_json(caller.org, &group, projection).await?;
         Ok(Written {
             body: Some(body),
@@ -1255,13 +1264,9 @@ fn take_member_ids(doc: &mut Value) -> Result<Vec<String>, Error> {
     if let Some(Value::Array(items)) = members {
         for item in items {
             match item.get("value").and_then(Value::as_str) {
+                // Not an id this server gives out, so no member: ignored, as in a PATCH.
                 Some(id) if id.parse::<uuid::Uuid>().is_ok() => ids.push(id.to_string()),
-                Some(id) => {
-                    return Err(Error::invalid(format!(
-                        "member {id} is not a user of this organization"
-                    ))
-                    .with_scim_type(ScimType::InvalidValue))
-                }
+                Some(_) => {}
                 None => {
                     return Err(Error::invalid(
                         "each member needs a \"value\" with the member's id",
@@ -1443,6 +1448,32 @@ fn sort_column(kind: ResourceKind, p: &AttrPath) -> Option<SortKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_ids_that_name_nothing_are_left_out() {
+        let real = "6c82c4de-becb-42c2-b315-eb5c0ec6a0a0";
+        let mut doc = json!({"displayName": "G", "members": [
+            {"value": "fake-member-id"}, {"value": real, "display": "Ada"}]});
+        assert_eq!(take_member_ids(&mut doc).unwrap(), vec![real.to_string()]);
+        assert!(doc.get("members").is_none());
+        let mut doc = json!({"members": [{"display": "no value"}]});
+        assert!(take_member_ids(&mut doc).is_err());
+
+        let mut changes = vec![
+            MembershipChange::RemoveAll,
+            MembershipChange::Add(vec!["a".into(), real.into()]),
+            MembershipChange::Remove(vec!["a".into()]),
+        ];
+        drop_members(&mut changes, |m| m == "a");
+        assert_eq!(
+            changes,
+            vec![
+                MembershipChange::RemoveAll,
+                MembershipChange::Add(vec![real.into()]),
+                MembershipChange::Remove(vec![]),
+            ]
+        );
+    }
 
     #[test]
     fn idp_lookups_are_planned_on_indexes() {

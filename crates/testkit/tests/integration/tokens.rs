@@ -163,7 +163,8 @@ async fn organizations_never_see_each_other() {
         assert_eq!(r.body["totalResults"], 0);
         // The same userName is free in organization B.
         let bid = b.create_user("shared.name@acme.com").await;
-        // B cannot put A's user into B's group, nor B's user into A's group.
+        // B cannot put A's user into B's group, nor B's user into A's group: an id that names
+        // nothing in the caller's organization is left out, as unknown ids are.
         let bg = b.create_group("B group").await;
         let r = b
             .patch(
@@ -171,14 +172,26 @@ async fn organizations_never_see_each_other() {
                 &patch(json!([{"op":"add","path":"members","value":[{"value": uid}]}])),
             )
             .await;
-        r.assert_scim_error(400, Some("invalidValue"));
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert!(b.get(&format!("/Groups/{bg}")).await.body["members"]
+            .as_array()
+            .is_none_or(|m| m.is_empty()));
         let r = a
             .patch(
                 &format!("/Groups/{gid}"),
                 &patch(json!([{"op":"add","path":"members","value":[{"value": bid}]}])),
             )
             .await;
-        r.assert_scim_error(400, Some("invalidValue"));
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert!(a.get(&format!("/Groups/{gid}")).await.body["members"]
+            .as_array()
+            .is_none_or(|m| m.is_empty()));
+        assert!(a
+            .get(&format!("/Users/{uid}"))
+            .await
+            .body
+            .get("groups")
+            .is_none());
         assert_eq!(a.get(&format!("/Users/{uid}")).await.body["active"], true);
     });
 }

@@ -727,8 +727,17 @@ impl Run {
             );
             async move {
                 let mut samples = Vec::with_capacity(1);
-                ctx.timed(&mut samples, "fill PATCH add (batch)", Method::PATCH, &gp, Some(body))
-                    .await;
+                // A refused batch (409 under concurrent changes) is retried, so the group really
+                // reaches its size; every attempt is recorded.
+                for attempt in 0..5u64 {
+                    let done = ctx
+                        .timed(&mut samples, "fill PATCH add (batch)", Method::PATCH, &gp, Some(body.clone()))
+                        .await;
+                    if done.is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+                }
                 samples
             }
         })

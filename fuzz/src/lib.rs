@@ -1,0 +1,155 @@
+//! Shared fixtures and invariants for the Portcullis SCIM fuzz targets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use scim::filter::{matches, parse_filter, Filter};
+use scim::patch::{apply, PatchOp};
+use scim::schema::{case_exact, ResourceKind};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A user as an IdP would provision it, with the enterprise extension, several emails and
+/// phone numbers, plus the `id`/`meta` a served resource carries (for filter evaluation).
+pub fn user_resource() -> Value {
+    json!({
+        "schemas": [USER, ENTERPRISE],
+        "id": "2819c223-7f76-453a-919d-413861904646",
+        "externalId": "00ujl29u0le5T6Aj10h7",
+        "userName": "bjensen@example.com",
+        "name": {
+            "formatted": "Ms. Barbara J Jensen, III",
+            "familyName": "Jensen",
+            "givenName": "Barbara",
+            "middleName": "Jane",
+            "honorificPrefix": "Ms.",
+            "honorificSuffix": "III"
+        },
+        "displayName": "Babs Jensen",
+        "nickName": "Babs",
+        "title": "Tour Guide",
+        "userType": "Employee",
+        "preferredLanguage": "en-US",
+        "locale": "en-US",
+        "timezone": "America/Los_Angeles",
+        "active": true,
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@jensen.org", "type": "home"}
+        ],
+        "phoneNumbers": [
+            {"value": "555-555-5555", "type": "work"},
+            {"value": "555-555-4444", "type": "mobile"}
+        ],
+        "addresses": [{
+            "type": "work",
+            "streetAddress": "100 Universal City Plaza",
+            "locality": "Hollywood",
+            "region": "CA",
+            "postalCode": "91608",
+            "country": "USA",
+            "primary": true
+        }],
+        "groups": [{"value": "e9e30dba-f08f-4109-8486-d5c6a331660a", "display": "Tour Guides"}],
+        "roles": [{"value": "guide", "primary": true}],
+        ENTERPRISE: {
+            "employeeNumber": "701984",
+            "costCenter": "4130",
+            "organization": "Universal Studios",
+            "division": "Theme Park",
+            "department": "Tour Operations",
+            "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith"}
+        },
+        "meta": {
+            "resourceType": "User",
+            "created": "2010-01-23T04:56:22Z",
+            "lastModified": "2011-05-13T04:42:34Z",
+            "version": "W/\"3694e05e9dff590\"",
+            "location": "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646"
+        }
+    })
+}
+
+/// The stored form of a user PATCH applies to: normalized, without `id`/`meta`.
+pub fn user_doc() -> Value {
+    let mut body = user_resource();
+    let map = body.as_object_mut().unwrap();
+    map.remove("id");
+    map.remove("meta");
+    scim::resource::normalize(ResourceKind::User, &body).unwrap()
+}
+
+/// The stored form of a group (members live elsewhere and are never in the document).
+pub fn group_doc() -> Value {
+    let body = json!({
+        "schemas": [GROUP],
+        "displayName": "Tour Guides",
+        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"
+    });
+    let mut doc = scim::resource::normalize(ResourceKind::Group, &body).unwrap();
+    doc.as_object_mut().unwrap().remove("members");
+    doc
+}
+
+/// Parse → print → parse gives the same filter; evaluation never panics.
+pub fn check_filter(input: &str) {
+    let Ok(filter) = parse_filter(input) else {
+        return;
+    };
+    check_parsed_filter(&filter);
+}
+
+/// The round-trip and evaluation invariants for a filter that parsed (or was built).
+pub fn check_parsed_filter(filter: &Filter) {
+    let printed = filter.to_string();
+    let reparsed = match parse_filter(&printed) {
+        Ok(f) => f,
+        Err(e) => panic!("printed filter does not parse again\nfilter: {filter:?}\nprinted: {printed}\nerror: {e}"),
+    };
+    assert_eq!(
+        &reparsed, filter,
+        "round trip changed the filter; printed: {printed}"
+    );
+    // Printing is stable too.
+    assert_eq!(reparsed.to_string(), printed);
+    static USER_RES: OnceLock<Value> = OnceLock::new();
+    static GROUP_RES: OnceLock<Value> = OnceLock::new();
+    let user = USER_RES.get_or_init(user_resource);
+    let _ = matches(filter, user, &|p| case_exact(ResourceKind::User, p));
+    let group = GROUP_RES.get_or_init(|| {
+        json!({"schemas": [GROUP], "id": "g1", "displayName": "Tour Guides",
+            "members": [{"value": "2819c223-7f76-453a-919d-413861904646", "display": "Babs"}]})
+    });
+    let _ = matches(filter, group, &|p| case_exact(ResourceKind::Group, p));
+}
+
+/// Applies `ops` to a copy of `doc`: never panics; on error the copy is unchanged; on
+/// success the result is still an object and re-validating it does not panic.
+pub fn check_apply(kind: ResourceKind, doc: &Value, ops: &[PatchOp]) {
+    let mut work = doc.clone();
+    match apply(kind, &mut work, ops) {
+        Ok(_changes) => {
+            assert!(work.is_object(), "PATCH result is not an object: {work}");
+            let _ = scim::resource::normalize(kind, &work);
+        }
+        Err(e) => {
+            assert_eq!(&work, doc, "a failed PATCH changed the document ({e})");
+            assert!(
+                (400..500).contains(&e.status),
+                "PATCH of a valid document failed with status {}: {e}",
+                e.status
+            );
+        }
+    }
+}
+
+/// Both invariants on the user and the group fixture.
+pub fn check_ops(ops: &[PatchOp]) {
+    static USER_DOC: OnceLock<Value> = OnceLock::new();
+    static GROUP_DOC: OnceLock<Value> = OnceLock::new();
+    check_apply(ResourceKind::User, USER_DOC.get_or_init(user_doc), ops);
+    check_apply(ResourceKind::Group, GROUP_DOC.get_or_init(group_doc), ops);
+}

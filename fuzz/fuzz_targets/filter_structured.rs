@@ -8,12 +8,36 @@ use scim::filter::{CompValue, CompareOp, Filter};
 use scim::path::AttrPath;
 
 const ATTRS: &[&str] = &[
-    "userName", "name", "displayName", "active", "emails", "phoneNumbers", "addresses",
-    "members", "groups", "externalId", "title", "id", "meta", "roles", "not", "and", "or",
+    "userName",
+    "name",
+    "displayName",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "members",
+    "groups",
+    "externalId",
+    "title",
+    "id",
+    "meta",
+    "roles",
+    "not",
+    "and",
+    "or",
 ];
 const SUBS: &[&str] = &[
-    "value", "type", "primary", "display", "givenName", "familyName", "lastModified",
-    "created", "locality", "manager", "department",
+    "value",
+    "type",
+    "primary",
+    "display",
+    "givenName",
+    "familyName",
+    "lastModified",
+    "created",
+    "locality",
+    "manager",
+    "department",
 ];
 const SCHEMAS: &[&str] = &[
     "urn:ietf:params:scim:schemas:core:2.0:User",
@@ -68,11 +92,18 @@ fn comp_value(v: &Val) -> CompValue {
         Val::Null => CompValue::Null,
         Val::Bool(b) => CompValue::Bool(*b),
         Val::Int(n) => CompValue::Number((*n).into()),
-        Val::Float(f) => serde_json::Number::from_f64(*f).map_or(CompValue::Null, CompValue::Number),
+        Val::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(CompValue::Null, CompValue::Number)
+        }
         Val::Str(s) => CompValue::String(s.clone()),
         Val::Date(i) => CompValue::String(
             pick(
-                &["2011-05-13T04:42:34Z", "2011-05-13T04:42:34.5+02:00", "2011-05-13", "x"],
+                &[
+                    "2011-05-13T04:42:34Z",
+                    "2011-05-13T04:42:34.5+02:00",
+                    "2011-05-13",
+                    "x",
+                ],
                 *i,
             )
             .to_string(),
@@ -102,7 +133,17 @@ fn build(node: &Node, in_brackets: bool, depth: usize) -> Filter {
             comp_value(v),
         ),
         Node::ValuePath(attr, inner) if !in_brackets => Filter::ValuePath(
-            AttrPath::new(pick(&["emails", "phoneNumbers", "addresses", "members", "groups", "roles"], *attr)),
+            AttrPath::new(pick(
+                &[
+                    "emails",
+                    "phoneNumbers",
+                    "addresses",
+                    "members",
+                    "groups",
+                    "roles",
+                ],
+                *attr,
+            )),
             Box::new(build(inner, true, depth + 1)),
         ),
         Node::ValuePath(_, inner) => build(inner, in_brackets, depth + 1),

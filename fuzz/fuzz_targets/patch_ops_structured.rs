@@ -83,13 +83,44 @@ const PATHS: &[&str] = &[
 
 /// Attributes and sub-attributes to compose paths (and pathless value keys) from.
 const ATTRS: &[&str] = &[
-    "userName", "name", "displayName", "active", "emails", "phoneNumbers", "addresses",
-    "roles", "members", "groups", "externalId", "title", "nickName", "ims", "photos",
-    "entitlements", "x509Certificates", "meta", "id", "schemas", "password", "unknownAttr",
+    "userName",
+    "name",
+    "displayName",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "roles",
+    "members",
+    "groups",
+    "externalId",
+    "title",
+    "nickName",
+    "ims",
+    "photos",
+    "entitlements",
+    "x509Certificates",
+    "meta",
+    "id",
+    "schemas",
+    "password",
+    "unknownAttr",
 ];
 const SUBS: &[&str] = &[
-    "value", "type", "primary", "display", "givenName", "familyName", "formatted", "locality",
-    "streetAddress", "$ref", "manager", "department", "lastModified", "nope",
+    "value",
+    "type",
+    "primary",
+    "display",
+    "givenName",
+    "familyName",
+    "formatted",
+    "locality",
+    "streetAddress",
+    "$ref",
+    "manager",
+    "department",
+    "lastModified",
+    "nope",
 ];
 const STRINGS: &[&str] = &[
     "",
@@ -117,7 +148,15 @@ const STRINGS: &[&str] = &[
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
 ];
 const OPS: &[&str] = &[
-    "add", "remove", "replace", "Add", "Remove", "Replace", "ADD", " replace ", "update",
+    "add",
+    "remove",
+    "replace",
+    "Add",
+    "Remove",
+    "Replace",
+    "ADD",
+    " replace ",
+    "update",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -187,7 +226,10 @@ fn path(spec: &PathSpec) -> String {
             let mut s = String::new();
             if *enterprise {
                 s.push_str(ENT_PREFIX);
-                s.push_str(pick(&["department", "manager", "employeeNumber", "division"], *attr));
+                s.push_str(pick(
+                    &["department", "manager", "employeeNumber", "division"],
+                    *attr,
+                ));
             } else {
                 s.push_str(pick(ATTRS, *attr));
             }
@@ -229,7 +271,10 @@ fn key(spec: &KeySpec) -> String {
         KeySpec::Enterprise => ENTERPRISE.into(),
         KeySpec::EnterpriseAttr(i) => format!(
             "{ENT_PREFIX}{}",
-            pick(&["department", "manager", "employeeNumber", "costCenter"], *i)
+            pick(
+                &["department", "manager", "employeeNumber", "costCenter"],
+                *i
+            )
         ),
         KeySpec::Raw(s) => s.clone(),
     }
@@ -293,7 +338,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(specs) = u.arbitrary_iter::<OpSpec>() else {
         return;
     };
-    let ops: Vec<Value> = specs.take(8).filter_map(Result::ok).map(|s| operation(&s)).collect();
+    let ops: Vec<Value> = specs
+        .take(8)
+        .filter_map(Result::ok)
+        .map(|s| operation(&s))
+        .collect();
     if ops.is_empty() {
         return;
     }

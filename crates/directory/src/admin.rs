@@ -9,6 +9,7 @@ use crate::model::{Actor, AdminKeyRecord, AuditEvent, Organization, ScimTokenRec
 use crate::query::AuditQuery;
 use crate::store::{Store, StoreError, StoredAuditEvent};
 use crate::token::{self, DomainList};
+use crate::token_cache::TokenCache;
 use std::sync::Arc;
 
 pub(crate) fn store_err(e: StoreError) -> Error {
@@ -22,6 +23,7 @@ pub(crate) fn store_err(e: StoreError) -> Error {
         StoreError::UnknownMember(id) => {
             Error::invalid(format!("member {id} is not a user of this organization"))
         }
+        StoreError::Refused(e) => *e,
         StoreError::Backend(msg) => {
             tracing::error!(error = %msg, "store failure");
             Error::internal("the directory could not complete the request; try again")
@@ -40,14 +42,22 @@ pub struct AdminService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
+    tokens: Arc<TokenCache>,
 }
 
 impl AdminService {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
+    /// `tokens` is the cache the SCIM service reads; token changes made here empty it.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        audit: AuditLog,
+        tokens: Arc<TokenCache>,
+    ) -> Self {
         AdminService {
             store,
             clock,
             audit,
+            tokens,
         }
     }
 
@@ -159,6 +169,7 @@ impl AdminService {
             .revoke_token(org.id, id, self.clock.now())
             .await
             .map_err(|e| token_err(e, id))?;
+        self.tokens.clear();
         self.record(org.id, actor, "token.revoke", Some(id.to_string()), None)
             .await;
         Ok(())
@@ -177,6 +188,7 @@ impl AdminService {
             .set_token_domains(org.id, id, &domains)
             .await
             .map_err(|e| token_err(e, id))?;
+        self.tokens.clear();
         self.record(
             org.id,
             actor,

@@ -16,7 +16,7 @@ pub enum ErrorKind {
 
 /// A domain error. `detail` is safe to show to the client; internal causes are logged by
 /// the store with the request id and never reach `detail`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind:?}: {detail}")]
 pub struct Error {
     pub kind: ErrorKind,

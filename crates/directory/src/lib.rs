@@ -16,6 +16,7 @@ pub mod query;
 pub mod scim_service;
 pub mod store;
 pub mod token;
+pub mod token_cache;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, ErrorKind};

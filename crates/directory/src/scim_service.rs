@@ -15,6 +15,7 @@ use crate::model::{
 use crate::query::{Cmp, IndexKey, SortKey, StoreQuery};
 use crate::store::{Store, StoreError};
 use crate::token::{self, email_domain};
+use crate::token_cache::TokenCache;
 use scim::filter::{CompValue, CompareOp, Filter};
 use scim::path::AttrPath;
 use scim::projection::Projection;
@@ -74,8 +75,6 @@ pub struct Written {
 /// How often `last_used_at` is written for a busy token: a write per request would double
 /// the write load for nothing an admin can see.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
-/// Optimistic-concurrency retries for read-modify-write when the client gave no If-Match.
-const WRITE_RETRIES: usize = 50;
 
 #[derive(Clone)]
 pub struct ScimService {
@@ -85,6 +84,7 @@ pub struct ScimService {
     /// The SCIM root URL, e.g. `https://id.example.com/scim/v2`.
     base_url: Arc<str>,
     limits: Limits,
+    tokens: Arc<TokenCache>,
 }
 
 pub fn etag(version: i64) -> String {
@@ -102,6 +102,7 @@ impl ScimService {
         audit: AuditLog,
         base_url: &str,
         limits: Limits,
+        tokens: Arc<TokenCache>,
     ) -> Self {
         ScimService {
             store,
@@ -109,6 +110,7 @@ impl ScimService {
             audit,
             base_url: base_url.trim_end_matches('/').into(),
             limits,
+            tokens,
         }
     }
 
@@ -124,11 +126,14 @@ impl ScimService {
     /// the token row is read every time.
     pub async fn authenticate(&self, bearer: &str) -> Result<ScimTokenRecord, Error> {
         let unauthenticated = |detail: &str| Error::new(ErrorKind::Unauthenticated, detail);
-        let found = self
-            .store
-            .token_by_hash(&token::hash_secret(bearer))
-            .await
-            .map_err(store_err)?
+        let hash = token::hash_secret(bearer);
+        let cached = self.tokens.get(&hash);
+        let fresh = cached.is_none();
+        let found = match cached {
+            Some(t) => Some(t),
+            None => self.store.token_by_hash(&hash).await.map_err(store_err)?,
+        };
+        let found = found
             .filter(|t| token::hash_matches(&t.hash, bearer))
             .ok_or_else(|| {
                 unauthenticated("the bearer token is not a Portcullis SCIM token; generate one with `portcullis token create` and paste it into your IdP")
@@ -139,7 +144,8 @@ impl ScimService {
             ));
         }
         let now = self.clock.now();
-        if found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
+        // Only a token just read from the store carries a current last_used_at.
+        if fresh && found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
             let store = self.store.clone();
             let (org, id) = (found.org_id, found.id);
             tokio::spawn(async move {
@@ -147,6 +153,11 @@ impl ScimService {
                     tracing::warn!(error = %e, "could not record token use");
                 }
             });
+        }
+        if fresh {
+            let mut cached = found.clone();
+            cached.last_used_at = Some(now);
+            self.tokens.put(cached);
         }
         Ok(found)
     }
@@ -521,8 +532,19 @@ impl ScimService {
         id: &str,
         projection: &Projection,
     ) -> Result<(Value, String), Error> {
-        let user = self.load_user(caller.org, id).await?;
-        let body = self.user_json(caller.org, &user, projection).await?;
+        let uid = Self::parse_user_id(id)?;
+        let (user, groups) = self
+            .store
+            .get_user_with_groups(
+                caller.org,
+                uid,
+                projection.wants(ResourceKind::User, "groups"),
+            )
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| Error::not_found(format!("no User with id {id}")))?;
+        let mut body = self.render_user(&user, Some(&groups));
+        projection.apply(ResourceKind::User, &mut body);
         Ok((body, etag(user.version)))
     }
 
@@ -606,43 +628,42 @@ impl ScimService {
         id: &str,
         if_match: Option<&str>,
         projection: &Projection,
-        change: impl Fn(&Value) -> Result<Value, Error>,
+        change: impl Fn(&Value) -> Result<Value, Error> + Send + Sync,
     ) -> Result<Written, Error> {
-        for _ in 0..WRITE_RETRIES {
-            let current = self.load_user(caller.org, id).await?;
-            Self::check_if_match(if_match, current.version)?;
-            let doc = change(&current.doc)?;
-            let mut next = current.clone();
-            next.doc = doc;
-            next.reindex();
-            next.managed_by = ManagedBy::Scim;
-            next.version = current.version + 1;
-            next.updated_at = self.clock.now().max(current.updated_at);
-            match self.store.update_user(&next, current.version).await {
-                Ok(()) => {
-                    let body = self.user_json(caller.org, &next, projection).await?;
-                    return Ok(Written {
-                        body: Some(body),
-                        etag: etag(next.version),
-                        location: self.user_location(next.id),
-                    });
+        let uid = Self::parse_user_id(id)?;
+        let now = self.clock.now();
+        // The userName the change tried, to name it if it collides.
+        let attempted = std::sync::Mutex::new(String::new());
+        // The store runs this with the row held, so concurrent writes queue, never fail.
+        let next = self
+            .store
+            .modify_user(caller.org, uid, &|current: &UserRecord| {
+                Self::check_if_match(if_match, current.version)?;
+                let mut next = current.clone();
+                next.doc = change(&current.doc)?;
+                next.reindex();
+                next.managed_by = ManagedBy::Scim;
+                next.version = current.version + 1;
+                next.updated_at = now.max(current.updated_at);
+                if let Ok(mut name) = attempted.lock() {
+                    name.clone_from(&next.user_name);
                 }
-                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
-                Err(StoreError::VersionMismatch) => {
-                    return Err(Error::new(
-                        ErrorKind::PreconditionFailed,
-                        "the user changed since it was read; read it again and retry",
-                    ))
+                Ok(next)
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
+                StoreError::Conflict(_) => {
+                    Self::user_conflict(&attempted.lock().map(|n| n.clone()).unwrap_or_default())
                 }
-                Err(StoreError::NotFound) => {
-                    return Err(Error::not_found(format!("no User with id {id}")))
-                }
-                Err(e) => return Err(Self::write_err(e, &next.user_name)),
-            }
-        }
-        Err(Error::conflict(
-            "the user is being changed by many requests at once; retry",
-        ))
+                other => store_err(other),
+            })?;
+        let body = self.user_json(caller.org, &next, projection).await?;
+        Ok(Written {
+            body: Some(body),
+            etag: etag(next.version),
+            location: self.user_location(next.id),
+        })
     }
 
     pub async fn delete_user(
@@ -858,48 +879,44 @@ impl ScimService {
         caller: &ScimCaller,
         id: &str,
         if_match: Option<&str>,
-        change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error>,
+        change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error> + Send + Sync,
     ) -> Result<GroupRecord, Error> {
+        let gid = Self::parse_group_id(id)?;
+        let now = self.clock.now();
         let mut unknown: Vec<String> = Vec::new();
-        let mut attempts = 0;
-        while attempts < WRITE_RETRIES {
-            let current = self.load_group(caller.org, id).await?;
-            Self::check_if_match(if_match, current.version)?;
-            let (doc, mut changes) = change(&current.doc)?;
-            // A member id that names no user or group of the organization (not even a
-            // well-formed id) cannot be a member: adding it is a no-op, like removing it.
-            drop_members(&mut changes, |m| {
-                m.parse::<uuid::Uuid>().is_err() || unknown.iter().any(|u| u == m)
-            });
-            let mut next = current.clone();
-            next.doc = doc;
-            next.reindex();
-            next.managed_by = ManagedBy::Scim;
-            next.version = current.version + 1;
-            next.updated_at = self.clock.now().max(current.updated_at);
-            match self
+        // Each round drops one member id that names nothing; the store holds the group row
+        // during a round, so concurrent changes queue instead of failing.
+        loop {
+            let result = self
                 .store
-                .update_group(&next, current.version, &changes)
-                .await
-            {
-                Ok(()) => return Ok(next),
-                Err(StoreError::VersionMismatch) if if_match.is_none() => {
-                    attempts += 1;
-                    continue;
-                }
-                Err(StoreError::VersionMismatch) => {
-                    return Err(Error::new(
-                        ErrorKind::PreconditionFailed,
-                        "the group changed since it was read; read it again and retry",
-                    ))
-                }
+                .modify_group(caller.org, gid, &|current: &GroupRecord| {
+                    if !current.scim_visible {
+                        return Err(Error::not_found(format!("no Group with id {id}")));
+                    }
+                    Self::check_if_match(if_match, current.version)?;
+                    let (doc, mut changes) = change(&current.doc)?;
+                    // A member id that names no user or group of the organization (not even a
+                    // well-formed id) cannot be a member: adding it is a no-op, like removing it.
+                    drop_members(&mut changes, |m| {
+                        m.parse::<uuid::Uuid>().is_err() || unknown.iter().any(|u| u == m)
+                    });
+                    let mut next = current.clone();
+                    next.doc = doc;
+                    next.reindex();
+                    next.managed_by = ManagedBy::Scim;
+                    next.version = current.version + 1;
+                    next.updated_at = now.max(current.updated_at);
+                    Ok((next, changes))
+                })
+                .await;
+            match result {
+                Ok(next) => return Ok(next),
                 Err(StoreError::NotFound) => {
                     return Err(Error::not_found(format!("no Group with id {id}")))
                 }
                 Err(StoreError::UnknownMember(m)) if !unknown.contains(&m) => {
                     tracing::info!(group = %id, member = %m, "ignoring a member that is no user or group of the organization");
                     unknown.push(m);
-                    continue;
                 }
                 Err(StoreError::UnknownMember(m)) => {
                     return Err(Error::invalid(format!(
@@ -908,18 +925,14 @@ impl ScimService {
                     .with_scim_type(ScimType::InvalidValue))
                 }
                 Err(StoreError::Conflict(_)) => {
-                    return Err(Error::conflict(format!(
-                        "a group named '{}' already exists in this organization",
-                        next.display_name
-                    ))
+                    return Err(Error::conflict(
+                        "a group with that displayName already exists in this organization",
+                    )
                     .with_scim_type(ScimType::Uniqueness))
                 }
                 Err(e) => return Err(store_err(e)),
             }
         }
-        Err(Error::conflict(
-            "the group is being changed by many requests at once; retry",
-        ))
     }
 
     pub async fn delete_group(

@@ -26,10 +26,27 @@ pub enum StoreError {
     /// A member id that is not a user or group of this organization.
     #[error("unknown member {0}")]
     UnknownMember(String),
+    /// The change function refused the change (a rule of the directory, a stale If-Match…).
+    #[error("refused: {0}")]
+    Refused(Box<crate::Error>),
     /// The database failed; the text goes to the log, never to a client.
     #[error("database: {0}")]
     Backend(String),
 }
+
+/// A read-modify-write of a user, run by the store inside its write transaction with the
+/// row held, so concurrent changes queue instead of failing. Returns the next record (the
+/// function sets its version), or refuses with a domain error.
+pub type UserChange<'a> =
+    &'a (dyn Fn(&UserRecord) -> Result<UserRecord, crate::Error> + Send + Sync);
+
+/// The same for a group: the next record and the membership changes to apply, in order.
+pub type GroupChange<'a> = &'a (dyn Fn(&GroupRecord) -> Result<(GroupRecord, Vec<MembershipChange>), crate::Error>
+         + Send
+         + Sync);
+
+/// A group a user belongs to: id, displayName, whether SCIM sees it.
+pub type UserGroup = (GroupId, String, bool);
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -76,6 +93,32 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `user` if the stored version is still `expected_version`; the caller has
     /// already bumped `user.version`.
     async fn update_user(&self, user: &UserRecord, expected_version: i64) -> StoreResult<()>;
+    /// Reads the user, applies `change`, and writes the result, as one transaction during
+    /// which no other change to this user can interleave. `NotFound` if absent.
+    async fn modify_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        change: UserChange<'_>,
+    ) -> StoreResult<UserRecord>;
+    /// A user and, when `with_groups`, the groups they belong to, in one round trip where the
+    /// backend can.
+    async fn get_user_with_groups(
+        &self,
+        org: OrgId,
+        id: UserId,
+        with_groups: bool,
+    ) -> StoreResult<Option<(UserRecord, Vec<UserGroup>)>> {
+        let Some(user) = self.get_user(org, id).await? else {
+            return Ok(None);
+        };
+        let groups = if with_groups {
+            self.user_groups(org, id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Some((user, groups)))
+    }
     /// Removes the user and their memberships.
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()>;
     async fn query_users(&self, org: OrgId, query: &StoreQuery) -> StoreResult<Page<UserRecord>>;
@@ -99,6 +142,15 @@ pub trait Store: Send + Sync + 'static {
         expected_version: i64,
         changes: &[MembershipChange],
     ) -> StoreResult<()>;
+    /// Reads the group, applies `change`, writes the row and the membership changes, as one
+    /// transaction during which no other change to this group can interleave. Members that
+    /// name no user or group of the organization fail with `UnknownMember`.
+    async fn modify_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        change: GroupChange<'_>,
+    ) -> StoreResult<GroupRecord>;
     async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()>;
     /// Groups SCIM sees when `scim_only`, else all.
     async fn query_groups(

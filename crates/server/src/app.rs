@@ -6,6 +6,7 @@ use axum::Router;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::scim_service::{Limits, ScimService};
+use directory::token_cache::TokenCache;
 use directory::{Clock, Store, SystemClock};
 use std::sync::Arc;
 
@@ -30,14 +31,16 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let audit = AuditLog::spawn(store.clone());
+        let tokens = Arc::new(TokenCache::default());
         let scim = ScimService::new(
             store.clone(),
             clock.clone(),
             audit.clone(),
             &format!("{}/scim/v2", config.base_url.trim_end_matches('/')),
             config.limits,
+            tokens.clone(),
         );
-        let admin = AdminService::new(store.clone(), clock, audit);
+        let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,
             scim,

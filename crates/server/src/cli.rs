@@ -132,7 +132,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(store, args).await,
         command => {
             let audit = AuditLog::spawn(store.clone());
-            let admin = AdminService::new(store, Arc::new(SystemClock), audit.clone());
+            let admin = AdminService::new(
+                store,
+                Arc::new(SystemClock),
+                audit.clone(),
+                Default::default(),
+            );
             let result = operator_command(&admin, command).await;
             audit.flush().await;
             result

@@ -20,7 +20,7 @@ use directory::model::{
     Organization, Page, ScimTokenRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
-use directory::store::{Store, StoreError, StoreResult, StoredAuditEvent};
+use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
@@ -422,6 +422,108 @@ async fn missing_or_changed(
     }
 }
 
+/// Writes a user row (if still at `expected_version`) and its email index.
+async fn write_user_row(
+    conn: &mut PgConnection,
+    u: &UserRecord,
+    expected_version: i64,
+) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE users SET user_name = $1, user_name_lower = $2, external_id = $3, display_name = $4, display_name_lower = $5, active = $6, doc = $7, managed_by = $8, updated_at = $9, version = $10 WHERE org_id = $11 AND id = $12 AND version = $13")
+            .bind(&u.user_name)
+            .bind(u.user_name.to_lowercase())
+            .bind(&u.external_id)
+            .bind(&u.display_name)
+            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
+            .bind(u.active)
+            .bind(u.doc.to_string())
+            .bind(u.managed_by.as_str())
+            .bind(ms(u.updated_at))
+            .bind(u.version)
+            .bind(u.org_id.0)
+            .bind(u.id.0)
+            .bind(expected_version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "userName"))?;
+    if done.rows_affected() == 0 {
+        return Err(missing_or_changed(
+            conn,
+            "SELECT version FROM users WHERE org_id = $1 AND id = $2",
+            u.org_id,
+            u.id.0,
+        )
+        .await);
+    }
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(u.id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    insert_emails(conn, u).await?;
+    Ok(())
+}
+
+/// Writes a group row (if still at `expected_version`), then applies membership changes in order.
+async fn write_group_row(
+    conn: &mut PgConnection,
+    g: &GroupRecord,
+    expected_version: i64,
+    changes: &[MembershipChange],
+) -> StoreResult<()> {
+    // The group row first: its lock queues concurrent changes of this group.
+    let done = sqlx::query("UPDATE groups SET display_name = $1, display_name_lower = $2, external_id = $3, doc = $4, managed_by = $5, scim_visible = $6, updated_at = $7, version = $8 WHERE org_id = $9 AND id = $10 AND version = $11")
+            .bind(&g.display_name)
+            .bind(g.display_name.to_lowercase())
+            .bind(&g.external_id)
+            .bind(g.doc.to_string())
+            .bind(g.managed_by.as_str())
+            .bind(g.scim_visible)
+            .bind(ms(g.updated_at))
+            .bind(g.version)
+            .bind(g.org_id.0)
+            .bind(g.id.0)
+            .bind(expected_version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "displayName"))?;
+    if done.rows_affected() == 0 {
+        return Err(missing_or_changed(
+            conn,
+            "SELECT version FROM groups WHERE org_id = $1 AND id = $2",
+            g.org_id,
+            g.id.0,
+        )
+        .await);
+    }
+    for change in changes {
+        match change {
+            MembershipChange::Add(ids) => add_members(conn, g.org_id, g.id, ids).await?,
+            MembershipChange::Remove(ids) => {
+                let ids: Vec<Uuid> = ids.iter().filter_map(|s| exact_uuid(s)).collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                sqlx::query(
+                    "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
+                )
+                .bind(g.id.0)
+                .bind(&ids)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            }
+            MembershipChange::RemoveAll => {
+                sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                    .bind(g.id.0)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -636,40 +738,34 @@ impl Store for PostgresStore {
 
     async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE users SET user_name = $1, user_name_lower = $2, external_id = $3, display_name = $4, display_name_lower = $5, active = $6, doc = $7, managed_by = $8, updated_at = $9, version = $10 WHERE org_id = $11 AND id = $12 AND version = $13")
-            .bind(&u.user_name)
-            .bind(u.user_name.to_lowercase())
-            .bind(&u.external_id)
-            .bind(&u.display_name)
-            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
-            .bind(u.active)
-            .bind(u.doc.to_string())
-            .bind(u.managed_by.as_str())
-            .bind(ms(u.updated_at))
-            .bind(u.version)
-            .bind(u.org_id.0)
-            .bind(u.id.0)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, "userName"))?;
-        if done.rows_affected() == 0 {
-            return Err(missing_or_changed(
-                &mut tx,
-                "SELECT version FROM users WHERE org_id = $1 AND id = $2",
-                u.org_id,
-                u.id.0,
-            )
-            .await);
-        }
-        sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
-            .bind(u.id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        insert_emails(&mut tx, u).await?;
+        write_user_row(&mut tx, u, expected_version).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn modify_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        change: UserChange<'_>,
+    ) -> StoreResult<UserRecord> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // FOR UPDATE holds the row: concurrent changes of this user queue behind this one.
+        let current = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = $2 FOR UPDATE OF u"
+        ))
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::user_from_row(&r))
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        let next = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+        write_user_row(&mut tx, &next, current.version).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(next)
     }
 
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
@@ -805,59 +901,33 @@ impl Store for PostgresStore {
         changes: &[MembershipChange],
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // The group row first: its lock queues concurrent changes of this group.
-        let done = sqlx::query("UPDATE groups SET display_name = $1, display_name_lower = $2, external_id = $3, doc = $4, managed_by = $5, scim_visible = $6, updated_at = $7, version = $8 WHERE org_id = $9 AND id = $10 AND version = $11")
-            .bind(&g.display_name)
-            .bind(g.display_name.to_lowercase())
-            .bind(&g.external_id)
-            .bind(g.doc.to_string())
-            .bind(g.managed_by.as_str())
-            .bind(g.scim_visible)
-            .bind(ms(g.updated_at))
-            .bind(g.version)
-            .bind(g.org_id.0)
-            .bind(g.id.0)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, "displayName"))?;
-        if done.rows_affected() == 0 {
-            return Err(missing_or_changed(
-                &mut tx,
-                "SELECT version FROM groups WHERE org_id = $1 AND id = $2",
-                g.org_id,
-                g.id.0,
-            )
-            .await);
-        }
-        for change in changes {
-            match change {
-                MembershipChange::Add(ids) => add_members(&mut tx, g.org_id, g.id, ids).await?,
-                MembershipChange::Remove(ids) => {
-                    let ids: Vec<Uuid> = ids.iter().filter_map(|s| exact_uuid(s)).collect();
-                    if ids.is_empty() {
-                        continue;
-                    }
-                    sqlx::query(
-                        "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
-                    )
-                    .bind(g.id.0)
-                    .bind(&ids)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                }
-                MembershipChange::RemoveAll => {
-                    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
-                        .bind(g.id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                }
-            }
-        }
+        write_group_row(&mut tx, g, expected_version, changes).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn modify_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        change: GroupChange<'_>,
+    ) -> StoreResult<GroupRecord> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let current = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2 FOR UPDATE"
+        ))
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::group_from_row(&r))
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        let (next, changes) = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+        write_group_row(&mut tx, &next, current.version, &changes).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(next)
     }
 
     async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()> {

@@ -12,7 +12,9 @@ use directory::model::{
     Organization, Page, ScimTokenRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
-use directory::store::{Store, StoreError, StoreResult, StoredAuditEvent};
+use directory::store::{
+    GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
+};
 use directory::token::DomainList;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -313,6 +315,113 @@ async fn add_members(
     Ok(())
 }
 
+/// Writes a user row (if still at `expected_version`) and its email index.
+async fn write_user_row(
+    conn: &mut sqlx::SqliteConnection,
+    u: &UserRecord,
+    expected_version: i64,
+) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?, display_name_lower = ?, active = ?, doc = ?, managed_by = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
+            .bind(&u.user_name)
+            .bind(u.user_name.to_lowercase())
+            .bind(&u.external_id)
+            .bind(&u.display_name)
+            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
+            .bind(u.active as i64)
+            .bind(u.doc.to_string())
+            .bind(u.managed_by.as_str())
+            .bind(ms(u.updated_at))
+            .bind(u.version)
+            .bind(u.org_id.to_string())
+            .bind(u.id.to_string())
+            .bind(expected_version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "userName"))?;
+    if done.rows_affected() == 0 {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM users WHERE org_id = ? AND id = ?")
+                .bind(u.org_id.to_string())
+                .bind(u.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+        return Err(if exists.is_some() {
+            StoreError::VersionMismatch
+        } else {
+            StoreError::NotFound
+        });
+    }
+    sqlx::query("DELETE FROM user_emails WHERE user_id = ?")
+        .bind(u.id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    insert_emails(conn, u).await?;
+    Ok(())
+}
+
+/// Writes a group row (if still at `expected_version`) and applies membership changes in order.
+async fn write_group_row(
+    conn: &mut sqlx::SqliteConnection,
+    g: &GroupRecord,
+    expected_version: i64,
+    changes: &[MembershipChange],
+) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE groups SET display_name = ?, display_name_lower = ?, external_id = ?, doc = ?, managed_by = ?, scim_visible = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
+            .bind(&g.display_name)
+            .bind(g.display_name.to_lowercase())
+            .bind(&g.external_id)
+            .bind(g.doc.to_string())
+            .bind(g.managed_by.as_str())
+            .bind(g.scim_visible as i64)
+            .bind(ms(g.updated_at))
+            .bind(g.version)
+            .bind(g.org_id.to_string())
+            .bind(g.id.to_string())
+            .bind(expected_version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, "displayName"))?;
+    if done.rows_affected() == 0 {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM groups WHERE org_id = ? AND id = ?")
+                .bind(g.org_id.to_string())
+                .bind(g.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+        return Err(if exists.is_some() {
+            StoreError::VersionMismatch
+        } else {
+            StoreError::NotFound
+        });
+    }
+    for change in changes {
+        match change {
+            MembershipChange::Add(ids) => add_members(conn, g.org_id, g.id, ids).await?,
+            MembershipChange::Remove(ids) => {
+                for id in ids {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
+                        .bind(g.id.to_string())
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+            MembershipChange::RemoveAll => {
+                sqlx::query("DELETE FROM group_members WHERE group_id = ?")
+                    .bind(g.id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -520,45 +629,69 @@ impl Store for SqliteStore {
 
     async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?, display_name_lower = ?, active = ?, doc = ?, managed_by = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
-            .bind(&u.user_name)
-            .bind(u.user_name.to_lowercase())
-            .bind(&u.external_id)
-            .bind(&u.display_name)
-            .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
-            .bind(u.active as i64)
-            .bind(u.doc.to_string())
-            .bind(u.managed_by.as_str())
-            .bind(ms(u.updated_at))
-            .bind(u.version)
-            .bind(u.org_id.to_string())
-            .bind(u.id.to_string())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, "userName"))?;
-        if done.rows_affected() == 0 {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM users WHERE org_id = ? AND id = ?")
-                    .bind(u.org_id.to_string())
-                    .bind(u.id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            return Err(if exists.is_some() {
-                StoreError::VersionMismatch
-            } else {
-                StoreError::NotFound
-            });
-        }
-        sqlx::query("DELETE FROM user_emails WHERE user_id = ?")
-            .bind(u.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        insert_emails(&mut tx, u).await?;
+        write_user_row(&mut tx, u, expected_version).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn modify_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        change: UserChange<'_>,
+    ) -> StoreResult<UserRecord> {
+        // The one writer connection holds the write lock from the read to the commit, so no
+        // other change to this user can interleave.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let current = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::user_from_row(&r))
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        let next = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+        write_user_row(&mut tx, &next, current.version).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(next)
+    }
+
+    async fn get_user_with_groups(
+        &self,
+        org: OrgId,
+        id: UserId,
+        with_groups: bool,
+    ) -> StoreResult<Option<(UserRecord, Vec<UserGroup>)>> {
+        if !with_groups {
+            return Ok(self.get_user(org, id).await?.map(|u| (u, Vec::new())));
+        }
+        // One round trip: the user row with its groups as a JSON array.
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, (SELECT json_group_array(json_array(g.id, g.display_name, g.scim_visible))              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = u.org_id AND m.member_id = u.id) AS groups              FROM users u WHERE u.org_id = ? AND u.id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let user = Self::user_from_row(&row)?;
+        let raw: Option<String> = row.try_get("groups").map_err(backend)?;
+        let parsed: Vec<(String, String, i64)> = match raw {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Backend(format!("groups of a user: {e}")))?,
+            None => Vec::new(),
+        };
+        let mut groups = Vec::with_capacity(parsed.len());
+        for (gid, name, visible) in parsed {
+            groups.push((parse_uuid(&gid)?, name, visible != 0));
+        }
+        groups.sort_by(|a: &UserGroup, b: &UserGroup| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        Ok(Some((user, groups)))
     }
 
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
@@ -722,61 +855,33 @@ impl Store for SqliteStore {
         changes: &[MembershipChange],
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE groups SET display_name = ?, display_name_lower = ?, external_id = ?, doc = ?, managed_by = ?, scim_visible = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
-            .bind(&g.display_name)
-            .bind(g.display_name.to_lowercase())
-            .bind(&g.external_id)
-            .bind(g.doc.to_string())
-            .bind(g.managed_by.as_str())
-            .bind(g.scim_visible as i64)
-            .bind(ms(g.updated_at))
-            .bind(g.version)
-            .bind(g.org_id.to_string())
-            .bind(g.id.to_string())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, "displayName"))?;
-        if done.rows_affected() == 0 {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM groups WHERE org_id = ? AND id = ?")
-                    .bind(g.org_id.to_string())
-                    .bind(g.id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            return Err(if exists.is_some() {
-                StoreError::VersionMismatch
-            } else {
-                StoreError::NotFound
-            });
-        }
-        for change in changes {
-            match change {
-                MembershipChange::Add(ids) => add_members(&mut tx, g.org_id, g.id, ids).await?,
-                MembershipChange::Remove(ids) => {
-                    for id in ids {
-                        sqlx::query(
-                            "DELETE FROM group_members WHERE group_id = ? AND member_id = ?",
-                        )
-                        .bind(g.id.to_string())
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    }
-                }
-                MembershipChange::RemoveAll => {
-                    sqlx::query("DELETE FROM group_members WHERE group_id = ?")
-                        .bind(g.id.to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                }
-            }
-        }
+        write_group_row(&mut tx, g, expected_version, changes).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
+    }
+
+    async fn modify_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        change: GroupChange<'_>,
+    ) -> StoreResult<GroupRecord> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let current = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ? AND g.id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|r| Self::group_from_row(&r))
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        let (next, changes) = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+        write_group_row(&mut tx, &next, current.version, &changes).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(next)
     }
 
     async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()> {

@@ -557,3 +557,30 @@ async fn admin_api_and_operator_endpoints() {
         assert!(metrics.contains("portcullis_http_request_duration_seconds"));
     });
 }
+
+#[tokio::test]
+async fn concurrent_user_patches_queue_and_all_apply() {
+    on_every_backend!(|server| {
+        let (_, c) = server.org_with_token(&["*"]).await;
+        let id = c.create_user("busy@acme.com").await;
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let c = c.clone();
+                let id = id.clone();
+                let body = patch(json!([{"op":"add","path":"phoneNumbers","value":[{"value": format!("+1555000{i:04}"), "type":"work"}]}]));
+                tokio::spawn(async move { c.patch(&format!("/Users/{id}"), &body).await.status })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+        let r = c.get(&format!("/Users/{id}")).await;
+        assert_eq!(
+            r.body["phoneNumbers"].as_array().unwrap().len(),
+            24,
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["meta"]["version"], "W/\"25\"");
+    });
+}

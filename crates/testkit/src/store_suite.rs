@@ -6,7 +6,7 @@
 //! [`store_suite_tests!`](crate::store_suite_tests), given an async runner that builds the
 //! store and hands it to one test:
 //!
-//! ```ignore
+//! ```text
 //! async fn run<F, Fut>(name: &str, test: F)
 //! where
 //!     F: FnOnce(std::sync::Arc<dyn directory::store::Store>) -> Fut,

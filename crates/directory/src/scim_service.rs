@@ -1070,8 +1070,24 @@ impl ScimService {
                 let Page { total, items } =
                     self.store.query_users(org, q).await.map_err(store_err)?;
                 out.reserve(items.len());
+                // The page's groups in one query, not one per user.
+                let mut groups =
+                    if projection.wants(ResourceKind::User, "groups") && !items.is_empty() {
+                        let ids: Vec<UserId> = items.iter().map(|u| u.id).collect();
+                        Some(
+                            self.store
+                                .groups_of_users(org, &ids)
+                                .await
+                                .map_err(store_err)?,
+                        )
+                    } else {
+                        None
+                    };
                 for u in &items {
-                    out.push(self.user_json(org, u, projection).await?);
+                    let mine = groups.as_mut().map(|g| g.remove(&u.id).unwrap_or_default());
+                    let mut v = self.render_user(u, mine.as_deref());
+                    projection.apply(ResourceKind::User, &mut v);
+                    out.push(v);
                 }
                 Ok((total, out))
             }

@@ -129,6 +129,19 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
     ) -> StoreResult<Vec<(GroupId, String, bool)>>;
 
+    /// The groups of several users at once (a page of a list), keyed by user.
+    async fn groups_of_users(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> StoreResult<std::collections::HashMap<UserId, Vec<UserGroup>>> {
+        let mut out = std::collections::HashMap::with_capacity(users.len());
+        for u in users {
+            out.insert(*u, self.user_groups(org, *u).await?);
+        }
+        Ok(out)
+    }
+
     // Groups.
     /// Inserts the group and its initial members (each must be a user or group of the org).
     async fn insert_group(&self, group: &GroupRecord, members: &[String]) -> StoreResult<()>;

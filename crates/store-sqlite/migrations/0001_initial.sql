@@ -38,6 +38,8 @@ CREATE TABLE users (
     display_name        TEXT,
     display_name_lower  TEXT,
     active              INTEGER NOT NULL,
+    -- The lower-cased email values as a JSON array; triggers keep user_emails in step.
+    emails_json         TEXT NOT NULL DEFAULT '[]',
     doc                 TEXT NOT NULL,
     managed_by          TEXT NOT NULL,
     created_at          INTEGER NOT NULL,
@@ -58,6 +60,21 @@ CREATE TABLE user_emails (
     PRIMARY KEY (user_id, email_lower)
 ) WITHOUT ROWID;
 CREATE INDEX user_emails_lookup ON user_emails (org_id, email_lower);
+
+-- The email index follows the users row, so writing a user is one statement.
+CREATE TRIGGER users_emails_insert AFTER INSERT ON users BEGIN
+    INSERT OR IGNORE INTO user_emails (org_id, user_id, email_lower)
+        SELECT NEW.org_id, NEW.id, value FROM json_each(NEW.emails_json);
+END;
+CREATE TRIGGER users_emails_update AFTER UPDATE OF emails_json ON users
+WHEN OLD.emails_json <> NEW.emails_json BEGIN
+    DELETE FROM user_emails WHERE user_id = NEW.id;
+    INSERT OR IGNORE INTO user_emails (org_id, user_id, email_lower)
+        SELECT NEW.org_id, NEW.id, value FROM json_each(NEW.emails_json);
+END;
+CREATE TRIGGER users_emails_delete AFTER DELETE ON users BEGIN
+    DELETE FROM user_emails WHERE user_id = OLD.id;
+END;
 
 CREATE TABLE groups (
     seq                 INTEGER PRIMARY KEY AUTOINCREMENT,

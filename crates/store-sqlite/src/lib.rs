@@ -20,6 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -115,7 +116,7 @@ impl SqliteStore {
     }
 
     fn user_from_row(row: &SqliteRow) -> StoreResult<UserRecord> {
-        let emails: Option<String> = row.try_get("emails").map_err(backend)?;
+        let emails: String = row.try_get("emails_json").map_err(backend)?;
         Ok(UserRecord {
             id: parse_uuid(row.try_get("id").map_err(backend)?)?,
             org_id: parse_uuid(row.try_get("org_id").map_err(backend)?)?,
@@ -123,14 +124,8 @@ impl SqliteStore {
             external_id: row.try_get("external_id").map_err(backend)?,
             display_name: row.try_get("display_name").map_err(backend)?,
             active: row.try_get::<i64, _>("active").map_err(backend)? != 0,
-            emails: emails
-                .map(|e| {
-                    e.split('\n')
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            emails: serde_json::from_str(&emails)
+                .map_err(|e| StoreError::Backend(format!("stored emails: {e}")))?,
             doc: parse_doc(row.try_get("doc").map_err(backend)?)?,
             managed_by: managed(row.try_get("managed_by").map_err(backend)?)?,
             created_at: from_ms(row.try_get("created_at").map_err(backend)?),
@@ -185,7 +180,7 @@ impl SqliteStore {
     }
 }
 
-const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, (SELECT group_concat(email_lower, char(10)) FROM user_emails e WHERE e.user_id = u.id) AS emails";
+const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, u.emails_json";
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
 
 fn cmp_sql(c: Cmp) -> &'static str {
@@ -264,21 +259,6 @@ fn push_window(qb: &mut QueryBuilder<'_, Sqlite>, q: &StoreQuery) {
     }
 }
 
-async fn insert_emails(tx: &mut sqlx::SqliteConnection, user: &UserRecord) -> StoreResult<()> {
-    for email in &user.emails {
-        sqlx::query(
-            "INSERT OR IGNORE INTO user_emails (org_id, user_id, email_lower) VALUES (?, ?, ?)",
-        )
-        .bind(user.org_id.to_string())
-        .bind(user.id.to_string())
-        .bind(email)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
 /// Adds members (users or groups of the same organization) to a group; already-present
 /// members are left alone.
 async fn add_members(
@@ -321,13 +301,14 @@ async fn write_user_row(
     u: &UserRecord,
     expected_version: i64,
 ) -> StoreResult<()> {
-    let done = sqlx::query("UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?, display_name_lower = ?, active = ?, doc = ?, managed_by = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
+    let done = sqlx::query("UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?, display_name_lower = ?, active = ?, emails_json = ?, doc = ?, managed_by = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?")
             .bind(&u.user_name)
             .bind(u.user_name.to_lowercase())
             .bind(&u.external_id)
             .bind(&u.display_name)
             .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
             .bind(u.active as i64)
+            .bind(emails_json(u))
             .bind(u.doc.to_string())
             .bind(u.managed_by.as_str())
             .bind(ms(u.updated_at))
@@ -352,13 +333,11 @@ async fn write_user_row(
             StoreError::NotFound
         });
     }
-    sqlx::query("DELETE FROM user_emails WHERE user_id = ?")
-        .bind(u.id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    insert_emails(conn, u).await?;
     Ok(())
+}
+
+fn emails_json(u: &UserRecord) -> String {
+    serde_json::Value::from(u.emails.clone()).to_string()
 }
 
 /// Writes a group row (if still at `expected_version`) and applies membership changes in order.
@@ -591,8 +570,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query("INSERT INTO users (id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower, active, doc, managed_by, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        // One statement (the email index follows by trigger): no explicit transaction needed.
+        sqlx::query("INSERT INTO users (id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower, active, emails_json, doc, managed_by, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(u.id.to_string())
             .bind(u.org_id.to_string())
             .bind(&u.user_name)
@@ -601,16 +580,15 @@ impl Store for SqliteStore {
             .bind(&u.display_name)
             .bind(u.display_name.as_ref().map(|d| d.to_lowercase()))
             .bind(u.active as i64)
+            .bind(emails_json(u))
             .bind(u.doc.to_string())
             .bind(u.managed_by.as_str())
             .bind(ms(u.created_at))
             .bind(ms(u.updated_at))
             .bind(u.version)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await
             .map_err(|e| write_error(e, "userName"))?;
-        insert_emails(&mut tx, u).await?;
-        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -705,39 +683,17 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        for sql in [
-            "DELETE FROM user_emails WHERE org_id = ? AND user_id = ?",
-            "DELETE FROM group_members WHERE org_id = ? AND member_id = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
+        sqlx::query("DELETE FROM group_members WHERE org_id = ? AND member_id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
     async fn query_users(&self, org: OrgId, q: &StoreQuery) -> StoreResult<Page<UserRecord>> {
-        let mut count =
-            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
-        count.push_bind(org.to_string());
-        if let Some(k) = &q.key {
-            push_key(&mut count, "u", k);
-        }
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-        if q.limit == Some(0) {
-            return Ok(Page {
-                total: total as u64,
-                items: Vec::new(),
-            });
-        }
         let mut page = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = "
         ));
@@ -756,10 +712,56 @@ impl Store for SqliteStore {
             .iter()
             .map(Self::user_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page {
-            total: total as u64,
-            items,
-        })
+        // COUNT(*) walks every matching index entry: skip it when the page already tells
+        // the total (the first page, not full: every IdP lookup by userName or externalId).
+        let complete = q.offset == 0 && q.limit.is_none_or(|l| (items.len() as u64) < l);
+        let total = if complete {
+            items.len() as u64
+        } else {
+            let mut count =
+                QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
+            count.push_bind(org.to_string());
+            if let Some(k) = &q.key {
+                push_key(&mut count, "u", k);
+            }
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(&self.reader)
+                .await
+                .map_err(backend)?;
+            total as u64
+        };
+        Ok(Page { total, items })
+    }
+
+    async fn groups_of_users(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> StoreResult<HashMap<UserId, Vec<UserGroup>>> {
+        let mut out: HashMap<UserId, Vec<UserGroup>> = HashMap::with_capacity(users.len());
+        // Pages are at most a thousand users; SQLite takes up to 32,766 parameters.
+        for chunk in users.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT m.member_id, g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = ",
+            );
+            qb.push_bind(org.to_string()).push(" AND m.member_id IN (");
+            let mut list = qb.separated(", ");
+            for u in chunk {
+                list.push_bind(u.to_string());
+            }
+            qb.push(") ORDER BY g.display_name_lower, g.seq");
+            let rows = qb.build().fetch_all(&self.reader).await.map_err(backend)?;
+            for r in &rows {
+                let member: UserId = parse_uuid(r.try_get("member_id").map_err(backend)?)?;
+                out.entry(member).or_default().push((
+                    parse_uuid(r.try_get("id").map_err(backend)?)?,
+                    r.try_get("display_name").map_err(backend)?,
+                    r.try_get::<i64, _>("scim_visible").map_err(backend)? != 0,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn user_groups(
@@ -918,23 +920,6 @@ impl Store for SqliteStore {
         } else {
             ""
         };
-        let mut count =
-            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
-        count.push_bind(org.to_string()).push(visible);
-        if let Some(k) = &q.key {
-            push_key(&mut count, "g", k);
-        }
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-        if q.limit == Some(0) {
-            return Ok(Page {
-                total: total as u64,
-                items: Vec::new(),
-            });
-        }
         let mut page = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = "
         ));
@@ -958,10 +943,26 @@ impl Store for SqliteStore {
             .iter()
             .map(Self::group_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page {
-            total: total as u64,
-            items,
-        })
+        // COUNT(*) walks every matching index entry: skip it when the page already tells
+        // the total (the first page, not full: every IdP lookup by userName or externalId).
+        let complete = q.offset == 0 && q.limit.is_none_or(|l| (items.len() as u64) < l);
+        let total = if complete {
+            items.len() as u64
+        } else {
+            let mut count =
+                QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
+            count.push_bind(org.to_string()).push(visible);
+            if let Some(k) = &q.key {
+                push_key(&mut count, "g", k);
+            }
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(&self.reader)
+                .await
+                .map_err(backend)?;
+            total as u64
+        };
+        Ok(Page { total, items })
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {

@@ -966,22 +966,27 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // Many rows per statement (10 parameters a row, SQLite takes 32,766 a statement),
+        // one transaction: the writer connection is shared with every SCIM write.
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for e in events {
-            sqlx::query("INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(e.org_id.to_string())
-                .bind(ms(e.at))
-                .bind(&e.actor_kind)
-                .bind(&e.actor_id)
-                .bind(&e.operation)
-                .bind(&e.resource_type)
-                .bind(&e.resource_id)
-                .bind(e.status as i64)
-                .bind(&e.detail)
-                .bind(&e.request_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        for chunk in events.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) ");
+            qb.push_values(chunk, |mut row, e| {
+                row.push_bind(e.org_id.to_string())
+                    .push_bind(ms(e.at))
+                    .push_bind(e.actor_kind.clone())
+                    .push_bind(e.actor_id.clone())
+                    .push_bind(e.operation.clone())
+                    .push_bind(e.resource_type.clone())
+                    .push_bind(e.resource_id.clone())
+                    .push_bind(e.status as i64)
+                    .push_bind(e.detail.clone())
+                    .push_bind(e.request_id.clone());
+            });
+            qb.build().execute(&mut *tx).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(())

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-/tmp/target-bench}
+TARGET=${CARGO_TARGET_DIR:-target}
 USERS=${USERS:-100000}            # users provisioned by `all` on Portcullis (SQLite)
 PG_USERS=${PG_USERS:-20000}       # users provisioned by `all` on Portcullis (PostgreSQL)
 OPS=${OPS:-20000}                 # requests for get / filter / deactivate

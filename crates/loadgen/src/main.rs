@@ -2,7 +2,7 @@
 //! prints, per operation, the count, errors, throughput and latency percentiles.
 //!
 //! The bodies and query strings are the ones Okta sends (see
-//! `/work/shared/reference/idp-behaviour.md`). Every run uses a fresh userName prefix so runs can
+//! the IdP behaviour notes). Every run uses a fresh userName prefix so runs can
 //! be repeated against the same database.
 
 use anyhow::{anyhow, bail, Context as _, Result};

@@ -40,6 +40,7 @@ macro_rules! store_suite_tests {
             admin_keys_hash_lookup,
             users_insert_get_update_delete,
             user_name_unique_case_insensitive_keeps_case,
+            concurrent_inserts_each_get_their_own_answer,
             version_mismatch_is_refused,
             query_users_by_each_index_key_and_sort_and_window,
             query_groups_by_key_sort_and_window,
@@ -494,6 +495,41 @@ pub async fn users_insert_get_update_delete(store: Arc<dyn Store>) {
         .is_empty());
     // The userName is free again.
     insert_user(&store, &user(org.id, "JANE@acme.com")).await;
+}
+
+/// Inserts arriving together (which a backend may write as one statement) each get their own
+/// answer: of many concurrent inserts of one userName exactly one wins, and the others'
+/// distinct users all go in.
+pub async fn concurrent_inserts_each_get_their_own_answer(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let name = if i % 2 == 0 {
+            "Same@Acme.com".to_string()
+        } else {
+            format!("u{i}@acme.com")
+        };
+        let u = user(org.id, &name);
+        tasks.push(tokio::spawn(
+            async move { (i, store.insert_user(&u).await) },
+        ));
+    }
+    let mut same_ok = 0;
+    for t in tasks {
+        let (i, outcome) = t.await.unwrap();
+        if i % 2 == 0 {
+            match outcome {
+                Ok(()) => same_ok += 1,
+                Err(e) => assert_eq!(e, StoreError::Conflict("userName".into())),
+            }
+        } else {
+            assert_eq!(outcome, Ok(()), "distinct user {i}");
+        }
+    }
+    assert_eq!(same_ok, 1);
+    let all = store.query_users(org.id, &query(None)).await.unwrap();
+    assert_eq!(all.total, 21);
 }
 
 pub async fn user_name_unique_case_insensitive_keeps_case(store: Arc<dyn Store>) {

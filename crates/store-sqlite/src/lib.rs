@@ -662,7 +662,7 @@ impl Store for SqliteStore {
         for (gid, name, visible) in parsed {
             groups.push((parse_uuid(&gid)?, name, visible != 0));
         }
-        groups.sort_by(|a: &UserGroup, b: &UserGroup| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        groups.sort_by_key(|g: &UserGroup| g.1.to_lowercase());
         Ok(Some((user, groups)))
     }
 

@@ -76,6 +76,20 @@ CREATE TRIGGER users_emails_delete AFTER DELETE ON users BEGIN
     DELETE FROM user_emails WHERE user_id = OLD.id;
 END;
 
+-- Users per organization, kept by triggers: an unfiltered list's totalResults is one row
+-- read, not a walk over every user of the organization on every page.
+CREATE TABLE org_user_counts (
+    org_id  TEXT PRIMARY KEY,
+    users   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER users_count_insert AFTER INSERT ON users BEGIN
+    INSERT INTO org_user_counts (org_id, users) VALUES (NEW.org_id, 1)
+        ON CONFLICT (org_id) DO UPDATE SET users = users + 1;
+END;
+CREATE TRIGGER users_count_delete AFTER DELETE ON users BEGIN
+    UPDATE org_user_counts SET users = users - 1 WHERE org_id = OLD.org_id;
+END;
+
 CREATE TABLE groups (
     seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
     id                  TEXT NOT NULL UNIQUE,

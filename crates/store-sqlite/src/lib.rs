@@ -712,6 +712,18 @@ impl Store for SqliteStore {
         let total = if complete {
             items.len() as u64
         } else {
+            if q.key.is_none() {
+                let n: Option<i64> =
+                    sqlx::query_scalar("SELECT users FROM org_user_counts WHERE org_id = ?")
+                        .bind(org.to_string())
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err(backend)?;
+                return Ok(Page {
+                    total: n.unwrap_or(0).max(0) as u64,
+                    items,
+                });
+            }
             let mut count =
                 QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
             count.push_bind(org.to_string());

@@ -272,37 +272,56 @@ fn push_window(qb: &mut QueryBuilder<'_, Sqlite>, q: &StoreQuery) {
 }
 
 /// Adds members (users or groups of the same organization) to a group; already-present
-/// members are left alone.
+/// members are left alone. A few statements per chunk of ids, whatever their number: which
+/// ids are users, which are groups, then one multi-row insert.
 async fn add_members(
-    tx: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::SqliteConnection,
     org: OrgId,
     group: GroupId,
     ids: &[String],
 ) -> StoreResult<()> {
     let org_s = org.to_string();
     let group_s = group.to_string();
-    for id in ids {
-        let kind: Option<String> = sqlx::query_scalar(
-            "SELECT 'User' FROM users WHERE org_id = ?1 AND id = ?2 \
-             UNION ALL SELECT 'Group' FROM groups WHERE org_id = ?1 AND id = ?2 AND id <> ?3 LIMIT 1",
-        )
-        .bind(&org_s)
-        .bind(id)
-        .bind(&group_s)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(kind) = kind else {
-            return Err(StoreError::UnknownMember(id.clone()));
-        };
-        sqlx::query("INSERT OR IGNORE INTO group_members (group_id, member_id, member_type, org_id) VALUES (?, ?, ?, ?)")
-            .bind(&group_s)
-            .bind(id)
-            .bind(kind)
-            .bind(&org_s)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+    // 500 ids a chunk keeps every statement far below SQLite's parameter limit.
+    for chunk in ids.chunks(500) {
+        let mut kinds: HashMap<String, &'static str> = HashMap::with_capacity(chunk.len());
+        for (table, kind) in [("users", "User"), ("groups", "Group")] {
+            let missing: Vec<&String> =
+                chunk.iter().filter(|id| !kinds.contains_key(*id)).collect();
+            if missing.is_empty() {
+                break;
+            }
+            let mut qb =
+                QueryBuilder::<Sqlite>::new(format!("SELECT id FROM {table} WHERE org_id = "));
+            qb.push_bind(org_s.clone())
+                .push(" AND id <> ")
+                .push_bind(group_s.clone())
+                .push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in &missing {
+                list.push_bind((*id).clone());
+            }
+            qb.push(")");
+            let found: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+            kinds.extend(found.into_iter().map(|id| (id, kind)));
+        }
+        if let Some(unknown) = chunk.iter().find(|id| !kinds.contains_key(*id)) {
+            return Err(StoreError::UnknownMember(unknown.clone()));
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO group_members (group_id, member_id, member_type, org_id) ",
+        );
+        qb.push_values(chunk, |mut row, id| {
+            row.push_bind(group_s.clone())
+                .push_bind(id.clone())
+                .push_bind(kinds.get(id).copied().unwrap_or("User"))
+                .push_bind(org_s.clone());
+        });
+        qb.build().execute(&mut *conn).await.map_err(backend)?;
     }
     Ok(())
 }
@@ -392,13 +411,16 @@ async fn write_group_row(
         match change {
             MembershipChange::Add(ids) => add_members(conn, g.org_id, g.id, ids).await?,
             MembershipChange::Remove(ids) => {
-                for id in ids {
-                    sqlx::query("DELETE FROM group_members WHERE group_id = ? AND member_id = ?")
-                        .bind(g.id.to_string())
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
+                for chunk in ids.chunks(500) {
+                    let mut qb =
+                        QueryBuilder::<Sqlite>::new("DELETE FROM group_members WHERE group_id = ");
+                    qb.push_bind(g.id.to_string()).push(" AND member_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *conn).await.map_err(backend)?;
                 }
             }
             MembershipChange::RemoveAll => {

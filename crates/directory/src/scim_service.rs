@@ -740,11 +740,17 @@ impl ScimService {
         loop {
             match self.store.insert_group(&group, &members).await {
                 Ok(()) => break,
-                // A member that is no user or group of the organization is left out, as a
-                // PATCH or PUT does; each retry drops one, so this ends.
+                // Members that name no user or group of the organization are left out, as a
+                // PATCH or PUT does: all of them at once, then (should one vanish meanwhile)
+                // one per retry, so this ends.
                 Err(StoreError::UnknownMember(m)) if members.contains(&m) => {
-                    tracing::info!(member = %m, "ignoring a member that is no user or group of the organization");
-                    members.retain(|x| *x != m);
+                    tracing::info!(member = %m, "leaving out members that are no user or group of the organization");
+                    let known = self
+                        .store
+                        .known_members(caller.org, &members)
+                        .await
+                        .map_err(store_err)?;
+                    members.retain(|x| *x != m && known.contains(x));
                 }
                 Err(StoreError::Conflict(_)) => {
                     return Err(Error::conflict(format!(
@@ -884,6 +890,8 @@ impl ScimService {
         let gid = Self::parse_group_id(id)?;
         let now = self.clock.now();
         let mut unknown: Vec<String> = Vec::new();
+        // The member ids the last attempt tried to add, to look them all up at once.
+        let added = std::sync::Mutex::new(Vec::<String>::new());
         // Each round drops one member id that names nothing; the store holds the group row
         // during a round, so concurrent changes queue instead of failing.
         loop {
@@ -900,6 +908,14 @@ impl ScimService {
                     drop_members(&mut changes, |m| {
                         m.parse::<uuid::Uuid>().is_err() || unknown.iter().any(|u| u == m)
                     });
+                    if let Ok(mut added) = added.lock() {
+                        added.clear();
+                        for c in &changes {
+                            if let MembershipChange::Add(ids) = c {
+                                added.extend(ids.iter().cloned());
+                            }
+                        }
+                    }
                     let mut next = current.clone();
                     next.doc = doc;
                     next.reindex();
@@ -915,8 +931,17 @@ impl ScimService {
                     return Err(Error::not_found(format!("no Group with id {id}")))
                 }
                 Err(StoreError::UnknownMember(m)) if !unknown.contains(&m) => {
-                    tracing::info!(group = %id, member = %m, "ignoring a member that is no user or group of the organization");
-                    unknown.push(m);
+                    tracing::info!(group = %id, member = %m, "leaving out members that are no user or group of the organization");
+                    let tried = added.lock().map(|a| a.clone()).unwrap_or_default();
+                    let known = self
+                        .store
+                        .known_members(caller.org, &tried)
+                        .await
+                        .map_err(store_err)?;
+                    unknown.extend(tried.into_iter().filter(|t| !known.contains(t)));
+                    if !unknown.contains(&m) {
+                        unknown.push(m);
+                    }
                 }
                 Err(StoreError::UnknownMember(m)) => {
                     return Err(Error::invalid(format!(

@@ -164,6 +164,34 @@ pub trait Store: Send + Sync + 'static {
         id: GroupId,
         change: GroupChange<'_>,
     ) -> StoreResult<GroupRecord>;
+    /// Which of `ids` name a user or group of the organization: lets a caller leave out every
+    /// unknown member of a request in one go instead of learning them one failed write at a time.
+    async fn known_members(
+        &self,
+        org: OrgId,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut known = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            let is_user = match id.parse::<UserId>() {
+                Ok(uid) => self.get_user(org, uid).await?.is_some(),
+                Err(_) => false,
+            };
+            let is_group = !is_user
+                && match id.parse::<GroupId>() {
+                    Ok(gid) => self.get_group(org, gid).await?.is_some(),
+                    Err(_) => false,
+                };
+            if is_user || is_group {
+                known.insert(id.clone());
+            }
+        }
+        Ok(known)
+    }
     async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()>;
     /// Groups SCIM sees when `scim_only`, else all.
     async fn query_groups(

@@ -584,3 +584,49 @@ async fn concurrent_user_patches_queue_and_all_apply() {
         assert_eq!(r.body["meta"]["version"], "W/\"25\"");
     });
 }
+
+#[tokio::test]
+async fn unknown_members_are_left_out_all_at_once() {
+    on_every_backend!(|server| {
+        let (_, c) = server.org_with_token(&["*"]).await;
+        let real = c.create_user("real@acme.com").await;
+        let mut members: Vec<serde_json::Value> = (0..300)
+            .map(|_| json!({"value": uuid::Uuid::new_v4().to_string()}))
+            .collect();
+        members.push(json!({"value": real}));
+        members.push(json!({"value": "fake-member-id"}));
+        let r = c
+            .post("/Groups", &json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Mixed","members": members}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let gid = r.body["id"].as_str().unwrap().to_string();
+        let ids: Vec<&str> = r.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![real.as_str()]);
+        let other = c.create_user("other@acme.com").await;
+        let mut adds = members.clone();
+        adds.push(json!({"value": other}));
+        let r = c
+            .patch(
+                &format!("/Groups/{gid}"),
+                &patch(json!([{"op":"add","path":"members","value": adds}])),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = c.get(&format!("/Groups/{gid}")).await;
+        let mut ids: Vec<String> = r.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        let mut want = vec![real.clone(), other.clone()];
+        want.sort();
+        assert_eq!(ids, want);
+    });
+}

@@ -1092,25 +1092,16 @@ impl ScimService {
         let mut out = Vec::new();
         match kind {
             ResourceKind::User => {
-                let Page { total, items } =
-                    self.store.query_users(org, q).await.map_err(store_err)?;
+                let with_groups = projection.wants(ResourceKind::User, "groups");
+                // The page's groups come with it, not one query per user.
+                let Page { total, items } = self
+                    .store
+                    .query_users_with_groups(org, q, with_groups)
+                    .await
+                    .map_err(store_err)?;
                 out.reserve(items.len());
-                // The page's groups in one query, not one per user.
-                let mut groups =
-                    if projection.wants(ResourceKind::User, "groups") && !items.is_empty() {
-                        let ids: Vec<UserId> = items.iter().map(|u| u.id).collect();
-                        Some(
-                            self.store
-                                .groups_of_users(org, &ids)
-                                .await
-                                .map_err(store_err)?,
-                        )
-                    } else {
-                        None
-                    };
-                for u in &items {
-                    let mine = groups.as_mut().map(|g| g.remove(&u.id).unwrap_or_default());
-                    let mut v = self.render_user(u, mine.as_deref());
+                for (u, groups) in &items {
+                    let mut v = self.render_user(u, with_groups.then_some(groups.as_slice()));
                     projection.apply(ResourceKind::User, &mut v);
                     out.push(v);
                 }

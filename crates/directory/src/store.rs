@@ -129,6 +129,34 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
     ) -> StoreResult<Vec<(GroupId, String, bool)>>;
 
+    /// A page of users and, when `with_groups`, each one's groups: in one round trip where
+    /// the backend can (every IdP lookup by userName is such a page).
+    async fn query_users_with_groups(
+        &self,
+        org: OrgId,
+        query: &StoreQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
+        let page = self.query_users(org, query).await?;
+        let mut groups = if with_groups && !page.items.is_empty() {
+            let ids: Vec<UserId> = page.items.iter().map(|u| u.id).collect();
+            self.groups_of_users(org, &ids).await?
+        } else {
+            std::collections::HashMap::new()
+        };
+        Ok(Page {
+            total: page.total,
+            items: page
+                .items
+                .into_iter()
+                .map(|u| {
+                    let g = groups.remove(&u.id).unwrap_or_default();
+                    (u, g)
+                })
+                .collect(),
+        })
+    }
+
     /// The groups of several users at once (a page of a list), keyed by user.
     async fn groups_of_users(
         &self,

@@ -194,6 +194,27 @@ impl SqliteStore {
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, u.emails_json";
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
+/// A user's groups as a JSON array of `[id, displayName, scim_visible]`, for `USER_COLUMNS` rows.
+const USER_GROUPS_COLUMN: &str =
+    "(SELECT json_group_array(json_array(g.id, g.display_name, g.scim_visible)) \
+     FROM group_members m JOIN groups g ON g.id = m.group_id \
+     WHERE m.org_id = u.org_id AND m.member_id = u.id) AS groups";
+
+/// Reads the `groups` column of `USER_GROUPS_COLUMN` (NULL when not selected), sorted by name.
+fn groups_from_row(row: &SqliteRow) -> StoreResult<Vec<UserGroup>> {
+    let raw: Option<String> = row.try_get("groups").map_err(backend)?;
+    let parsed: Vec<(String, String, i64)> = match raw {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Backend(format!("groups of a user: {e}")))?,
+        None => Vec::new(),
+    };
+    let mut groups = Vec::with_capacity(parsed.len());
+    for (gid, name, visible) in parsed {
+        groups.push((parse_uuid(&gid)?, name, visible != 0));
+    }
+    groups.sort_by_key(|g: &UserGroup| g.1.to_lowercase());
+    Ok(groups)
+}
 
 fn cmp_sql(c: Cmp) -> &'static str {
     match c {
@@ -665,7 +686,7 @@ impl Store for SqliteStore {
         }
         // One round trip: the user row with its groups as a JSON array.
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, (SELECT json_group_array(json_array(g.id, g.display_name, g.scim_visible))              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = u.org_id AND m.member_id = u.id) AS groups              FROM users u WHERE u.org_id = ? AND u.id = ?"
+            "SELECT {USER_COLUMNS}, {USER_GROUPS_COLUMN} FROM users u WHERE u.org_id = ? AND u.id = ?"
         ))
         .bind(org.to_string())
         .bind(id.to_string())
@@ -674,17 +695,7 @@ impl Store for SqliteStore {
         .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let user = Self::user_from_row(&row)?;
-        let raw: Option<String> = row.try_get("groups").map_err(backend)?;
-        let parsed: Vec<(String, String, i64)> = match raw {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Backend(format!("groups of a user: {e}")))?,
-            None => Vec::new(),
-        };
-        let mut groups = Vec::with_capacity(parsed.len());
-        for (gid, name, visible) in parsed {
-            groups.push((parse_uuid(&gid)?, name, visible != 0));
-        }
-        groups.sort_by_key(|g: &UserGroup| g.1.to_lowercase());
+        let groups = groups_from_row(&row)?;
         Ok(Some((user, groups)))
     }
 
@@ -710,8 +721,26 @@ impl Store for SqliteStore {
     }
 
     async fn query_users(&self, org: OrgId, q: &StoreQuery) -> StoreResult<Page<UserRecord>> {
+        let page = self.query_users_with_groups(org, q, false).await?;
+        Ok(Page {
+            total: page.total,
+            items: page.items.into_iter().map(|(u, _)| u).collect(),
+        })
+    }
+
+    async fn query_users_with_groups(
+        &self,
+        org: OrgId,
+        q: &StoreQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
+        let groups_column = if with_groups {
+            USER_GROUPS_COLUMN
+        } else {
+            "NULL AS groups"
+        };
         let mut page = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = "
+            "SELECT {USER_COLUMNS}, {groups_column} FROM users u WHERE u.org_id = "
         ));
         page.push_bind(org.to_string());
         if let Some(k) = &q.key {
@@ -726,7 +755,7 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let items = rows
             .iter()
-            .map(Self::user_from_row)
+            .map(|r| Ok((Self::user_from_row(r)?, groups_from_row(r)?)))
             .collect::<StoreResult<Vec<_>>>()?;
         // COUNT(*) walks every matching index entry: skip it when the page already tells
         // the total (the first page, not full: every IdP lookup by userName or externalId).

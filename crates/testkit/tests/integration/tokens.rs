@@ -29,7 +29,17 @@ async fn revocation_takes_effect_on_the_next_request() {
         let second = server.token_for(&slug, &["acme.com"]).await;
         assert_eq!(client.get("/Users").await.status, 200);
         let org = server.state.admin.org(&slug).await.unwrap();
-        let id = server.state.admin.list_tokens(&org).await.unwrap()[0].id;
+        // Two tokens may share a creation millisecond: pick the one this client holds.
+        let id = server
+            .state
+            .admin
+            .list_tokens(&org)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| client.token.starts_with(&t.prefix))
+            .unwrap()
+            .id;
         server
             .state
             .admin

@@ -19,23 +19,23 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", post(search_users))
+        .route("/Users", get(list::<Users>).post(create::<Users>))
+        .route("/Users/.search", post(search::<Users>))
         .route(
             "/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
+            get(get_one::<Users>)
+                .put(replace::<Users>)
+                .patch(patch::<Users>)
+                .delete(delete::<Users>),
         )
-        .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/.search", post(search_groups))
+        .route("/Groups", get(list::<Groups>).post(create::<Groups>))
+        .route("/Groups/.search", post(search::<Groups>))
         .route(
             "/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            get(get_one::<Groups>)
+                .put(replace::<Groups>)
+                .patch(patch::<Groups>)
+                .delete(delete::<Groups>),
         )
         .route("/.search", post(search_root))
         .route("/Bulk", post(bulk))
@@ -349,20 +349,32 @@ macro_rules! dom_try {
     };
 }
 
-async fn list(
-    state: AppState,
-    rid: RequestId,
+/// The resource type a handler serves: one handler per operation, for /Users and /Groups.
+trait Resource {
+    const KIND: ResourceKind;
+}
+struct Users;
+struct Groups;
+impl Resource for Users {
+    const KIND: ResourceKind = ResourceKind::User;
+}
+impl Resource for Groups {
+    const KIND: ResourceKind = ResourceKind::Group;
+}
+
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    raw: Option<String>,
-    kind: ResourceKind,
+    RawQuery(q): RawQuery,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let params = scim_try!(list_params(raw.as_deref()), rid);
-    let body = dom_try!(state.scim.list(&caller, kind, &params).await, rid);
+    let params = scim_try!(list_params(q.as_deref()), rid);
+    let body = dom_try!(state.scim.list(&caller, R::KIND, &params).await, rid);
     Ok(scim_json(StatusCode::OK, &body))
 }
 
-async fn search(
+async fn search_in(
     state: AppState,
     rid: RequestId,
     headers: HeaderMap,
@@ -380,40 +392,13 @@ async fn search(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
-async fn list_users(
-    State(s): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Outcome {
-    list(s, rid, headers, q, ResourceKind::User).await
-}
-
-async fn list_groups(
-    State(s): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Outcome {
-    list(s, rid, headers, q, ResourceKind::Group).await
-}
-
-async fn search_users(
+async fn search<R: Resource>(
     State(s): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     body: Body,
 ) -> Outcome {
-    search(s, rid, headers, body, Some(ResourceKind::User)).await
-}
-
-async fn search_groups(
-    State(s): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> Outcome {
-    search(s, rid, headers, body, Some(ResourceKind::Group)).await
+    search_in(s, rid, headers, body, Some(R::KIND)).await
 }
 
 async fn search_root(
@@ -422,10 +407,10 @@ async fn search_root(
     headers: HeaderMap,
     body: Body,
 ) -> Outcome {
-    search(s, rid, headers, body, None).await
+    search_in(s, rid, headers, body, None).await
 }
 
-async fn create_user(
+async fn create<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
@@ -433,13 +418,16 @@ async fn create_user(
     body: Body,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::User, q.as_deref()), rid);
+    let (proj, _) = scim_try!(projection(R::KIND, q.as_deref()), rid);
     let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(state.scim.create_user(&caller, &body, &proj).await, rid);
-    Ok(written(StatusCode::CREATED, w))
+    let result = match R::KIND {
+        ResourceKind::User => state.scim.create_user(&caller, &body, &proj).await,
+        ResourceKind::Group => state.scim.create_group(&caller, &body, &proj).await,
+    };
+    Ok(written(StatusCode::CREATED, dom_try!(result, rid)))
 }
 
-async fn get_user(
+async fn get_one<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
@@ -447,18 +435,26 @@ async fn get_user(
     RawQuery(q): RawQuery,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::User, q.as_deref()), rid);
+    let (proj, _) = scim_try!(projection(R::KIND, q.as_deref()), rid);
     if headers.contains_key(header::IF_NONE_MATCH) {
-        let etag = dom_try!(state.scim.user_etag(&caller, &id).await, rid);
+        let current = match R::KIND {
+            ResourceKind::User => state.scim.user_etag(&caller, &id).await,
+            ResourceKind::Group => state.scim.group_etag(&caller, &id).await,
+        };
+        let etag = dom_try!(current, rid);
         if not_modified(&headers, &etag) {
             return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
         }
     }
-    let (body, etag) = dom_try!(state.scim.get_user(&caller, &id, &proj).await, rid);
+    let result = match R::KIND {
+        ResourceKind::User => state.scim.get_user(&caller, &id, &proj).await,
+        ResourceKind::Group => state.scim.get_group(&caller, &id, &proj).await,
+    };
+    let (body, etag) = dom_try!(result, rid);
     Ok(with_etag(scim_json(StatusCode::OK, &body), &etag))
 }
 
-async fn replace_user(
+async fn replace<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
@@ -467,90 +463,27 @@ async fn replace_user(
     body: Body,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::User, q.as_deref()), rid);
+    let (proj, _) = scim_try!(projection(R::KIND, q.as_deref()), rid);
     let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(
-        state
-            .scim
-            .replace_user(&caller, &id, &body, if_match(&headers).as_deref(), &proj)
-            .await,
-        rid
-    );
-    Ok(written(StatusCode::OK, w))
-}
-
-async fn patch_user(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Outcome {
-    let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::User, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(
-        state
-            .scim
-            .patch_user(&caller, &id, &body, if_match(&headers).as_deref(), &proj)
-            .await,
-        rid
-    );
-    Ok(written(StatusCode::OK, w))
-}
-
-async fn delete_user(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Outcome {
-    let caller = authenticate(&state, &headers, &rid).await?;
-    dom_try!(
-        state
-            .scim
-            .delete_user(&caller, &id, if_match(&headers).as_deref())
-            .await,
-        rid
-    );
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn create_group(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Outcome {
-    let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::Group, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(state.scim.create_group(&caller, &body, &proj).await, rid);
-    Ok(written(StatusCode::CREATED, w))
-}
-
-async fn get_group(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Outcome {
-    let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::Group, q.as_deref()), rid);
-    if headers.contains_key(header::IF_NONE_MATCH) {
-        let etag = dom_try!(state.scim.group_etag(&caller, &id).await, rid);
-        if not_modified(&headers, &etag) {
-            return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
+    let if_match = if_match(&headers);
+    let result = match R::KIND {
+        ResourceKind::User => {
+            let scim = &state.scim;
+            scim.replace_user(&caller, &id, &body, if_match.as_deref(), &proj)
+                .await
         }
-    }
-    let (body, etag) = dom_try!(state.scim.get_group(&caller, &id, &proj).await, rid);
-    Ok(with_etag(scim_json(StatusCode::OK, &body), &etag))
+        ResourceKind::Group => {
+            let scim = &state.scim;
+            scim.replace_group(&caller, &id, &body, if_match.as_deref(), &proj)
+                .await
+        }
+    };
+    Ok(written(StatusCode::OK, dom_try!(result, rid)))
 }
 
-async fn replace_group(
+/// A user PATCH answers the user; a group PATCH answers 204 unless `attributes` or
+/// `excludedAttributes` asks for a body, so a PATCH never serializes a huge member list.
+async fn patch<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
@@ -559,60 +492,46 @@ async fn replace_group(
     body: Body,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, _) = scim_try!(projection(ResourceKind::Group, q.as_deref()), rid);
+    let (proj, asked) = scim_try!(projection(R::KIND, q.as_deref()), rid);
     let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(
-        state
-            .scim
-            .replace_group(&caller, &id, &body, if_match(&headers).as_deref(), &proj)
-            .await,
-        rid
-    );
-    Ok(written(StatusCode::OK, w))
+    let if_match = if_match(&headers);
+    let scim = &state.scim;
+    let result = match R::KIND {
+        ResourceKind::User => {
+            scim.patch_user(&caller, &id, &body, if_match.as_deref(), &proj)
+                .await
+        }
+        ResourceKind::Group => {
+            scim.patch_group(&caller, &id, &body, if_match.as_deref(), &proj, asked)
+                .await
+        }
+    };
+    Ok(written(StatusCode::OK, dom_try!(result, rid)))
 }
 
-async fn patch_group(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Outcome {
-    let caller = authenticate(&state, &headers, &rid).await?;
-    let (proj, asked) = scim_try!(projection(ResourceKind::Group, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
-    let w = dom_try!(
-        state
-            .scim
-            .patch_group(
-                &caller,
-                &id,
-                &body,
-                if_match(&headers).as_deref(),
-                &proj,
-                asked
-            )
-            .await,
-        rid
-    );
-    Ok(written(StatusCode::OK, w))
-}
-
-async fn delete_group(
+async fn delete<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    dom_try!(
-        state
-            .scim
-            .delete_group(&caller, &id, if_match(&headers).as_deref())
-            .await,
-        rid
-    );
+    let if_match = if_match(&headers);
+    let result = match R::KIND {
+        ResourceKind::User => {
+            state
+                .scim
+                .delete_user(&caller, &id, if_match.as_deref())
+                .await
+        }
+        ResourceKind::Group => {
+            state
+                .scim
+                .delete_group(&caller, &id, if_match.as_deref())
+                .await
+        }
+    };
+    dom_try!(result, rid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -5,7 +5,7 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). Works on the stable toolchain through
 # RUSTC_BOOTSTRAP=1. Environment:
-#   CARGO_TARGET_DIR  build directory (default /tmp/target-fuzz, away from the workspace's)
+#   CARGO_TARGET_DIR  build directory (default fuzz/target, away from the workspace's)
 #   FUZZ_SANITIZER    address (default) or none, if the sanitizer does not build here
 #   FUZZ_LOG_DIR      where libFuzzer's logs go (default fuzz/artifacts/logs, git-ignored)
 # Corpora grow in fuzz/corpus/<target> (git-ignored), seeded from fuzz/seeds/<target>; a
@@ -24,7 +24,7 @@ else
 fi
 
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/target-fuzz}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 logs="${FUZZ_LOG_DIR:-$root/fuzz/artifacts/logs}"
 mkdir -p "$logs"

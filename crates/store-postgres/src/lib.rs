@@ -279,6 +279,24 @@ async fn query_page<T>(
         Table::Groups => ("groups g", GROUP_COLUMNS),
     };
     let a = table.alias();
+    let mut page =
+        QueryBuilder::<Postgres>::new(format!("SELECT {columns} FROM {from} WHERE {a}.org_id = "));
+    page.push_bind(org.0).push(extra);
+    if let Some(k) = &q.key {
+        push_key(&mut page, table, k);
+    }
+    page.push(order_by(a, sort, q.descending));
+    push_window(&mut page, q);
+    let rows = page.build().fetch_all(pool).await.map_err(backend)?;
+    let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+    // COUNT(*) walks every matching row: skip it when the page already tells the total (the
+    // first page, not full: every IdP lookup by userName, externalId or displayName).
+    if q.offset == 0 && q.limit.is_none_or(|l| (items.len() as u64) < l) {
+        return Ok(Page {
+            total: items.len() as u64,
+            items,
+        });
+    }
     let mut count =
         QueryBuilder::<Postgres>::new(format!("SELECT COUNT(*) FROM {from} WHERE {a}.org_id = "));
     count.push_bind(org.0).push(extra);
@@ -290,22 +308,6 @@ async fn query_page<T>(
         .fetch_one(pool)
         .await
         .map_err(backend)?;
-    if q.limit == Some(0) {
-        return Ok(Page {
-            total: total as u64,
-            items: Vec::new(),
-        });
-    }
-    let mut page =
-        QueryBuilder::<Postgres>::new(format!("SELECT {columns} FROM {from} WHERE {a}.org_id = "));
-    page.push_bind(org.0).push(extra);
-    if let Some(k) = &q.key {
-        push_key(&mut page, table, k);
-    }
-    page.push(order_by(a, sort, q.descending));
-    push_window(&mut page, q);
-    let rows = page.build().fetch_all(pool).await.map_err(backend)?;
-    let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
     Ok(Page {
         total: total as u64,
         items,
@@ -805,6 +807,62 @@ impl Store for PostgresStore {
             Self::user_from_row,
         )
         .await
+    }
+
+    async fn get_user_with_groups(
+        &self,
+        org: OrgId,
+        id: UserId,
+        with_groups: bool,
+    ) -> StoreResult<Option<(UserRecord, Vec<(GroupId, String, bool)>)>> {
+        if !with_groups {
+            return Ok(self.get_user(org, id).await?.map(|u| (u, Vec::new())));
+        }
+        // One round trip: the user row with its groups as a JSON array.
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, COALESCE((SELECT json_agg(json_build_array(g.id, g.display_name, g.scim_visible) ORDER BY g.display_name_lower, g.seq) \
+             FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = u.org_id AND m.member_id = u.id), '[]'::json)::text AS groups \
+             FROM users u WHERE u.org_id = $1 AND u.id = $2"
+        ))
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let user = Self::user_from_row(&row)?;
+        let raw: String = get(&row, "groups")?;
+        let parsed: Vec<(Uuid, String, bool)> = serde_json::from_str(&raw)
+            .map_err(|e| StoreError::Backend(format!("groups of a user: {e}")))?;
+        let groups = parsed
+            .into_iter()
+            .map(|(gid, name, visible)| (GroupId(gid), name, visible))
+            .collect();
+        Ok(Some((user, groups)))
+    }
+
+    async fn groups_of_users(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> StoreResult<HashMap<UserId, Vec<(GroupId, String, bool)>>> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+        let rows = sqlx::query("SELECT m.member_id, g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = $1 AND m.member_id = ANY($2) ORDER BY g.display_name_lower, g.seq")
+            .bind(org.0)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut out: HashMap<UserId, Vec<(GroupId, String, bool)>> =
+            HashMap::with_capacity(users.len());
+        for r in &rows {
+            out.entry(UserId(get(r, "member_id")?)).or_default().push((
+                GroupId(get(r, "id")?),
+                get(r, "display_name")?,
+                get(r, "scim_visible")?,
+            ));
+        }
+        Ok(out)
     }
 
     async fn user_groups(

@@ -1,4 +1,9 @@
 use clap::Parser;
+
+// Every request allocates and frees many small JSON values; mimalloc does that markedly
+// cheaper than the system allocator (measured with perf: malloc/free were ~15% of the server).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

@@ -456,6 +456,31 @@ async fn write_group_row(
     Ok(())
 }
 
+/// One multi-row insert of audit events.
+async fn insert_audit_rows<'c, E>(executor: E, events: &[AuditEvent]) -> StoreResult<()>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) ");
+    qb.push_values(events, |mut row, e| {
+        row.push_bind(e.org_id.to_string())
+            .push_bind(ms(e.at))
+            .push_bind(e.actor_kind.clone())
+            .push_bind(e.actor_id.clone())
+            .push_bind(e.operation.clone())
+            .push_bind(e.resource_type.clone())
+            .push_bind(e.resource_id.clone())
+            .push_bind(e.status as i64)
+            .push_bind(e.detail.clone())
+            .push_bind(e.request_id.clone());
+    });
+    qb.build().execute(executor).await.map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -1023,27 +1048,16 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
+        // Many rows per statement (10 parameters a row, SQLite takes 32,766 a statement): the
+        // writer connection is shared with every SCIM write, so each hand-off counts. One
+        // statement is atomic by itself; several share a transaction.
+        const ROWS: usize = 500;
+        if events.len() <= ROWS {
+            return insert_audit_rows(&self.writer, events).await;
         }
-        // Many rows per statement (10 parameters a row, SQLite takes 32,766 a statement),
-        // one transaction: the writer connection is shared with every SCIM write.
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for chunk in events.chunks(500) {
-            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) ");
-            qb.push_values(chunk, |mut row, e| {
-                row.push_bind(e.org_id.to_string())
-                    .push_bind(ms(e.at))
-                    .push_bind(e.actor_kind.clone())
-                    .push_bind(e.actor_id.clone())
-                    .push_bind(e.operation.clone())
-                    .push_bind(e.resource_type.clone())
-                    .push_bind(e.resource_id.clone())
-                    .push_bind(e.status as i64)
-                    .push_bind(e.detail.clone())
-                    .push_bind(e.request_id.clone());
-            });
-            qb.build().execute(&mut *tx).await.map_err(backend)?;
+        for chunk in events.chunks(ROWS) {
+            insert_audit_rows(&mut *tx, chunk).await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(())

@@ -1138,45 +1138,51 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<(u64, Vec<Value>), Error> {
         let case_exact = |p: &AttrPath| scim::schema::case_exact(kind, p);
-        let full = Projection::parse(kind, None, None)?;
-        let mut matched: Vec<Value> = Vec::new();
+        // Each match keeps the index of its group record, so a page's members are loaded
+        // from the record already read, not read again.
+        let mut matched: Vec<(Value, usize)> = Vec::new();
+        let mut groups: Vec<GroupRecord> = Vec::new();
         match kind {
             ResourceKind::User => {
-                let page = self.store.query_users(org, q).await.map_err(store_err)?;
-                for u in &page.items {
-                    let needs_groups = filter.is_some_and(mentions_attr_filter("groups"));
-                    let v = if needs_groups {
-                        self.user_json(org, u, &full).await?
-                    } else {
-                        self.render_user(u, None)
-                    };
+                // Groups come with the users in one query when the filter or the answer needs them.
+                let with_groups = filter.is_some_and(mentions_attr_filter("groups"))
+                    || projection.wants(kind, "groups");
+                let page = self
+                    .store
+                    .query_users_with_groups(org, q, with_groups)
+                    .await
+                    .map_err(store_err)?;
+                for (u, user_groups) in &page.items {
+                    let v = self.render_user(u, with_groups.then_some(user_groups.as_slice()));
                     if filter.is_none_or(|f| scim::filter::matches(f, &v, &case_exact)) {
-                        matched.push(v);
+                        matched.push((v, 0));
                     }
                 }
             }
             ResourceKind::Group => {
-                let page = self
+                let full = Projection::parse(kind, None, None)?;
+                groups = self
                     .store
                     .query_groups(org, true, q)
                     .await
-                    .map_err(store_err)?;
+                    .map_err(store_err)?
+                    .items;
                 let needs_members = filter.is_some_and(mentions_attr_filter("members"));
-                for g in &page.items {
+                for (i, g) in groups.iter().enumerate() {
                     let v = if needs_members {
                         self.group_json(org, g, &full).await?
                     } else {
                         self.render_group(g, None)
                     };
                     if filter.is_none_or(|f| scim::filter::matches(f, &v, &case_exact)) {
-                        matched.push(v);
+                        matched.push((v, i));
                     }
                 }
             }
         }
         if let Some(path) = json_sort {
             let exact = case_exact(path);
-            matched.sort_by(|a, b| {
+            matched.sort_by(|(a, _), (b, _)| {
                 let ka = sort_value(a, path, exact);
                 let kb = sort_value(b, path, exact);
                 // Resources without the attribute sort last in ascending order (RFC 7644 §3.4.2.3).
@@ -1193,52 +1199,21 @@ impl ScimService {
         }
         let total = matched.len() as u64;
         let mut out = Vec::new();
-        for v in matched
+        for (mut v, i) in matched
             .into_iter()
             .skip((start_index - 1) as usize)
             .take(count as usize)
         {
-            let v = self.reproject(org, kind, v, projection).await?;
+            let wants_members = kind == ResourceKind::Group
+                && projection.wants(kind, "members")
+                && v.get("members").is_none();
+            match groups.get(i).filter(|_| wants_members) {
+                Some(g) => v = self.group_json(org, g, projection).await?,
+                None => projection.apply(kind, &mut v),
+            }
             out.push(v);
         }
         Ok((total, out))
-    }
-
-    /// Adds `groups`/`members` to an in-memory candidate when the projection wants them, then projects.
-    async fn reproject(
-        &self,
-        org: OrgId,
-        kind: ResourceKind,
-        mut v: Value,
-        projection: &Projection,
-    ) -> Result<Value, Error> {
-        let id = v
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        match kind {
-            ResourceKind::User if projection.wants(kind, "groups") && v.get("groups").is_none() => {
-                if let Ok(uid) = id.parse() {
-                    if let Some(u) = self.store.get_user(org, uid).await.map_err(store_err)? {
-                        v = self.user_json(org, &u, projection).await?;
-                        return Ok(v);
-                    }
-                }
-            }
-            ResourceKind::Group
-                if projection.wants(kind, "members") && v.get("members").is_none() =>
-            {
-                if let Ok(gid) = id.parse() {
-                    if let Some(g) = self.store.get_group(org, gid).await.map_err(store_err)? {
-                        return self.group_json(org, &g, projection).await;
-                    }
-                }
-            }
-            _ => {}
-        }
-        projection.apply(kind, &mut v);
-        Ok(v)
     }
 
     /// `/.search` at the root: both resource types, users first.

@@ -456,7 +456,8 @@ async fn write_user_row(
         )
         .await);
     }
-    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+    sqlx::query("DELETE FROM user_emails WHERE org_id = $1 AND user_id = $2")
+        .bind(u.org_id.0)
         .bind(u.id.0)
         .execute(&mut *conn)
         .await
@@ -506,8 +507,9 @@ async fn write_group_row(
                     continue;
                 }
                 sqlx::query(
-                    "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
+                    "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3)",
                 )
+                .bind(g.org_id.0)
                 .bind(g.id.0)
                 .bind(&ids)
                 .execute(&mut *conn)
@@ -515,7 +517,8 @@ async fn write_group_row(
                 .map_err(backend)?;
             }
             MembershipChange::RemoveAll => {
-                sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                sqlx::query("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2")
+                    .bind(g.org_id.0)
                     .bind(g.id.0)
                     .execute(&mut *conn)
                     .await
@@ -1000,7 +1003,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
-            "DELETE FROM group_members WHERE group_id = $1 OR (org_id = $2 AND member_id = $1)",
+            "DELETE FROM group_members WHERE (org_id = $2 AND group_id = $1) OR (org_id = $2 AND member_id = $1)",
         )
         .bind(id.0)
         .bind(org.0)

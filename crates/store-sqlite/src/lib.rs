@@ -434,8 +434,11 @@ async fn write_group_row(
             MembershipChange::Remove(ids) => {
                 for chunk in ids.chunks(500) {
                     let mut qb =
-                        QueryBuilder::<Sqlite>::new("DELETE FROM group_members WHERE group_id = ");
-                    qb.push_bind(g.id.to_string()).push(" AND member_id IN (");
+                        QueryBuilder::<Sqlite>::new("DELETE FROM group_members WHERE org_id = ");
+                    qb.push_bind(g.org_id.to_string())
+                        .push(" AND group_id = ")
+                        .push_bind(g.id.to_string())
+                        .push(" AND member_id IN (");
                     let mut list = qb.separated(", ");
                     for id in chunk {
                         list.push_bind(id.clone());
@@ -445,7 +448,8 @@ async fn write_group_row(
                 }
             }
             MembershipChange::RemoveAll => {
-                sqlx::query("DELETE FROM group_members WHERE group_id = ?")
+                sqlx::query("DELETE FROM group_members WHERE org_id = ? AND group_id = ?")
+                    .bind(g.org_id.to_string())
                     .bind(g.id.to_string())
                     .execute(&mut *conn)
                     .await
@@ -980,7 +984,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
-            "DELETE FROM group_members WHERE group_id = ?1 OR (org_id = ?2 AND member_id = ?1)",
+            "DELETE FROM group_members WHERE (org_id = ?2 AND group_id = ?1) OR (org_id = ?2 AND member_id = ?1)",
         )
         .bind(id.to_string())
         .bind(org.to_string())

@@ -72,6 +72,17 @@ pub struct Written {
     pub location: String,
 }
 
+impl Written {
+    /// The id of the written resource: the last segment of its location.
+    pub fn id(&self) -> String {
+        self.location
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 /// How often `last_used_at` is written for a busy token: a write per request would double
 /// the write load for nothing an admin can see.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
@@ -472,13 +483,7 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Written, Error> {
         let result = self.create_user_inner(caller, body, projection).await;
-        let id = result.as_ref().ok().map(|w| {
-            w.location
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        });
+        let id = result.as_ref().ok().map(Written::id);
         self.audited(caller, "scim.user.create", "User", id, result)
             .await
     }
@@ -703,13 +708,7 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Written, Error> {
         let result = self.create_group_inner(caller, body, projection).await;
-        let id = result.as_ref().ok().map(|w| {
-            w.location
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        });
+        let id = result.as_ref().ok().map(Written::id);
         self.audited(caller, "scim.group.create", "Group", id, result)
             .await
     }

@@ -384,7 +384,7 @@ impl ScimService {
 
     /// The email-domain rule: the user's identity email (userName when it is an email,
     /// else the primary email) must be in one of the token's domains.
-    fn check_domains(&self, token: &ScimTokenRecord, doc: &Value) -> Result<(), Error> {
+    fn check_domains(token: &ScimTokenRecord, doc: &Value) -> Result<(), Error> {
         if token.domains.allows_any() {
             return Ok(());
         }
@@ -495,7 +495,7 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Written, Error> {
         let mut doc = scim::resource::normalize(ResourceKind::User, body)?;
-        self.check_domains(&caller.token, &doc)?;
+        Self::check_domains(&caller.token, &doc)?;
         // A new user is active unless the client says otherwise; the default is written down
         // so that it is returned like any other value.
         if let Value::Object(map) = &mut doc {
@@ -572,8 +572,8 @@ impl ScimService {
     ) -> Result<Written, Error> {
         let result = async {
             let doc = scim::resource::normalize(ResourceKind::User, body)?;
-            self.check_domains(&caller.token, &doc)?;
-            self.write_user(caller, id, if_match, projection, |_| Ok(doc.clone()))
+            Self::check_domains(&caller.token, &doc)?;
+            self.write_user(caller, id, if_match, projection, move |_| Ok(doc))
                 .await
         }
         .await;
@@ -597,7 +597,8 @@ impl ScimService {
     ) -> Result<Written, Error> {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
-            self.write_user(caller, id, if_match, projection, |current| {
+            let token = caller.token.clone();
+            self.write_user(caller, id, if_match, projection, move |current| {
                 let mut doc = current.clone();
                 scim::patch::apply(ResourceKind::User, &mut doc, &ops)?;
                 let doc = revalidate(ResourceKind::User, doc)?;
@@ -608,7 +609,7 @@ impl ScimService {
                     || before.emails != after.emails
                     || before.primary_email != after.primary_email
                 {
-                    self.check_domains(&caller.token, &doc)?;
+                    Self::check_domains(&token, &doc)?;
                 }
                 Ok(doc)
             })
@@ -633,28 +634,34 @@ impl ScimService {
         id: &str,
         if_match: Option<&str>,
         projection: &Projection,
-        change: impl Fn(&Value) -> Result<Value, Error> + Send + Sync,
+        change: impl FnOnce(&Value) -> Result<Value, Error> + Send + 'static,
     ) -> Result<Written, Error> {
         let uid = Self::parse_user_id(id)?;
         let now = self.clock.now();
+        let if_match = if_match.map(str::to_owned);
         // The userName the change tried, to name it if it collides.
-        let attempted = std::sync::Mutex::new(String::new());
+        let attempted = Arc::new(std::sync::Mutex::new(String::new()));
+        let attempted_in = Arc::clone(&attempted);
         // The store runs this with the row held, so concurrent writes queue, never fail.
         let next = self
             .store
-            .modify_user(caller.org, uid, &|current: &UserRecord| {
-                Self::check_if_match(if_match, current.version)?;
-                let mut next = current.clone();
-                next.doc = change(&current.doc)?;
-                next.reindex();
-                next.managed_by = ManagedBy::Scim;
-                next.version = current.version + 1;
-                next.updated_at = now.max(current.updated_at);
-                if let Ok(mut name) = attempted.lock() {
-                    name.clone_from(&next.user_name);
-                }
-                Ok(next)
-            })
+            .modify_user(
+                caller.org,
+                uid,
+                Box::new(move |current: &UserRecord| {
+                    Self::check_if_match(if_match.as_deref(), current.version)?;
+                    let mut next = current.clone();
+                    next.doc = change(&current.doc)?;
+                    next.reindex();
+                    next.managed_by = ManagedBy::Scim;
+                    next.version = current.version + 1;
+                    next.updated_at = now.max(current.updated_at);
+                    if let Ok(mut name) = attempted_in.lock() {
+                        name.clone_from(&next.user_name);
+                    }
+                    Ok(next)
+                }),
+            )
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
@@ -792,8 +799,10 @@ impl ScimService {
             let mut doc = scim::resource::normalize(ResourceKind::Group, body)?;
             let members = take_member_ids(&mut doc)?;
             let changes = vec![MembershipChange::RemoveAll, MembershipChange::Add(members)];
-            self.write_group(caller, id, if_match, |_| Ok((doc.clone(), changes.clone())))
-                .await
+            self.write_group(caller, id, if_match, move |_| {
+                Ok((doc.clone(), changes.clone()))
+            })
+            .await
         }
         .await;
         let result = match result {
@@ -832,7 +841,7 @@ impl ScimService {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
             let group = self
-                .write_group(caller, id, if_match, |current| {
+                .write_group(caller, id, if_match, move |current| {
                     let mut doc = current.clone();
                     let changes = scim::patch::apply(ResourceKind::Group, &mut doc, &ops)?;
                     let doc = revalidate(ResourceKind::Group, doc)?;
@@ -884,45 +893,59 @@ impl ScimService {
         caller: &ScimCaller,
         id: &str,
         if_match: Option<&str>,
-        change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error> + Send + Sync,
+        change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error> + Send + Sync + 'static,
     ) -> Result<GroupRecord, Error> {
         let gid = Self::parse_group_id(id)?;
         let now = self.clock.now();
+        let change = Arc::new(change);
+        let if_match = if_match.map(str::to_owned);
         let mut unknown: Vec<String> = Vec::new();
         // The member ids the last attempt tried to add, to look them all up at once.
-        let added = std::sync::Mutex::new(Vec::<String>::new());
-        // Each round drops one member id that names nothing; the store holds the group row
+        let added = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        // Each round drops the member ids that name nothing; the store holds the group row
         // during a round, so concurrent changes queue instead of failing.
         loop {
+            let (change, if_match, added_in, gone) = (
+                Arc::clone(&change),
+                if_match.clone(),
+                Arc::clone(&added),
+                unknown.clone(),
+            );
+            let id_in = id.to_string();
             let result = self
                 .store
-                .modify_group(caller.org, gid, &|current: &GroupRecord| {
-                    if !current.scim_visible {
-                        return Err(Error::not_found(format!("no Group with id {id}")));
-                    }
-                    Self::check_if_match(if_match, current.version)?;
-                    let (doc, mut changes) = change(&current.doc)?;
-                    // A member id that names no user or group of the organization (not even a
-                    // well-formed id) cannot be a member: adding it is a no-op, like removing it.
-                    drop_members(&mut changes, |m| {
-                        m.parse::<uuid::Uuid>().is_err() || unknown.iter().any(|u| u == m)
-                    });
-                    if let Ok(mut added) = added.lock() {
-                        added.clear();
-                        for c in &changes {
-                            if let MembershipChange::Add(ids) = c {
-                                added.extend(ids.iter().cloned());
+                .modify_group(
+                    caller.org,
+                    gid,
+                    Box::new(move |current: &GroupRecord| {
+                        if !current.scim_visible {
+                            return Err(Error::not_found(format!("no Group with id {id_in}")));
+                        }
+                        Self::check_if_match(if_match.as_deref(), current.version)?;
+                        let (doc, mut changes) = change(&current.doc)?;
+                        // A member id that names no user or group of the organization (not
+                        // even a well-formed id) cannot be a member: adding it is a no-op,
+                        // like removing it.
+                        drop_members(&mut changes, |m| {
+                            m.parse::<uuid::Uuid>().is_err() || gone.iter().any(|u| u == m)
+                        });
+                        if let Ok(mut added) = added_in.lock() {
+                            added.clear();
+                            for c in &changes {
+                                if let MembershipChange::Add(ids) = c {
+                                    added.extend(ids.iter().cloned());
+                                }
                             }
                         }
-                    }
-                    let mut next = current.clone();
-                    next.doc = doc;
-                    next.reindex();
-                    next.managed_by = ManagedBy::Scim;
-                    next.version = current.version + 1;
-                    next.updated_at = now.max(current.updated_at);
-                    Ok((next, changes))
-                })
+                        let mut next = current.clone();
+                        next.doc = doc;
+                        next.reindex();
+                        next.managed_by = ManagedBy::Scim;
+                        next.version = current.version + 1;
+                        next.updated_at = now.max(current.updated_at);
+                        Ok((next, changes))
+                    }),
+                )
                 .await;
             match result {
                 Ok(next) => return Ok(next),

@@ -36,14 +36,17 @@ pub enum StoreError {
 
 /// A read-modify-write of a user, run by the store inside its write transaction with the
 /// row held, so concurrent changes queue instead of failing. Returns the next record (the
-/// function sets its version), or refuses with a domain error.
-pub type UserChange<'a> =
-    &'a (dyn Fn(&UserRecord) -> Result<UserRecord, crate::Error> + Send + Sync);
+/// function sets its version), or refuses with a domain error. Owned and `'static`: a store
+/// may run it on another thread (SQLite's writer thread).
+pub type UserChange =
+    Box<dyn FnOnce(&UserRecord) -> Result<UserRecord, crate::Error> + Send + 'static>;
 
 /// The same for a group: the next record and the membership changes to apply, in order.
-pub type GroupChange<'a> = &'a (dyn Fn(&GroupRecord) -> Result<(GroupRecord, Vec<MembershipChange>), crate::Error>
-         + Send
-         + Sync);
+pub type GroupChange = Box<
+    dyn FnOnce(&GroupRecord) -> Result<(GroupRecord, Vec<MembershipChange>), crate::Error>
+        + Send
+        + 'static,
+>;
 
 /// A group a user belongs to: id, displayName, whether SCIM sees it.
 pub type UserGroup = (GroupId, String, bool);
@@ -99,7 +102,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org: OrgId,
         id: UserId,
-        change: UserChange<'_>,
+        change: UserChange,
     ) -> StoreResult<UserRecord>;
     /// A user and, when `with_groups`, the groups they belong to, in one round trip where the
     /// backend can.
@@ -190,7 +193,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org: OrgId,
         id: GroupId,
-        change: GroupChange<'_>,
+        change: GroupChange,
     ) -> StoreResult<GroupRecord>;
     /// Which of `ids` name a user or group of the organization: lets a caller leave out every
     /// unknown member of a request in one go instead of learning them one failed write at a time.

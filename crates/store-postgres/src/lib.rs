@@ -752,7 +752,7 @@ impl Store for PostgresStore {
         &self,
         org: OrgId,
         id: UserId,
-        change: UserChange<'_>,
+        change: UserChange,
     ) -> StoreResult<UserRecord> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // FOR UPDATE holds the row: concurrent changes of this user queue behind this one.
@@ -971,7 +971,7 @@ impl Store for PostgresStore {
         &self,
         org: OrgId,
         id: GroupId,
-        change: GroupChange<'_>,
+        change: GroupChange,
     ) -> StoreResult<GroupRecord> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let current = sqlx::query(&format!(

@@ -52,6 +52,7 @@ macro_rules! store_suite_tests {
             user_groups,
             scim_only_group_visibility,
             concurrent_member_adds_lose_nothing,
+            refused_writes_leave_concurrent_writes_whole,
             organizations_never_see_each_other,
             audit_append_and_list,
         );
@@ -1457,6 +1458,115 @@ pub async fn concurrent_member_adds_lose_nothing(store: Arc<dyn Store>) {
     assert_eq!(members, want);
     let stored = store.get_group(org.id, g.id).await.unwrap().unwrap();
     assert_eq!(stored.version, 1 + TASKS as i64, "one version per write");
+}
+
+/// Writes that run at the same moment may share a transaction (SQLite's group commit): a
+/// write that is refused, or that fails half-way through its membership changes, must undo
+/// all of itself and nothing of the others.
+pub async fn refused_writes_leave_concurrent_writes_whole(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let mut people = Vec::new();
+    for i in 0..20 {
+        let u = user(org.id, &format!("p{i}@acme.com"));
+        insert_user(&store, &u).await;
+        people.push(u);
+    }
+    let mut groups = Vec::new();
+    for i in 0..10 {
+        let g = group(org.id, &format!("Team {i}"));
+        store.insert_group(&g, &[]).await.unwrap();
+        groups.push(g);
+    }
+    let mut tasks = Vec::new();
+    for (i, u) in people.iter().enumerate() {
+        let store = store.clone();
+        let (org, id) = (org.id, u.id);
+        tasks.push(tokio::spawn(async move {
+            let outcome = store
+                .modify_user(
+                    org,
+                    id,
+                    Box::new(move |current: &UserRecord| {
+                        if i % 2 == 1 {
+                            return Err(directory::Error::invalid("refused on purpose"));
+                        }
+                        let mut next = current.clone();
+                        next.doc["displayName"] = json!(format!("Changed {i}"));
+                        next.reindex();
+                        next.version += 1;
+                        Ok(next)
+                    }),
+                )
+                .await
+                .map(|_| ());
+            (format!("user {i}"), i % 2 == 0, outcome)
+        }));
+    }
+    let unknown = UserId::new_random().to_string();
+    for (i, g) in groups.iter().enumerate() {
+        let store = store.clone();
+        let (org, id) = (org.id, g.id);
+        // Even groups: add two people. Odd groups: add one person, then an id that names
+        // nobody, which fails the write after its first member went in.
+        let mut adds = vec![people[i].id.to_string()];
+        adds.push(if i % 2 == 0 {
+            people[i + 10].id.to_string()
+        } else {
+            unknown.clone()
+        });
+        tasks.push(tokio::spawn(async move {
+            let outcome = store
+                .modify_group(
+                    org,
+                    id,
+                    Box::new(move |current: &GroupRecord| {
+                        let mut next = current.clone();
+                        next.doc["displayName"] = json!(format!("Renamed {i}"));
+                        next.reindex();
+                        next.version += 1;
+                        Ok((next, vec![MembershipChange::Add(adds)]))
+                    }),
+                )
+                .await
+                .map(|_| ());
+            (format!("group {i}"), i % 2 == 0, outcome)
+        }));
+    }
+    for t in tasks {
+        let (what, should_pass, outcome) = t.await.unwrap();
+        match (should_pass, outcome) {
+            (true, Ok(())) => {}
+            (false, Err(StoreError::Refused(_) | StoreError::UnknownMember(_))) => {}
+            (pass, other) => panic!("{what}: expected success {pass}, got {other:?}"),
+        }
+    }
+    for (i, u) in people.iter().enumerate() {
+        let stored = store.get_user(org.id, u.id).await.unwrap().unwrap();
+        if i % 2 == 0 {
+            assert_eq!(stored.display_name, Some(format!("Changed {i}")));
+            assert_eq!(stored.version, u.version + 1);
+        } else {
+            assert_eq!(stored, *u, "a refused change left user {i} as it was");
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let stored = store.get_group(org.id, g.id).await.unwrap().unwrap();
+        let members = member_ids(&store, org.id, g.id).await;
+        if i % 2 == 0 {
+            assert_eq!(stored.display_name, format!("Renamed {i}"));
+            assert_eq!(
+                members,
+                sorted(vec![
+                    people[i].id.to_string(),
+                    people[i + 10].id.to_string()
+                ])
+            );
+        } else {
+            assert_eq!(stored.display_name, g.display_name, "group {i} not renamed");
+            assert_eq!(stored.version, g.version);
+            assert!(members.is_empty(), "group {i} kept no half of its change");
+        }
+    }
 }
 
 pub async fn organizations_never_see_each_other(store: Arc<dyn Store>) {

@@ -1,0 +1,74 @@
+//! The audit log: appended in batches, read newest first.
+
+use crate::engine::backend;
+use crate::rows::{execute, fetch_all, from_ms, ms, parse_uuid};
+use directory::ids::OrgId;
+use directory::model::AuditEvent;
+use directory::query::AuditQuery;
+use directory::store::{StoreResult, StoredAuditEvent};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+
+pub(crate) fn append(conn: &Connection, events: &[AuditEvent]) -> StoreResult<()> {
+    for e in events {
+        execute(
+            conn,
+            "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                e.org_id.to_string(),
+                ms(e.at),
+                e.actor_kind,
+                e.actor_id,
+                e.operation,
+                e.resource_type,
+                e.resource_id,
+                e.status as i64,
+                e.detail,
+                e.request_id,
+            ],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    org: OrgId,
+    q: &AuditQuery,
+) -> StoreResult<Vec<StoredAuditEvent>> {
+    let mut sql = "SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ?".to_string();
+    let mut params = vec![Value::Text(org.to_string())];
+    if let Some(p) = &q.operation_prefix {
+        sql.push_str(" AND substr(operation, 1, length(?)) = ?");
+        params.push(Value::Text(p.clone()));
+        params.push(Value::Text(p.clone()));
+    }
+    if let Some(r) = &q.resource_id {
+        sql.push_str(" AND resource_id = ?");
+        params.push(Value::Text(r.clone()));
+    }
+    if let Some(b) = q.before_seq {
+        sql.push_str(" AND seq < ?");
+        params.push(Value::Integer(b));
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    params.push(Value::Integer(q.limit.clamp(1, 1000) as i64));
+    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok(StoredAuditEvent {
+            seq: r.get(0).map_err(backend)?,
+            event: AuditEvent {
+                org_id: parse_uuid(&r.get::<_, String>(1).map_err(backend)?)?,
+                at: from_ms(r.get(2).map_err(backend)?),
+                actor_kind: r.get(3).map_err(backend)?,
+                actor_id: r.get(4).map_err(backend)?,
+                operation: r.get(5).map_err(backend)?,
+                resource_type: r.get(6).map_err(backend)?,
+                resource_id: r.get(7).map_err(backend)?,
+                status: r.get::<_, i64>(8).map_err(backend)? as u16,
+                detail: r.get(9).map_err(backend)?,
+                request_id: r.get(10).map_err(backend)?,
+            },
+        })
+    })
+}

@@ -1,0 +1,274 @@
+//! Groups and their members. Members live one row each, so a change costs O(changed
+//! members) whatever the group's size.
+
+use crate::engine::backend;
+use crate::query::{order_by, page_is_complete, push_key, push_window};
+use crate::rows::{self, execute, fetch_all, fetch_optional, ms, write_error, GROUP_COLUMNS};
+use directory::ids::{GroupId, OrgId};
+use directory::model::{GroupRecord, Member, MemberKind, MembershipChange, Page};
+use directory::query::{SortKey, StoreQuery};
+use directory::store::{GroupChange, StoreError, StoreResult};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+use std::collections::HashSet;
+
+pub(crate) fn insert(conn: &Connection, g: &GroupRecord, members: &[String]) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id, doc, managed_by, scim_visible, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            g.id.to_string(),
+            g.org_id.to_string(),
+            g.display_name,
+            g.display_name.to_lowercase(),
+            g.external_id,
+            g.doc.to_string(),
+            g.managed_by.as_str(),
+            g.scim_visible as i64,
+            ms(g.created_at),
+            ms(g.updated_at),
+            g.version,
+        ],
+    )
+    .map_err(|e| write_error(e, "displayName"))?;
+    add_members(conn, g.org_id, g.id, members)
+}
+
+pub(crate) fn get(conn: &Connection, org: OrgId, id: GroupId) -> StoreResult<Option<GroupRecord>> {
+    fetch_optional(
+        conn,
+        &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ? AND g.id = ?"),
+        params![org.to_string(), id.to_string()],
+        rows::group,
+    )
+}
+
+pub(crate) fn members(conn: &Connection, org: OrgId, id: GroupId) -> StoreResult<Vec<Member>> {
+    fetch_all(
+        conn,
+        "SELECT m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) \
+         FROM group_members m \
+         LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id \
+         LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+         WHERE m.org_id = ? AND m.group_id = ? ORDER BY m.member_id",
+        params![org.to_string(), id.to_string()],
+        |r| {
+            let kind: String = r.get(1).map_err(backend)?;
+            Ok(Member {
+                id: r.get(0).map_err(backend)?,
+                kind: if kind == "Group" {
+                    MemberKind::Group
+                } else {
+                    MemberKind::User
+                },
+                display: r.get(2).map_err(backend)?,
+            })
+        },
+    )
+}
+
+/// What `id` names in the organization, if anything (a group is never its own member).
+fn member_kind(
+    conn: &Connection,
+    org: &str,
+    group: &str,
+    id: &str,
+) -> StoreResult<Option<&'static str>> {
+    let kind = fetch_optional(
+        conn,
+        "SELECT 'User' FROM users WHERE org_id = ?1 AND id = ?3 \
+         UNION ALL SELECT 'Group' FROM groups WHERE org_id = ?1 AND id = ?3 AND id <> ?2",
+        params![org, group, id],
+        |r| r.get::<_, String>(0).map_err(backend),
+    )?;
+    Ok(kind.map(|k| if k == "Group" { "Group" } else { "User" }))
+}
+
+/// Adds members (users or groups of the organization); members already present stay.
+fn add_members(conn: &Connection, org: OrgId, group: GroupId, ids: &[String]) -> StoreResult<()> {
+    let (org, group) = (org.to_string(), group.to_string());
+    for id in ids {
+        let kind = member_kind(conn, &org, &group, id)?
+            .ok_or_else(|| StoreError::UnknownMember(id.clone()))?;
+        execute(
+            conn,
+            "INSERT OR IGNORE INTO group_members (group_id, member_id, member_type, org_id) VALUES (?, ?, ?, ?)",
+            params![group, id, kind, org],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Writes a group row if it is still at `expected_version`, then the membership changes
+/// in order.
+pub(crate) fn write_row(
+    conn: &Connection,
+    g: &GroupRecord,
+    expected_version: i64,
+    changes: &[MembershipChange],
+) -> StoreResult<()> {
+    let (org, id) = (g.org_id.to_string(), g.id.to_string());
+    let changed = execute(
+        conn,
+        "UPDATE groups SET display_name = ?, display_name_lower = ?, external_id = ?, doc = ?, managed_by = ?, scim_visible = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?",
+        params![
+            g.display_name,
+            g.display_name.to_lowercase(),
+            g.external_id,
+            g.doc.to_string(),
+            g.managed_by.as_str(),
+            g.scim_visible as i64,
+            ms(g.updated_at),
+            g.version,
+            org,
+            id,
+            expected_version,
+        ],
+    )
+    .map_err(|e| write_error(e, "displayName"))?;
+    if changed == 0 {
+        let exists = fetch_optional(
+            conn,
+            "SELECT version FROM groups WHERE org_id = ? AND id = ?",
+            params![org, id],
+            |_| Ok(()),
+        )?;
+        return Err(if exists.is_some() {
+            StoreError::VersionMismatch
+        } else {
+            StoreError::NotFound
+        });
+    }
+    for change in changes {
+        match change {
+            MembershipChange::Add(ids) => add_members(conn, g.org_id, g.id, ids)?,
+            MembershipChange::Remove(ids) => {
+                for member in ids {
+                    execute(
+                        conn,
+                        "DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?",
+                        params![org, id, member],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+            MembershipChange::RemoveAll => {
+                execute(
+                    conn,
+                    "DELETE FROM group_members WHERE org_id = ? AND group_id = ?",
+                    params![org, id],
+                )
+                .map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read-modify-write on the writer thread, inside its transaction: nothing interleaves.
+pub(crate) fn modify(
+    conn: &Connection,
+    org: OrgId,
+    id: GroupId,
+    change: GroupChange,
+) -> StoreResult<GroupRecord> {
+    let current = get(conn, org, id)?.ok_or(StoreError::NotFound)?;
+    let (next, changes) = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+    write_row(conn, &next, current.version, &changes)?;
+    Ok(next)
+}
+
+pub(crate) fn delete(conn: &Connection, org: OrgId, id: GroupId) -> StoreResult<()> {
+    let (org, id) = (org.to_string(), id.to_string());
+    let gone = execute(
+        conn,
+        "DELETE FROM groups WHERE org_id = ? AND id = ?",
+        params![org, id],
+    )
+    .map_err(backend)?;
+    if gone == 0 {
+        return Err(StoreError::NotFound);
+    }
+    execute(
+        conn,
+        "DELETE FROM group_members WHERE org_id = ? AND group_id = ?",
+        params![org, id],
+    )
+    .map_err(backend)?;
+    execute(
+        conn,
+        "DELETE FROM group_members WHERE org_id = ? AND member_id = ?",
+        params![org, id],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn query(
+    conn: &Connection,
+    org: OrgId,
+    scim_only: bool,
+    q: &StoreQuery,
+) -> StoreResult<Page<GroupRecord>> {
+    let visible = if scim_only {
+        " AND g.scim_visible = 1"
+    } else {
+        ""
+    };
+    let org_s = org.to_string();
+    let mut sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?{visible}");
+    let mut params = vec![Value::Text(org_s.clone())];
+    if let Some(k) = &q.key {
+        push_key(&mut sql, &mut params, "g", k);
+    }
+    let sort = if q.sort == SortKey::UserName {
+        SortKey::DisplayName
+    } else {
+        q.sort
+    };
+    sql.push_str(&order_by("g", sort, q.descending));
+    push_window(&mut sql, &mut params, q);
+    let items = fetch_all(conn, &sql, params_from_iter(params.iter()), rows::group)?;
+    let total = if page_is_complete(q, items.len()) {
+        items.len() as u64
+    } else {
+        let mut sql = format!("SELECT COUNT(*) FROM groups g WHERE g.org_id = ?{visible}");
+        let mut params = vec![Value::Text(org_s)];
+        if let Some(k) = &q.key {
+            push_key(&mut sql, &mut params, "g", k);
+        }
+        fetch_optional(conn, &sql, params_from_iter(params.iter()), |r| {
+            r.get::<_, i64>(0).map_err(backend)
+        })?
+        .unwrap_or(0)
+        .max(0) as u64
+    };
+    Ok(Page { total, items })
+}
+
+/// Which of `ids` name a user or group of the organization: one indexed lookup per id.
+pub(crate) fn known_members(
+    conn: &Connection,
+    org: OrgId,
+    ids: &[String],
+) -> StoreResult<HashSet<String>> {
+    let org = org.to_string();
+    let mut known = HashSet::new();
+    for id in ids {
+        if known.contains(id) {
+            continue;
+        }
+        let found = fetch_optional(
+            conn,
+            "SELECT 1 FROM users WHERE org_id = ?1 AND id = ?2 \
+             UNION ALL SELECT 1 FROM groups WHERE org_id = ?1 AND id = ?2",
+            params![org, id],
+            |_| Ok(()),
+        )?;
+        if found.is_some() {
+            known.insert(id.clone());
+        }
+    }
+    Ok(known)
+}

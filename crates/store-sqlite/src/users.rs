@@ -1,0 +1,224 @@
+//! Users: rows, lookups, pages. Every statement is scoped by organization.
+
+use crate::engine::backend;
+use crate::query::{order_by, page_is_complete, push_key, push_window};
+use crate::rows::{
+    self, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
+    USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
+};
+use directory::ids::{OrgId, UserId};
+use directory::model::{Page, UserRecord};
+use directory::query::StoreQuery;
+use directory::store::{StoreError, StoreResult, UserChange, UserGroup};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+use std::collections::HashMap;
+
+pub(crate) fn insert(conn: &Connection, u: &UserRecord) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO users (id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower, active, emails_json, doc, managed_by, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            u.id.to_string(),
+            u.org_id.to_string(),
+            u.user_name,
+            u.user_name.to_lowercase(),
+            u.external_id,
+            u.display_name,
+            u.display_name.as_ref().map(|d| d.to_lowercase()),
+            u.active as i64,
+            emails_json(u),
+            u.doc.to_string(),
+            u.managed_by.as_str(),
+            ms(u.created_at),
+            ms(u.updated_at),
+            u.version,
+        ],
+    )
+    .map_err(|e| write_error(e, "userName"))?;
+    Ok(())
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    org: OrgId,
+    id: UserId,
+    with_groups: bool,
+) -> StoreResult<Option<(UserRecord, Vec<UserGroup>)>> {
+    let org = org.to_string();
+    let id = id.to_string();
+    if with_groups {
+        fetch_optional(
+            conn,
+            &format!("SELECT {USER_COLUMNS}, {USER_GROUPS_COLUMN} FROM users u WHERE u.org_id = ? AND u.id = ?"),
+            params![org, id],
+            |r| Ok((rows::user(r)?, rows::user_groups(r, USER_GROUPS_INDEX)?)),
+        )
+    } else {
+        fetch_optional(
+            conn,
+            &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.id = ?"),
+            params![org, id],
+            |r| Ok((rows::user(r)?, Vec::new())),
+        )
+    }
+}
+
+/// Writes a user row if it is still at `expected_version`; the email index and the
+/// per-organization counts follow by trigger.
+pub(crate) fn write_row(
+    conn: &Connection,
+    u: &UserRecord,
+    expected_version: i64,
+) -> StoreResult<()> {
+    let changed = execute(
+        conn,
+        "UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?, display_name_lower = ?, active = ?, emails_json = ?, doc = ?, managed_by = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?",
+        params![
+            u.user_name,
+            u.user_name.to_lowercase(),
+            u.external_id,
+            u.display_name,
+            u.display_name.as_ref().map(|d| d.to_lowercase()),
+            u.active as i64,
+            emails_json(u),
+            u.doc.to_string(),
+            u.managed_by.as_str(),
+            ms(u.updated_at),
+            u.version,
+            u.org_id.to_string(),
+            u.id.to_string(),
+            expected_version,
+        ],
+    )
+    .map_err(|e| write_error(e, "userName"))?;
+    if changed == 0 {
+        let exists = fetch_optional(
+            conn,
+            "SELECT version FROM users WHERE org_id = ? AND id = ?",
+            params![u.org_id.to_string(), u.id.to_string()],
+            |_| Ok(()),
+        )?;
+        return Err(if exists.is_some() {
+            StoreError::VersionMismatch
+        } else {
+            StoreError::NotFound
+        });
+    }
+    Ok(())
+}
+
+/// Read-modify-write on the writer thread, inside its transaction: nothing interleaves.
+pub(crate) fn modify(
+    conn: &Connection,
+    org: OrgId,
+    id: UserId,
+    change: UserChange,
+) -> StoreResult<UserRecord> {
+    let (current, _) = get(conn, org, id, false)?.ok_or(StoreError::NotFound)?;
+    let next = change(&current).map_err(|e| StoreError::Refused(Box::new(e)))?;
+    write_row(conn, &next, current.version)?;
+    Ok(next)
+}
+
+pub(crate) fn delete(conn: &Connection, org: OrgId, id: UserId) -> StoreResult<()> {
+    let (org, id) = (org.to_string(), id.to_string());
+    let gone = execute(
+        conn,
+        "DELETE FROM users WHERE org_id = ? AND id = ?",
+        params![org, id],
+    )
+    .map_err(backend)?;
+    if gone == 0 {
+        return Err(StoreError::NotFound);
+    }
+    execute(
+        conn,
+        "DELETE FROM group_members WHERE org_id = ? AND member_id = ?",
+        params![org, id],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn query(
+    conn: &Connection,
+    org: OrgId,
+    q: &StoreQuery,
+    with_groups: bool,
+) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
+    let org_s = org.to_string();
+    let groups_column = if with_groups {
+        USER_GROUPS_COLUMN
+    } else {
+        "NULL"
+    };
+    let mut sql = format!("SELECT {USER_COLUMNS}, {groups_column} FROM users u WHERE u.org_id = ?");
+    let mut params = vec![Value::Text(org_s.clone())];
+    if let Some(k) = &q.key {
+        push_key(&mut sql, &mut params, "u", k);
+    }
+    sql.push_str(&order_by("u", q.sort, q.descending));
+    push_window(&mut sql, &mut params, q);
+    let items = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok((rows::user(r)?, rows::user_groups(r, USER_GROUPS_INDEX)?))
+    })?;
+    let total = if page_is_complete(q, items.len()) {
+        items.len() as u64
+    } else if q.key.is_none() {
+        // Kept by triggers: one row, not a walk over the organization.
+        fetch_optional(
+            conn,
+            "SELECT users FROM org_user_counts WHERE org_id = ?",
+            params![org_s],
+            |r| r.get::<_, i64>(0).map_err(backend),
+        )?
+        .unwrap_or(0)
+        .max(0) as u64
+    } else {
+        let mut sql = "SELECT COUNT(*) FROM users u WHERE u.org_id = ?".to_string();
+        let mut params = vec![Value::Text(org_s)];
+        if let Some(k) = &q.key {
+            push_key(&mut sql, &mut params, "u", k);
+        }
+        fetch_optional(conn, &sql, params_from_iter(params.iter()), |r| {
+            r.get::<_, i64>(0).map_err(backend)
+        })?
+        .unwrap_or(0)
+        .max(0) as u64
+    };
+    Ok(Page { total, items })
+}
+
+pub(crate) fn groups_of(
+    conn: &Connection,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<Vec<UserGroup>> {
+    fetch_all(
+        conn,
+        "SELECT g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = ? AND m.member_id = ? ORDER BY g.display_name_lower, g.seq",
+        params![org.to_string(), user.to_string()],
+        |r| {
+            Ok((
+                parse_uuid(&r.get::<_, String>(0).map_err(backend)?)?,
+                r.get(1).map_err(backend)?,
+                r.get::<_, i64>(2).map_err(backend)? != 0,
+            ))
+        },
+    )
+}
+
+/// The groups of several users (a page of a list): one statement per user, each an index
+/// lookup on a cached statement.
+pub(crate) fn groups_of_many(
+    conn: &Connection,
+    org: OrgId,
+    users: &[UserId],
+) -> StoreResult<HashMap<UserId, Vec<UserGroup>>> {
+    let mut out = HashMap::with_capacity(users.len());
+    for u in users {
+        out.insert(*u, groups_of(conn, org, *u)?);
+    }
+    Ok(out)
+}

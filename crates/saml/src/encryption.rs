@@ -209,7 +209,7 @@ where
     C: aes::cipher::BlockDecrypt + aes::cipher::BlockCipher + aes::cipher::KeyInit,
     cbc::Decryptor<C>: KeyIvInit,
 {
-    if data.len() < 32 || data.len() % 16 != 0 {
+    if data.len() < 32 || !data.chunks_exact(16).remainder().is_empty() {
         return None;
     }
     let (iv, body) = data.split_at(16);

@@ -1,6 +1,8 @@
 //! Responses made by an independent IdP (tests/fixtures/make_fixtures.py, signxml):
 //! the Okta shapes we must accept and one test per attack class we must refuse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 use base64::Engine;
 use saml::{
     validate_response, IdpMetadata, ResponseError, SpKeyPair, ValidationContext, VerifiedAssertion,

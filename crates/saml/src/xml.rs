@@ -12,7 +12,7 @@ use crate::error::XmlError;
 /// Largest XML document (decoded bytes) the crate will look at.
 pub const MAX_XML_BYTES: usize = 256 * 1024;
 /// Largest number of nodes (elements, attributes' owners, text, ...) in one document.
-pub const MAX_NODES: u32 = 20_000;
+pub const MAX_NODES: u32 = 50_000;
 /// Deepest element nesting accepted; SAML needs about ten.
 pub const MAX_DEPTH: usize = 48;
 

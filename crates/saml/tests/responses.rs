@@ -135,6 +135,15 @@ fn ecdsa_p256_and_rsa_sha512_are_accepted() {
     )
     .unwrap();
     assert_eq!(a.name_id, "alice@example.com");
+    let a = run(
+        "ecdsa-p384.xml",
+        Case {
+            metadata: "idp-metadata-ec.xml",
+            ..Case::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(a.name_id, "alice@example.com");
     ok("rsa-sha512.xml");
 }
 
@@ -167,6 +176,12 @@ fn encrypted_aes128_gcm_xmlenc11_rsa_oaep_is_accepted() {
     let a = ok("encrypted-aes128gcm-rsa-oaep.xml");
     assert!(a.encrypted);
     assert_eq!(a.attribute("firstName"), Some("Alice"));
+}
+
+#[test]
+fn encrypted_aes128_cbc_and_aes256_gcm_are_accepted() {
+    assert!(ok("encrypted-aes128cbc-oaep-mgf1p.xml").encrypted);
+    assert!(ok("encrypted-aes256gcm-rsa-oaep.xml").encrypted);
 }
 
 #[test]
@@ -548,4 +563,64 @@ fn garbage_is_refused_without_panic() {
         validate_response(&huge, &ctx).unwrap_err(),
         ResponseError::TooLarge { .. }
     ));
+}
+
+// ---------------------------------------------------------------- oracle agreement
+
+/// manifest.tsv records what xmlsec1 says of each fixture (tests/fixtures/oracle.sh
+/// checks it). Whatever we accept must be a fixture xmlsec1 accepts, and what
+/// xmlsec1 refuses for its signature we refuse for its signature too.
+#[test]
+fn verdicts_agree_with_the_xmlsec1_manifest() {
+    let manifest = fixture("manifest.tsv");
+    let mut rows = 0;
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [file, cert, expect] = cols.as_slice() else {
+            panic!("bad manifest line {line:?}")
+        };
+        let metadata = match *cert {
+            "idp1.crt" => "idp-metadata.xml",
+            "idp2.crt" => "idp-metadata-rotation.xml",
+            "idp-ec.crt" | "idp-ec384.crt" => "idp-metadata-ec.xml",
+            other => panic!("no metadata for {other}"),
+        };
+        let verdicts: Vec<_> = [Some(REQUEST_ID), None]
+            .into_iter()
+            .map(|irt| {
+                run(
+                    file,
+                    Case {
+                        metadata,
+                        expected_in_response_to: irt,
+                        ..Case::default()
+                    },
+                )
+            })
+            .collect();
+        let accepted = verdicts.iter().any(Result::is_ok);
+        match *expect {
+            "valid" => {}
+            "sig-invalid" => {
+                for v in &verdicts {
+                    let e = v.as_ref().expect_err(file);
+                    assert!(
+                        matches!(
+                            e,
+                            ResponseError::DigestMismatch
+                                | ResponseError::SignatureMismatch
+                                | ResponseError::ReferenceMismatch { .. }
+                        ),
+                        "{file}: {e}"
+                    );
+                }
+            }
+            _ => assert!(!accepted, "{file} is accepted but not checked by xmlsec1"),
+        }
+        rows += 1;
+    }
+    assert!(rows > 20);
 }

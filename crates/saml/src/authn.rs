@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::dsig::RSA_SHA256;
 use crate::error::{KeyError, RequestError};
 use crate::keys::SpKeyPair;
-use crate::metadata::BINDING_HTTP_POST;
+use crate::metadata::{IdpMetadata, BINDING_HTTP_POST};
 use crate::xml::{escape, ns};
 
 /// Longest RelayState SAML allows.
@@ -101,6 +101,35 @@ pub fn redirect_authn_request(p: &AuthnRequestParams<'_>) -> Result<RedirectRequ
         id,
         issue_instant: p.now,
         url,
+    })
+}
+
+/// SP-initiated sign-in against `idp`: its HTTP-Redirect SSO endpoint, the
+/// request signed exactly when the metadata says `WantAuthnRequestsSigned`.
+pub fn login_redirect(
+    idp: &IdpMetadata,
+    sp_entity_id: &str,
+    acs_url: &str,
+    relay_state: Option<&str>,
+    now: OffsetDateTime,
+    sp_key: Option<&SpKeyPair>,
+) -> Result<RedirectRequest, RequestError> {
+    let idp_sso_url = idp
+        .redirect_sso_url()
+        .ok_or(RequestError::NoRedirectEndpoint)?;
+    let signing_key = if idp.want_authn_requests_signed {
+        Some(sp_key.ok_or(RequestError::SigningKeyMissing)?)
+    } else {
+        None
+    };
+    redirect_authn_request(&AuthnRequestParams {
+        sp_entity_id,
+        acs_url,
+        idp_sso_url,
+        relay_state,
+        name_id_format: None,
+        now,
+        signing_key,
     })
 }
 

@@ -62,8 +62,12 @@ pub enum KeyError {
 pub enum RequestError {
     #[error("RelayState is {len} bytes; SAML allows at most 80")]
     RelayStateTooLong { len: usize },
-    #[error("the identity provider wants signed requests but no SP signing key is configured")]
+    #[error("the identity provider wants signed requests but no SP signing key is configured; generate an SP key for this connection")]
     SigningKeyMissing,
+    #[error(
+        "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated sign-in needs one"
+    )]
+    NoRedirectEndpoint,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("could not compress the request: {0}")]

@@ -18,7 +18,7 @@ pub mod metadata;
 pub mod response;
 pub mod xml;
 
-pub use authn::{redirect_authn_request, AuthnRequestParams, RedirectRequest};
+pub use authn::{login_redirect, redirect_authn_request, AuthnRequestParams, RedirectRequest};
 pub use error::{KeyError, MetadataError, RequestError, ResponseError, XmlError};
 pub use keys::{IdpCertificate, PublicKey, SpKeyPair};
 pub use metadata::{sp_metadata_xml, IdpMetadata, SpMetadataParams, SsoEndpoint};

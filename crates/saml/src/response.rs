@@ -344,11 +344,17 @@ fn check_issuer(
     format: Option<&str>,
     ctx: &ValidationContext<'_>,
 ) -> Result<(), ResponseError> {
-    if got != ctx.idp.entity_id || format.is_some_and(|f| f != ENTITY_FORMAT) {
+    if got != ctx.idp.entity_id {
         return Err(ResponseError::IssuerMismatch {
             expected: ctx.idp.entity_id.clone(),
             got: got.to_owned(),
         });
+    }
+    if let Some(f) = format.filter(|f| *f != ENTITY_FORMAT) {
+        return Err(invalid(
+            "Issuer",
+            format!("Format is {f:?}, not the entity format"),
+        ));
     }
     Ok(())
 }

@@ -5,7 +5,10 @@
 use base64::Engine;
 use rsa::pkcs8::DecodePublicKey;
 use saml::authn::{decode_redirect_value, new_request_id, MAX_RELAY_STATE};
-use saml::{redirect_authn_request, AuthnRequestParams, RequestError, SpKeyPair};
+use saml::{
+    login_redirect, redirect_authn_request, AuthnRequestParams, IdpMetadata, RequestError,
+    SpKeyPair,
+};
 use time::macros::datetime;
 
 fn url_decode(s: &str) -> String {
@@ -137,5 +140,40 @@ fn long_relay_state_is_refused() {
     assert_eq!(
         redirect_authn_request(&params(None, Some(&long))).unwrap_err(),
         RequestError::RelayStateTooLong { len: 81 }
+    );
+}
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn login_redirect_signs_exactly_when_the_idp_wants_it() {
+    let now = datetime!(2026-11-01 10:00 UTC);
+    let plain = IdpMetadata::parse(&fixture("idp-metadata.xml"), now).unwrap();
+    let wants = IdpMetadata::parse(&fixture("idp-metadata-signed-requests.xml"), now).unwrap();
+    let kp = SpKeyPair::from_pem(&fixture("sp.key"), &fixture("sp.crt")).unwrap();
+    let sp = "https://portcullis.example.com/saml/cl1ent";
+    let acs = "https://portcullis.example.com/saml/cl1ent/acs";
+
+    let r = login_redirect(&plain, sp, acs, None, now, Some(&kp)).unwrap();
+    assert!(r.url.starts_with(plain.redirect_sso_url().unwrap()));
+    assert!(!r.url.contains("Signature="));
+    let r = login_redirect(&wants, sp, acs, Some("/x"), now, Some(&kp)).unwrap();
+    assert!(r.url.contains("&SigAlg=") && r.url.contains("&Signature="));
+    assert_eq!(
+        login_redirect(&wants, sp, acs, None, now, None).unwrap_err(),
+        RequestError::SigningKeyMissing
+    );
+    let mut no_redirect = plain.clone();
+    no_redirect
+        .sso_endpoints
+        .retain(|e| e.binding != saml::metadata::BINDING_HTTP_REDIRECT);
+    assert_eq!(
+        login_redirect(&no_redirect, sp, acs, None, now, None).unwrap_err(),
+        RequestError::NoRedirectEndpoint
     );
 }

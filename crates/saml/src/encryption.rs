@@ -6,7 +6,10 @@
 //! (`rsa-1_5`) is refused: it is the classic Bleichenbacher oracle.
 //!
 //! Every failure after the algorithms are known is the same error, so the
-//! answers cannot serve as a padding oracle. The decrypted assertion is then
+//! answers cannot serve as a padding oracle. Known limit: RustCrypto `rsa`
+//! private-key operations are not constant time (RUSTSEC-2023-0071, "Marvin");
+//! OAEP makes that far harder to exploit than PKCS#1 v1.5, and the server
+//! should rate-limit ACS posts per connection anyway. The decrypted assertion is then
 //! verified exactly like a plain one by the caller.
 
 use aes::cipher::{BlockDecryptMut, KeyIvInit};

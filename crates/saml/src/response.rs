@@ -114,7 +114,8 @@ pub fn validate_response(
         });
     }
     let text = String::from_utf8(bytes).map_err(|_| ResponseError::NotUtf8)?;
-    validate_response_xml(&text, ctx)
+    // A byte order mark is harmless; roxmltree would call it content before the root.
+    validate_response_xml(text.strip_prefix('\u{feff}').unwrap_or(&text), ctx)
 }
 
 /// Validates a Response already decoded from base64.

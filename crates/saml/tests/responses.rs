@@ -649,3 +649,93 @@ fn throughput() {
     let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
     println!("{per_sec:.0} validations/s on one core (two RSA-2048 signatures each)");
 }
+
+fn run_text(xml: &str, case: Case) -> Result<VerifiedAssertion, ResponseError> {
+    let idp = metadata(case.metadata);
+    let ctx = ValidationContext {
+        idp: &idp,
+        sp_entity_id: SP_ENTITY,
+        acs_url: ACS,
+        now: case.now,
+        max_clock_skew: Duration::minutes(3),
+        expected_in_response_to: case.expected_in_response_to,
+        sp_key: None,
+    };
+    validate_response(&base64::engine::general_purpose::STANDARD.encode(xml), &ctx)
+}
+
+#[test]
+fn xml_declaration_bom_and_line_wrapped_base64_are_fine() {
+    let xml = format!(
+        "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}",
+        fixture("okta-sp-initiated.xml")
+    );
+    run_text(&xml, Case::default()).unwrap();
+    let idp = metadata("idp-metadata.xml");
+    let ctx = ValidationContext {
+        idp: &idp,
+        sp_entity_id: SP_ENTITY,
+        acs_url: ACS,
+        now: NOW,
+        max_clock_skew: Duration::minutes(3),
+        expected_in_response_to: Some(REQUEST_ID),
+        sp_key: None,
+    };
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(fixture("okta-sp-initiated.xml"));
+    let wrapped: String = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
+        .collect();
+    validate_response(&wrapped, &ctx).unwrap();
+}
+
+/// Algorithm and structure rules hold before any cryptography: a changed
+/// SignedInfo is refused for what it says, not only because it no longer verifies.
+#[test]
+fn signed_info_downgrades_are_refused_by_rule() {
+    let base = fixture("assertion-only-signed.xml");
+    let cases = [
+        (
+            "http://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:SignatureMethod",
+            "http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/><ds:SignatureMethod",
+            "unsupported_algorithm",
+        ),
+        (
+            "xmldsig-more#rsa-sha256",
+            "xmldsig-more#rsa-sha256-unknown",
+            "unsupported_algorithm",
+        ),
+        (
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+            "unsupported_algorithm",
+        ),
+        (
+            "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+            "http://www.w3.org/TR/1999/REC-xpath-19991116",
+            "unsupported_algorithm",
+        ),
+        (
+            "</ds:SignatureValue>",
+            "</ds:SignatureValue><ds:Object/>",
+            "signature_malformed",
+        ),
+        (
+            "</ds:Reference>",
+            "</ds:Reference><ds:Reference URI=\"\"/>",
+            "signature_malformed",
+        ),
+        (
+            "<ds:Reference URI=\"#",
+            "<ds:Reference URI=\"#x",
+            "reference_mismatch",
+        ),
+    ];
+    for (from, to, code) in cases {
+        assert!(base.contains(from), "{from}");
+        let e = run_text(&base.replacen(from, to, 1), Case::default()).unwrap_err();
+        assert_eq!(e.code(), code, "{from} -> {to}: {e}");
+    }
+}

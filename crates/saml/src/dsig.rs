@@ -145,7 +145,16 @@ fn inclusive_prefixes(method: Node<'_, '_>) -> Result<Vec<String>, ResponseError
             && c.tag_name().name() == "InclusiveNamespaces"
         {
             if let Some(list) = c.attribute("PrefixList") {
-                out.extend(list.split_ascii_whitespace().map(str::to_owned));
+                for p in list.split_ascii_whitespace() {
+                    // Verifiers disagree on it (libxml2 ignores it, the spec
+                    // honours it) and no IdP we know sends it: refuse.
+                    if p == "#default" {
+                        return Err(ResponseError::UnsupportedAlgorithm(
+                            "InclusiveNamespaces PrefixList=\"#default\"".into(),
+                        ));
+                    }
+                    out.push(p.to_owned());
+                }
             }
         } else {
             return Err(malformed(&format!(

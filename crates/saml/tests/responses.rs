@@ -732,6 +732,11 @@ fn signed_info_downgrades_are_refused_by_rule() {
             "<ds:Reference URI=\"#x",
             "reference_mismatch",
         ),
+        (
+            "PrefixList=\"xs\"",
+            "PrefixList=\"xs #default\"",
+            "unsupported_algorithm",
+        ),
     ];
     for (from, to, code) in cases {
         assert!(base.contains(from), "{from}");

@@ -18,6 +18,7 @@ fn fixture(name: &str) -> String {
 fn with_ctx<R>(f: impl FnOnce(&ValidationContext<'_>) -> R) -> R {
     let now = datetime!(2026-11-01 10:01 UTC);
     let idp = IdpMetadata::parse(&fixture("idp-metadata.xml"), now).unwrap();
+    let sp_key = saml::SpKeyPair::from_pem(&fixture("sp.key"), &fixture("sp.crt")).unwrap();
     let ctx = ValidationContext {
         idp: &idp,
         sp_entity_id: "https://portcullis.example.com/saml/cl1ent",
@@ -25,7 +26,7 @@ fn with_ctx<R>(f: impl FnOnce(&ValidationContext<'_>) -> R) -> R {
         now,
         max_clock_skew: Duration::minutes(3),
         expected_in_response_to: Some("_5f2b0c8e4d1a49b6a7c3e9f01d2b3c4d"),
-        sp_key: None,
+        sp_key: Some(&sp_key),
     };
     f(&ctx)
 }
@@ -55,8 +56,17 @@ proptest! {
     // One byte of a valid response changed: never a panic, and if it still
     // passes (a byte in ignored KeyInfo, say) the claims are the signed ones.
     #[test]
-    fn mutated_valid_response_keeps_its_claims(pos in 0usize..8000, byte in any::<u8>()) {
-        let mut xml = fixture("okta-sp-initiated.xml").into_bytes();
+    fn mutated_valid_response_keeps_its_claims(
+        pos in 0usize..12000,
+        byte in any::<u8>(),
+        encrypted in any::<bool>(),
+    ) {
+        let name = if encrypted {
+            "encrypted-aes256cbc-oaep-mgf1p.xml"
+        } else {
+            "okta-sp-initiated.xml"
+        };
+        let mut xml = fixture(name).into_bytes();
         let i = pos % xml.len();
         xml[i] = byte;
         let encoded = base64::engine::general_purpose::STANDARD.encode(&xml);

@@ -87,6 +87,16 @@ pub struct VerifiedAssertion {
     pub encrypted: bool,
 }
 
+/// Attribute names IdPs use for the email address (Okta, Entra ID, Google, LDAP-ish).
+pub const EMAIL_ATTRIBUTES: &[&str] = &[
+    "email",
+    "Email",
+    "mail",
+    "emailAddress",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "urn:oid:0.9.2342.19200300.100.1.3",
+];
+
 impl VerifiedAssertion {
     /// First value of an attribute.
     pub fn attribute(&self, name: &str) -> Option<&str> {
@@ -94,6 +104,15 @@ impl VerifiedAssertion {
             .get(name)
             .and_then(|v| v.first())
             .map(String::as_str)
+    }
+
+    /// The first non-empty email attribute (see [`EMAIL_ATTRIBUTES`]), for
+    /// matching a user when the NameID is not their userName.
+    pub fn email_attribute(&self) -> Option<&str> {
+        EMAIL_ATTRIBUTES
+            .iter()
+            .filter_map(|n| self.attribute(n))
+            .find(|v| !v.is_empty())
     }
 }
 

@@ -95,6 +95,7 @@ fn okta_sp_initiated_response_is_accepted() {
     assert_eq!(a.attribute("email"), Some("alice@example.com"));
     assert_eq!(a.attribute("firstName"), Some("Alice"));
     assert_eq!(a.attribute("lastName"), Some("Example"));
+    assert_eq!(a.email_attribute(), Some("alice@example.com"));
     assert_eq!(a.session_index.as_deref(), Some(a.assertion_id.as_str()));
     assert!(a.response_signed);
     assert!(!a.encrypted);

@@ -20,9 +20,11 @@ use directory::token::DomainList;
 use engine::{Engine, Location};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 mod audit;
+mod cursors;
 mod engine;
 mod groups;
 mod migrate;
@@ -33,6 +35,7 @@ mod users;
 
 pub struct SqliteStore {
     engine: Engine,
+    cursors: Arc<cursors::PageCursors>,
 }
 
 /// Reads `sqlite://path`, `sqlite:path` (relative or absolute) or `sqlite::memory:`.
@@ -71,6 +74,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
         Ok(SqliteStore {
             engine: Engine::start(&location, writer)?,
+            cursors: Arc::default(),
         })
     }
 }
@@ -209,6 +213,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
+        // Every later position of a page moves: what import cursors remember is void.
+        let _deleting = self.cursors.deleting();
         self.engine.write(move |c| users::delete(c, org, id)).await
     }
 
@@ -227,8 +233,8 @@ impl Store for SqliteStore {
         with_groups: bool,
     ) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
         let point = query::is_point_lookup(q);
-        let q = q.clone();
-        let work = move |c: &rusqlite::Connection| users::query(c, org, &q, with_groups);
+        let (q, cursors) = (q.clone(), Arc::clone(&self.cursors));
+        let work = move |c: &rusqlite::Connection| users::query(c, org, &q, with_groups, &cursors);
         if point {
             self.engine.read(work).await
         } else {

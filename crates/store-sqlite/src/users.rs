@@ -1,5 +1,6 @@
 //! Users: rows, lookups, pages. Every statement is scoped by organization.
 
+use crate::cursors::PageCursors;
 use crate::engine::backend;
 use crate::query::{order_by, page_is_complete, push_key, push_window};
 use crate::rows::{
@@ -8,7 +9,7 @@ use crate::rows::{
 };
 use directory::ids::{OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::StoreQuery;
+use directory::query::{SortKey, StoreQuery};
 use directory::store::{StoreError, StoreResult, UserChange, UserGroup};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
@@ -141,11 +142,14 @@ pub(crate) fn delete(conn: &Connection, org: OrgId, id: UserId) -> StoreResult<(
     Ok(())
 }
 
+/// A page of users. Sequential pages in insertion order (an IdP's import) start from where
+/// the previous page ended instead of walking every row before them (see [`PageCursors`]).
 pub(crate) fn query(
     conn: &Connection,
     org: OrgId,
     q: &StoreQuery,
     with_groups: bool,
+    cursors: &PageCursors,
 ) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
     let org_s = org.to_string();
     let groups_column = if with_groups {
@@ -153,16 +157,49 @@ pub(crate) fn query(
     } else {
         "NULL"
     };
-    let mut sql = format!("SELECT {USER_COLUMNS}, {groups_column} FROM users u WHERE u.org_id = ?");
+    let sequential = q.key.is_none() && q.sort == SortKey::Seq && !q.descending;
+    let generation = cursors.generation();
+    let start_after = if sequential && q.offset > 0 {
+        cursors.seq_before(org, q.offset)
+    } else {
+        None
+    };
+    let mut sql =
+        format!("SELECT {USER_COLUMNS}, {groups_column}, u.seq FROM users u WHERE u.org_id = ?");
     let mut params = vec![Value::Text(org_s.clone())];
     if let Some(k) = &q.key {
         push_key(&mut sql, &mut params, "u", k);
     }
+    if let Some(seq) = start_after {
+        sql.push_str(" AND u.seq > ?");
+        params.push(Value::Integer(seq));
+    }
     sql.push_str(&order_by("u", q.sort, q.descending));
-    push_window(&mut sql, &mut params, q);
+    match (start_after, q.limit) {
+        (Some(_), Some(limit)) => {
+            sql.push_str(" LIMIT ?");
+            params.push(Value::Integer(limit.min(i64::MAX as u64) as i64));
+        }
+        (Some(_), None) => {}
+        (None, _) => push_window(&mut sql, &mut params, q),
+    }
+    let mut last_seq = None;
     let items = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
-        Ok((rows::user(r)?, rows::user_groups(r, USER_GROUPS_INDEX)?))
-    })?;
+        Ok((
+            rows::user(r)?,
+            rows::user_groups(r, USER_GROUPS_INDEX)?,
+            r.get::<_, i64>(USER_GROUPS_INDEX + 1).map_err(backend)?,
+        ))
+    })?
+    .into_iter()
+    .map(|(user, groups, seq)| {
+        last_seq = Some(seq);
+        (user, groups)
+    })
+    .collect::<Vec<_>>();
+    if let (true, Some(seq), Some(_)) = (sequential, last_seq, q.limit) {
+        cursors.remember(org, q.offset + items.len() as u64, seq, generation);
+    }
     let total = if page_is_complete(q, items.len()) {
         items.len() as u64
     } else if q.key.is_none() {

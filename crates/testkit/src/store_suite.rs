@@ -53,6 +53,7 @@ macro_rules! store_suite_tests {
             scim_only_group_visibility,
             concurrent_member_adds_lose_nothing,
             refused_writes_leave_concurrent_writes_whole,
+            sequential_pages_follow_positions_across_deletes,
             organizations_never_see_each_other,
             audit_append_and_list,
         );
@@ -1567,6 +1568,80 @@ pub async fn refused_writes_leave_concurrent_writes_whole(store: Arc<dyn Store>)
             assert!(members.is_empty(), "group {i} kept no half of its change");
         }
     }
+}
+
+/// An import walks pages by position (SCIM's startIndex). A store may start the next page
+/// where the last one ended, but what it answers must stay what the positions say, also
+/// after users are deleted mid-walk.
+pub async fn sequential_pages_follow_positions_across_deletes(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        let u = user(org.id, &format!("walk{i}@acme.com"));
+        insert_user(&store, &u).await;
+        ids.push(u.id.to_string());
+        // Another organization's rows interleave and must never show.
+        insert_user(&store, &user(other.id, &format!("other{i}@acme.com"))).await;
+    }
+    let page = |offset: u64| {
+        let store = store.clone();
+        async move {
+            let q = StoreQuery {
+                key: None,
+                sort: SortKey::Seq,
+                descending: false,
+                offset,
+                limit: Some(20),
+            };
+            let p = store.query_users(org.id, &q).await.unwrap();
+            (p.total, ids_of(&p.items, |u| u.id))
+        }
+    };
+    let walk = |expected: Vec<String>| {
+        let page = &page;
+        async move {
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            while offset < expected.len() as u64 {
+                let (total, items) = page(offset).await;
+                assert_eq!(total, expected.len() as u64);
+                assert!(!items.is_empty());
+                offset += items.len() as u64;
+                seen.extend(items);
+            }
+            assert_eq!(seen, expected);
+        }
+    };
+    walk(ids.clone()).await;
+    walk(ids.clone()).await;
+
+    // Deletes before positions already served shift every later page.
+    for gone in [5, 64] {
+        let id: UserId = ids[gone].parse().unwrap();
+        store.delete_user(org.id, id).await.unwrap();
+    }
+    ids.remove(64);
+    ids.remove(5);
+    walk(ids.clone()).await;
+
+    // A delete in the middle of a walk: later pages follow the new positions.
+    let (_, first) = page(0).await;
+    assert_eq!(first, ids[0..20]);
+    let (_, second) = page(20).await;
+    assert_eq!(second, ids[20..40]);
+    let id: UserId = ids[10].parse().unwrap();
+    store.delete_user(org.id, id).await.unwrap();
+    ids.remove(10);
+    let (_, third) = page(40).await;
+    assert_eq!(third, ids[40..60]);
+    // New users are appended: the last page grows, earlier positions stay.
+    let late = user(org.id, "late@acme.com");
+    insert_user(&store, &late).await;
+    ids.push(late.id.to_string());
+    let (_, fourth) = page(60).await;
+    assert_eq!(fourth, ids[60..80]);
+    walk(ids).await;
 }
 
 pub async fn organizations_never_see_each_other(store: Arc<dyn Store>) {

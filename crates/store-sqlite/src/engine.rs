@@ -75,6 +75,12 @@ pub(crate) fn open_writer(location: &Location) -> StoreResult<Connection> {
                     path.display()
                 )));
             }
+            // Checkpoints run on their own thread; the writer checkpoints itself only if
+            // that thread falls far behind. The WAL file is cut back after a checkpoint.
+            conn.pragma_update(None, "wal_autocheckpoint", 16_384)
+                .map_err(backend)?;
+            conn.pragma_update(None, "journal_size_limit", 67_108_864_i64)
+                .map_err(backend)?;
             conn
         }
     };
@@ -92,6 +98,30 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
     .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
     configure(&conn, false).map_err(backend)?;
     Ok(conn)
+}
+
+/// How often committed pages are copied from the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A connection of its own for checkpoints.
+fn open_checkpointer(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(1)).map_err(backend)?;
+    Ok(conn)
+}
+
+/// Checkpoints off the write path. Left to itself SQLite checkpoints inside the commit that
+/// crosses `wal_autocheckpoint`, so one write in a thousand waits for the copy and its fsync.
+/// A PASSIVE checkpoint never blocks the writer or the readers; the writer's own
+/// autocheckpoint stays as a backstop, set high (see `open_writer`).
+fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
+    while alive.upgrade().is_some() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will retry");
+        }
+    }
 }
 
 /// A write waiting for the writer thread.
@@ -197,6 +227,8 @@ pub(crate) struct Engine {
     jobs: mpsc::Sender<Box<dyn Job>>,
     /// `None` for an in-memory database: it exists only in the writer's connection.
     readers: Option<Arc<ReaderPool>>,
+    /// The checkpointer stops once this is gone.
+    _alive: Arc<()>,
 }
 
 struct ReaderPool {
@@ -212,14 +244,29 @@ impl Engine {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        let alive = Arc::new(());
         let readers = match location {
             Location::Memory => None,
-            Location::File(path) => Some(Arc::new(ReaderPool {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-            })),
+            Location::File(path) => {
+                let checkpointer = open_checkpointer(path)?;
+                let alive = Arc::downgrade(&alive);
+                std::thread::Builder::new()
+                    .name("sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(checkpointer, alive))
+                    .map_err(|e| {
+                        StoreError::Backend(format!("cannot start the checkpoint thread: {e}"))
+                    })?;
+                Some(Arc::new(ReaderPool {
+                    path: path.clone(),
+                    idle: Mutex::new(Vec::new()),
+                }))
+            }
         };
-        Ok(Engine { jobs, readers })
+        Ok(Engine {
+            jobs,
+            readers,
+            _alive: alive,
+        })
     }
 
     /// Runs `work` on the writer thread, inside a transaction it may share with other writes.

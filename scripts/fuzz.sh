@@ -8,7 +8,8 @@
 #   CARGO_TARGET_DIR  build directory (default fuzz/target, away from the workspace's)
 #   FUZZ_SANITIZER    address (default) or none, if the sanitizer does not build here
 #   FUZZ_LOG_DIR      where libFuzzer's logs go (default fuzz/artifacts/logs, git-ignored)
-# Corpora grow in fuzz/corpus/<target> (git-ignored), seeded from fuzz/seeds/<target>; a
+# Corpora grow in fuzz/corpus/<target> (git-ignored), seeded from fuzz/seeds/<target> (the
+# SAML targets from crates/saml/tests/fixtures); a
 # crash is written to fuzz/artifacts/<target>/ and the script exits non-zero. Reproduce one
 # with `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <artifact>`, minimise it with
 # `RUSTC_BOOTSTRAP=1 cargo fuzz tmin <target> <artifact>`.
@@ -20,7 +21,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(filter_parse patch_body patch_ops_structured filter_structured)
+    targets=(filter_parse patch_body patch_ops_structured filter_structured saml_metadata saml_response)
 fi
 
 export RUSTC_BOOTSTRAP=1
@@ -37,12 +38,17 @@ fi
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "$root/fuzz/corpus/$t"
+    seeds=()
+    [ -d "$root/fuzz/seeds/$t" ] && seeds+=("$root/fuzz/seeds/$t")
+    # The SAML targets start from the independent IdP's fixtures: real signed responses and
+    # metadata, and every attack shape the unit tests refuse.
+    case "$t" in saml_*) seeds+=("$root/crates/saml/tests/fixtures") ;; esac
     echo "== $t: ${secs}s"
     # libFuzzer writes the worker's log (fuzz-0.log) to the working directory.
     rm -f "$logs/fuzz-0.log"
     status=0
     (cd "$logs" && cargo fuzz run --fuzz-dir "$root/fuzz" -s "$sanitizer" -a "$t" \
-        "$root/fuzz/corpus/$t" "$root/fuzz/seeds/$t" \
+        "$root/fuzz/corpus/$t" "${seeds[@]}" \
         -- -max_total_time="$secs" -jobs=1 -workers=1) || status=$?
     if [ -f "$logs/fuzz-0.log" ]; then
         mv "$logs/fuzz-0.log" "$logs/$t.log"

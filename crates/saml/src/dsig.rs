@@ -255,13 +255,18 @@ fn verify_raw(key: &PublicKey, alg: SigAlg, data: &[u8], signature: &[u8]) -> bo
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     match (key, alg) {
         (PublicKey::Rsa(k), SigAlg::Rsa(h)) => {
-            let hashed = h.digest(data);
-            let scheme = match h {
-                Hash::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
-                Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-                Hash::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+            use rsa::traits::PublicKeyParts;
+            // ring hashes `data` itself; 2048 bits is the floor (keys below are refused at
+            // metadata upload too).
+            let params = match h {
+                Hash::Sha256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                Hash::Sha384 => &ring::signature::RSA_PKCS1_2048_8192_SHA384,
+                Hash::Sha512 => &ring::signature::RSA_PKCS1_2048_8192_SHA512,
             };
-            k.verify(scheme, &hashed, signature).is_ok()
+            let (n, e) = (k.n().to_bytes_be(), k.e().to_bytes_be());
+            ring::signature::RsaPublicKeyComponents { n: &n, e: &e }
+                .verify(params, data, signature)
+                .is_ok()
         }
         (PublicKey::P256(k), SigAlg::Ecdsa(h)) => {
             // XML-DSig carries r || s, not DER.

@@ -344,7 +344,11 @@ if you gave it TEST_IDP_VENV)";
 
 fn repo_root() -> PathBuf {
     // crates/testkit → the workspace root
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest_dir.ancestors().nth(2) {
+        Some(root) => root.to_path_buf(),
+        None => manifest_dir.join("../.."),
+    }
 }
 
 /// The venv python and the script, or a panic that says how to get them.

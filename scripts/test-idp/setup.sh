@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Sets up the independent SAML test IdP used by the sign-in tests: a Python venv
 # with signxml/lxml/cryptography, and Debian's xmlsec1 as the signature oracle.
-# Idempotent. The venv goes to $TEST_IDP_VENV (default: .test-idp-venv in the
+# Idempotent; `cargo test` runs it by itself when the venv is not ready. The venv goes to $TEST_IDP_VENV (default: .test-idp-venv in the
 # repo root). Prints the venv's python path on its last line; tests find it via
 # PORTCULLIS_TEST_IDP_PYTHON or at the default location.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${TEST_IDP_VENV:-$root/.test-idp-venv}"
+
+# Test binaries may call this at the same time on a fresh machine: one runs it, the
+# others wait and then find everything in place.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 
 if ! command -v xmlsec1 >/dev/null 2>&1; then
   echo "xmlsec1 is missing: installing the Debian package" >&2
@@ -23,5 +29,6 @@ fi
 # pip is quick when everything is already installed at the pinned versions.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt" >&2
 "$venv/bin/python" -c "import signxml, lxml, cryptography" >&2
+touch "$venv/.ready"
 
 echo "$venv/bin/python"

@@ -351,6 +351,24 @@ fn repo_root() -> PathBuf {
     }
 }
 
+/// A fresh checkout has no venv yet: make it, so `cargo test` needs no step before it.
+/// The script takes a lock, so test binaries running at once set it up once.
+fn set_up(root: &Path) {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_thread = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    if root.join(".test-idp-venv/.ready").is_file() {
+        return;
+    }
+    let status = Command::new(root.join("scripts/test-idp/setup.sh"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run scripts/test-idp/setup.sh: {e}{SETUP_HINT}"));
+    assert!(
+        status.success(),
+        "scripts/test-idp/setup.sh failed ({status}){SETUP_HINT}"
+    );
+}
+
 /// The venv python and the script, or a panic that says how to get them.
 fn locate() -> (PathBuf, PathBuf) {
     let root = repo_root();
@@ -371,7 +389,11 @@ fn locate() -> (PathBuf, PathBuf) {
             p
         }
         _ => {
-            let p = root.join(".test-idp-venv/bin/python");
+            let venv = root.join(".test-idp-venv");
+            if !venv.join(".ready").is_file() {
+                set_up(&root);
+            }
+            let p = venv.join("bin/python");
             assert!(
                 p.is_file(),
                 "no Python for the SAML test IdP: {PYTHON_ENV} is not set and {} does not exist{SETUP_HINT}",

@@ -626,31 +626,6 @@ fn verdicts_agree_with_the_xmlsec1_manifest() {
     assert!(rows > 20);
 }
 
-/// Rough throughput of validation (run with `--release -- --ignored`).
-#[test]
-#[ignore]
-fn throughput() {
-    let idp = metadata("idp-metadata.xml");
-    let ctx = ValidationContext {
-        idp: &idp,
-        sp_entity_id: SP_ENTITY,
-        acs_url: ACS,
-        now: NOW,
-        max_clock_skew: Duration::minutes(3),
-        expected_in_response_to: Some(REQUEST_ID),
-        sp_key: None,
-    };
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(fixture("okta-sp-initiated.xml"));
-    let n = 2000;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        validate_response(&encoded, &ctx).unwrap();
-    }
-    let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
-    println!("{per_sec:.0} validations/s on one core (two RSA-2048 signatures each)");
-}
-
 fn run_text(xml: &str, case: Case) -> Result<VerifiedAssertion, ResponseError> {
     let idp = metadata(case.metadata);
     let ctx = ValidationContext {

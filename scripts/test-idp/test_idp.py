@@ -365,7 +365,21 @@ def verify(req):
     return {"signatures": count, "verified": verified}
 
 
-COMMANDS = {"keygen": keygen, "metadata": metadata, "response": response, "verify": verify}
+def responses(req):
+    """Many responses for a benchmark: `base` is a `response` request without name_id, and
+    each entry of `name_ids` gets its own response (fresh IDs), returned as base64 lines."""
+    base = need(req, "base")
+    lines = [response(dict(base, name_id=n))["saml_response"] for n in need(req, "name_ids")]
+    return {"saml_responses": lines}
+
+
+COMMANDS = {
+    "keygen": keygen,
+    "metadata": metadata,
+    "response": response,
+    "responses": responses,
+    "verify": verify,
+}
 
 
 def main():

@@ -81,6 +81,13 @@ struct Args {
     /// Append tab-separated result lines to this file.
     #[arg(long)]
     results_file: Option<std::path::PathBuf>,
+    /// `signin`: the SAML ACS URL to post to (IdP-initiated, as an Okta tile does).
+    #[arg(long)]
+    acs: Option<String>,
+    /// `signin`: a file of base64 `SAMLResponse` values, one per line, each used once (the
+    /// replay cache refuses a second use).
+    #[arg(long)]
+    responses: Option<std::path::PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,6 +99,8 @@ enum Scenario {
     Deactivate,
     Groups,
     Membership,
+    /// SAML sign-ins: each response of `--responses` posted once to `--acs`.
+    Signin,
     All,
 }
 
@@ -170,6 +179,26 @@ impl Ctx {
         let status = response.status().as_u16();
         let body = response.into_body().collect().await?.to_bytes();
         Ok(Reply { status, body })
+    }
+
+    /// POSTs a form as a browser does (no bearer token) and returns the status and whether a
+    /// session cookie was set.
+    async fn post_form(&self, url: &Uri, form: String) -> Result<(u16, bool)> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form)))?;
+        let response = self.client.request(request).await?;
+        let status = response.status().as_u16();
+        let session = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|v| v.as_bytes().starts_with(b"portcullis_session="));
+        // Drain the body so the connection can be reused.
+        response.into_body().collect().await?;
+        Ok((status, session))
     }
 
     /// Sends one request, records it as `op`, and returns the body when the status is 2xx.
@@ -800,6 +829,56 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Posts every response once to the ACS; a sign-in counts when it answers a redirect
+    /// that sets the session cookie.
+    async fn signin(&mut self) -> Result<()> {
+        let (Some(acs), Some(file)) = (&self.args.acs, &self.args.responses) else {
+            bail!("the signin scenario needs --acs and --responses");
+        };
+        let acs: Uri = acs.parse().with_context(|| format!("bad ACS URL {acs}"))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let forms: Arc<Vec<String>> = Arc::new(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("SAMLResponse={}&RelayState=%2Fme", encode(l.trim())))
+                .collect(),
+        );
+        let total = forms.len();
+        let ctx = self.ctx.clone();
+        let (wall, samples) = run_indexed(self.args.concurrency, total, move |i| {
+            let (ctx, forms, acs) = (ctx.clone(), forms.clone(), acs.clone());
+            async move {
+                let started = Instant::now();
+                let outcome = ctx.post_form(&acs, forms[i].clone()).await;
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let ok = match outcome {
+                    Ok((302 | 303, true)) => true,
+                    Ok((status, session)) => {
+                        ctx.show_error(
+                            "signin",
+                            &format!("HTTP {status}, session cookie set: {session}"),
+                        );
+                        false
+                    }
+                    Err(err) => {
+                        ctx.show_error("signin", &format!("{err:#}"));
+                        false
+                    }
+                };
+                vec![Sample {
+                    op: "POST ACS (SAML sign-in)",
+                    micros,
+                    ok,
+                }]
+            }
+        })
+        .await?;
+        self.record("signin", wall, samples)
+    }
+}
+
 async fn run(args: Args) -> Result<()> {
     let prefix = match &args.prefix {
         Some(p) => p.clone(),
@@ -849,6 +928,7 @@ async fn run(args: Args) -> Result<()> {
         Scenario::Deactivate => run.deactivate().await?,
         Scenario::Groups => run.groups().await?,
         Scenario::Membership => run.membership().await?,
+        Scenario::Signin => run.signin().await?,
         Scenario::All => {
             run.provision().await?;
             run.get().await?;

@@ -837,8 +837,8 @@ impl Run {
             bail!("the signin scenario needs --acs and --responses");
         };
         let acs: Uri = acs.parse().with_context(|| format!("bad ACS URL {acs}"))?;
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let forms: Arc<Vec<String>> = Arc::new(
             text.lines()
                 .filter(|l| !l.trim().is_empty())

@@ -234,6 +234,18 @@ fn push_key(qb: &mut QueryBuilder<'_, Postgres>, table: Table, key: &IndexKey) {
     }
 }
 
+/// Keys that name a handful of rows at most (the IdPs' lookups).
+fn is_selective(key: &IndexKey) -> bool {
+    matches!(
+        key,
+        IndexKey::Id(_)
+            | IndexKey::UserNameLower(_)
+            | IndexKey::ExternalId(_)
+            | IndexKey::DisplayNameLower(_)
+            | IndexKey::EmailLower(_)
+    )
+}
+
 /// NULLs sort last in both directions and `seq` breaks ties, as in the SQLite store; text
 /// columns are `COLLATE "C"`, so the order is byte order there too.
 fn order_by(alias: &str, sort: SortKey, descending: bool) -> String {
@@ -285,7 +297,14 @@ async fn query_page<T>(
     if let Some(k) = &q.key {
         push_key(&mut page, table, k);
     }
-    page.push(order_by(a, sort, q.descending));
+    let mut order = order_by(a, sort, q.descending);
+    if q.key.as_ref().is_some_and(is_selective) && sort == SortKey::Seq {
+        // With ORDER BY seq and a LIMIT, the planner may walk the (org_id, seq) index and
+        // filter every row of the organization, rather than look the key up and sort the few
+        // rows it names: `seq + 0` matches no index, so the key's index is used.
+        order = order.replace(&format!("{a}.seq"), &format!("({a}.seq + 0)"));
+    }
+    page.push(order);
     push_window(&mut page, q);
     let rows = page.build().fetch_all(pool).await.map_err(backend)?;
     let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;

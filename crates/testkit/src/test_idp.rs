@@ -7,7 +7,7 @@
 //! set, else `<repo>/.test-idp-venv/bin/python`. Without either a test panics
 //! and says to run the setup script: it never skips silently.
 //!
-//! ```ignore
+//! ```text
 //! let idp = TestIdp::new("http://www.okta.com/exk1test");
 //! let metadata = idp.metadata_xml("https://idp.example.com/sso/saml");
 //! let saml_response = idp.response(&ResponseParams::new(acs_url, sp_entity_id, "alice@example.com"));

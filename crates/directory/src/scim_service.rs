@@ -670,12 +670,23 @@ impl ScimService {
                 }
                 other => store_err(other),
             })?;
+        if !next.active {
+            self.end_sessions(caller.org, next.id).await;
+        }
         let body = self.user_json(caller.org, &next, projection).await?;
         Ok(Written {
             body: Some(body),
             etag: etag(next.version),
             location: self.user_location(next.id),
         })
+    }
+
+    /// A deactivated or deleted user is signed out at once. Should this fail, session lookup
+    /// still refuses an inactive or missing user, so it is logged, not returned.
+    async fn end_sessions(&self, org: OrgId, user: UserId) {
+        if let Err(e) = self.store.delete_user_sessions(org, user).await {
+            tracing::error!(error = %e, %user, "could not end the sessions of a deactivated user");
+        }
     }
 
     pub async fn delete_user(
@@ -693,7 +704,9 @@ impl ScimService {
                 .map_err(|e| match e {
                     StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
                     other => store_err(other),
-                })
+                })?;
+            self.end_sessions(caller.org, user.id).await;
+            Ok(())
         }
         .await;
         self.audited(

@@ -553,6 +553,18 @@ impl ScimService {
         Ok((body, etag(user.version)))
     }
 
+    /// The SCIM resource of a signed-in user (`/Me` with a session): their organization's
+    /// view of them, groups included.
+    pub async fn user_for_session(&self, org: OrgId, id: UserId) -> Result<(Value, String), Error> {
+        let (user, groups) = self
+            .store
+            .get_user_with_groups(org, id, true)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| Error::not_found("the signed-in user no longer exists"))?;
+        Ok((self.render_user(&user, Some(&groups)), etag(user.version)))
+    }
+
     /// Current ETag of a user (for If-None-Match without building the body).
     pub async fn user_etag(&self, caller: &ScimCaller, id: &str) -> Result<String, Error> {
         Ok(etag(self.load_user(caller.org, id).await?.version))

@@ -61,8 +61,7 @@ pub fn generate_client_id() -> String {
 /// Whether a string has the shape of a Client ID (checked before any lookup).
 pub fn is_client_id(s: &str) -> bool {
     s.len() == CLIENT_ID_LEN
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
@@ -238,7 +237,11 @@ impl SsoService {
         self.record_admin(
             org.id,
             actor,
-            if created { "saml.setup" } else { "saml.setup.again" },
+            if created {
+                "saml.setup"
+            } else {
+                "saml.setup.again"
+            },
             format!(
                 "client id {}, login domains {}",
                 conn.client_id,
@@ -260,7 +263,12 @@ impl SsoService {
                 if out.contains(d) {
                     continue;
                 }
-                match self.store.org_for_login_domain(d).await.map_err(store_err)? {
+                match self
+                    .store
+                    .org_for_login_domain(d)
+                    .await
+                    .map_err(store_err)?
+                {
                     Some(other) if other != org.id => {}
                     _ => out.push(d.clone()),
                 }
@@ -382,7 +390,11 @@ impl SsoService {
 
     /// The connection a Client ID in a URL names; `NotFound` for anything else.
     pub async fn connection_by_client_id(&self, client_id: &str) -> Result<SamlConnection, Error> {
-        let unknown = || Error::not_found("there is no sign-in with this address; check the link your IT admin gave you");
+        let unknown = || {
+            Error::not_found(
+                "there is no sign-in with this address; check the link your IT admin gave you",
+            )
+        };
         if !is_client_id(client_id) {
             return Err(unknown());
         }
@@ -437,16 +449,13 @@ impl SsoService {
         }))
     }
 
-    /// The origin of a connection's SSO endpoint (for the CSP form-action of pages that post to it).
-    pub async fn idp_origin(&self, client_id: &str) -> Option<String> {
-        let conn = self.connection_by_client_id(client_id).await.ok()?;
-        let idp = self.prepare(&conn).ok()?.idp.clone()?;
-        idp.redirect_sso_url().and_then(origin_of)
-    }
-
     /// SP-initiated sign-in: the URL of the IdP to send the browser to. The request ID is
     /// remembered (single use) with where to go afterwards.
-    pub async fn begin_login(&self, client_id: &str, return_to: Option<&str>) -> Result<String, Error> {
+    pub async fn begin_login(
+        &self,
+        client_id: &str,
+        return_to: Option<&str>,
+    ) -> Result<String, Error> {
         let conn = self.connection_by_client_id(client_id).await?;
         let prepared = self.prepare(&conn)?;
         let idp = prepared.idp.as_ref().ok_or_else(|| {
@@ -468,7 +477,12 @@ impl SsoService {
         .map_err(|e| Error::new(ErrorKind::Conflict, format!("sign-in cannot start: {e}")))?;
         let return_to = safe_return_path(return_to);
         self.store
-            .remember_authn_request(conn.org_id, &request.id, &return_to, now + AUTHN_REQUEST_LIFETIME)
+            .remember_authn_request(
+                conn.org_id,
+                &request.id,
+                &return_to,
+                now + AUTHN_REQUEST_LIFETIME,
+            )
             .await
             .map_err(store_err)?;
         Ok(request.url)
@@ -527,7 +541,8 @@ impl SsoService {
     ) -> Result<SignedIn, Refused> {
         const FAILED: &str = "Sign-in did not succeed. Try again from your company's sign-in page; if it keeps failing, give your IT admin the reference below.";
         const ASK_ADMIN: &str = "You cannot sign in to this organization with this account. Ask your IT admin to assign you the application.";
-        const INACTIVE: &str = "Your account in this organization is deactivated. Ask your IT admin to reactivate it.";
+        const INACTIVE: &str =
+            "Your account in this organization is deactivated. Ask your IT admin to reactivate it.";
         let prepared = self
             .prepare(conn)
             .map_err(|e| Refused::new(500, FAILED, e.detail))?;
@@ -561,7 +576,7 @@ impl SsoService {
                     }
                 }
             }
-            None if conn.idp_initiated => (None, safe_return_path(relay_state)),
+            None if conn.idp_initiated => (None, self.relay_state_path(relay_state)),
             None => {
                 return Err(Refused::new(
                     400,
@@ -585,14 +600,22 @@ impl SsoService {
 
         let fresh = self
             .store
-            .remember_assertion(conn.org_id, &verified.assertion_id, verified.remember_until, now)
+            .remember_assertion(
+                conn.org_id,
+                &verified.assertion_id,
+                verified.remember_until,
+                now,
+            )
             .await
             .map_err(|e| Refused::new(500, FAILED, format!("store: {e}")))?;
         if !fresh {
             return Err(Refused::new(
                 400,
                 FAILED,
-                format!("replayed assertion: {} was already used", verified.assertion_id),
+                format!(
+                    "replayed assertion: {} was already used",
+                    verified.assertion_id
+                ),
             ));
         }
 
@@ -633,6 +656,17 @@ impl SsoService {
         })
     }
 
+    /// An IdP's Default RelayState may be a path or a full URL of this Portcullis (both are
+    /// what admins type into Okta); only a path inside Portcullis survives.
+    fn relay_state_path(&self, relay_state: Option<&str>) -> String {
+        let relay_state = relay_state.map(str::trim);
+        let own = relay_state.and_then(|r| {
+            r.strip_prefix(self.base_url.as_str())
+                .filter(|rest| rest.starts_with('/'))
+        });
+        safe_return_path(own.or(relay_state))
+    }
+
     async fn match_user(
         &self,
         org: OrgId,
@@ -654,7 +688,11 @@ impl SsoService {
         let mut query = StoreQuery::all(Some(key));
         query.limit = Some(2);
         let page = self.store.query_users(org, &query).await.map_err(|e| {
-            Refused::new(500, "Sign-in did not succeed; try again.", format!("store: {e}"))
+            Refused::new(
+                500,
+                "Sign-in did not succeed; try again.",
+                format!("store: {e}"),
+            )
         })?;
         Ok(if page.items.len() == 1 {
             page.items.into_iter().next()
@@ -688,11 +726,30 @@ impl SsoService {
         if let Some(email) = email {
             doc["emails"] = json!([{"value": email, "primary": true, "type": "work"}]);
         }
-        let given = first_attribute(verified, &["firstName", "givenName", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"]);
-        let family = first_attribute(verified, &["lastName", "familyName", "surname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"]);
+        let given = first_attribute(
+            verified,
+            &[
+                "firstName",
+                "givenName",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+            ],
+        );
+        let family = first_attribute(
+            verified,
+            &[
+                "lastName",
+                "familyName",
+                "surname",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+            ],
+        );
         if given.is_some() || family.is_some() {
             doc["name"] = json!({"givenName": given, "familyName": family});
-            let display = [given, family].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let display = [given, family]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
             doc["displayName"] = Value::from(display);
         }
         let doc = scim::resource::normalize(scim::schema::ResourceKind::User, &doc)
@@ -741,7 +798,10 @@ impl SsoService {
             idle_expires_at: now + SESSION_IDLE_TIMEOUT,
             absolute_expires_at: now + SESSION_ABSOLUTE_TIMEOUT,
         };
-        self.store.create_session(&session).await.map_err(store_err)?;
+        self.store
+            .create_session(&session)
+            .await
+            .map_err(store_err)?;
         Ok((secret, session))
     }
 
@@ -769,7 +829,12 @@ impl SsoService {
             self.store.delete_session(&hash).await.map_err(store_err)?;
             return Ok(None);
         };
-        let Some(organization) = self.store.org_by_id(session.org_id).await.map_err(store_err)? else {
+        let Some(organization) = self
+            .store
+            .org_by_id(session.org_id)
+            .await
+            .map_err(store_err)?
+        else {
             return Ok(None);
         };
         // Touch at most once a minute: a page load is not worth a write each time.
@@ -884,23 +949,6 @@ pub fn parse_login_domains(domains: &[String]) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
-/// `https://idp.example.com` of `https://idp.example.com/app/sso?x`.
-pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next()?;
-    if host.is_empty()
-        || !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-    {
-        return None;
-    }
-    Some(format!("{scheme}://{host}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,15 +992,5 @@ mod tests {
             parse_login_domains(&["Acme.com".into(), "acme.com".into()]).ok(),
             Some(vec!["acme.com".to_string()])
         );
-    }
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            origin_of("https://acme.okta.com/app/x/sso/saml?a=b").as_deref(),
-            Some("https://acme.okta.com")
-        );
-        assert_eq!(origin_of("javascript:x"), None);
-        assert_eq!(origin_of("https://a b/"), None);
     }
 }

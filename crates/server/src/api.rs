@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
 use directory::model::{Actor, AdminKeyRecord, Organization, SamlConnection, ScimTokenRecord};
-use directory::sso::SsoService;
 use directory::query::AuditQuery;
+use directory::sso::SsoService;
 use directory::store::StoredAuditEvent;
 use directory::{Error, ErrorKind};
 use serde::Deserialize;
@@ -513,9 +513,13 @@ async fn upload_saml_metadata(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let xml_type = ["application/xml", "text/xml", "application/samlmetadata+xml"]
-        .iter()
-        .any(|t| content_type.starts_with(t));
+    let xml_type = [
+        "application/xml",
+        "text/xml",
+        "application/samlmetadata+xml",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t));
     if !xml_type {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

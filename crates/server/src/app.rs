@@ -42,7 +42,12 @@ impl AppState {
             config.limits,
             tokens.clone(),
         );
-        let sso = SsoService::new(store.clone(), clock.clone(), audit.clone(), &config.base_url);
+        let sso = SsoService::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            &config.base_url,
+        );
         let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,

@@ -255,10 +255,7 @@ async fn saml_command(
         SamlCommand::Setup { org, domains, base } => {
             let sso = sso(&base);
             let org = admin.org(&org).await.map_err(fail)?;
-            let conn = sso
-                .setup(&org, &domains, &Actor::Cli)
-                .await
-                .map_err(fail)?;
+            let conn = sso.setup(&org, &domains, &Actor::Cli).await.map_err(fail)?;
             let urls = sso.urls(&conn.client_id);
             let out = serde_json::json!({
                 "client_id": urls.client_id,

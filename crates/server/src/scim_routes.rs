@@ -569,7 +569,11 @@ async fn me(
                 )
                 .into_response();
             }
-            return match state.scim.user_for_session(me.user.org_id, me.user.id).await {
+            return match state
+                .scim
+                .user_for_session(me.user.org_id, me.user.id)
+                .await
+            {
                 Ok((body, tag)) => with_etag(scim_json(StatusCode::OK, &body), &tag),
                 Err(e) => ScimFailure::from_domain(e, &rid).into_response(),
             };

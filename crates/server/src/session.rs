@@ -78,7 +78,12 @@ pub fn escape(s: &str) -> String {
 }
 
 /// A page: `body_html` must already be escaped where it holds data.
-pub fn page(status: StatusCode, title: &str, body_html: &str, form_origin: Option<&str>) -> Response {
+pub fn page(
+    status: StatusCode,
+    title: &str,
+    body_html: &str,
+    form_origin: Option<&str>,
+) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Portcullis</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}code{{background:#eee;padding:0 .2rem}}</style></head>\
@@ -103,8 +108,14 @@ pub fn page(status: StatusCode, title: &str, body_html: &str, form_origin: Optio
     if let Ok(v) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -78,7 +78,11 @@ async fn sp_login(
     RawQuery(query): RawQuery,
 ) -> Response {
     let return_to = query.and_then(|q| form_value(q.as_bytes(), "return_to"));
-    match state.sso.begin_login(&client_id, return_to.as_deref()).await {
+    match state
+        .sso
+        .begin_login(&client_id, return_to.as_deref())
+        .await
+    {
         Ok(url) => redirect(StatusCode::FOUND, &url, None),
         Err(e) => domain_error_page(&e, &rid),
     }
@@ -168,7 +172,11 @@ async fn login_form() -> Response {
 
 async fn login_submit(State(state): State<AppState>, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, LOGIN_BODY_LIMIT).await else {
-        return login_page(StatusCode::PAYLOAD_TOO_LARGE, "", Some("The form is too large."));
+        return login_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+            Some("The form is too large."),
+        );
     };
     let email = form_value(&bytes, "email").unwrap_or_default();
     match state.sso.login_url_for_email(&email).await {

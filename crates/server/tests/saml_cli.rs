@@ -77,11 +77,22 @@ fn saml_setup_prints_one_json_object_and_keeps_the_client_id() {
     let env = Env::new();
     env.ok(&["org", "create", "acme"]);
     env.ok(&["token", "create", "--org", "acme", "--domain", "acme.com"]);
-    let out = env.ok(&["saml", "setup", "--org", "acme", "--base-url", "https://id.example.com/"]);
+    let out = env.ok(&[
+        "saml",
+        "setup",
+        "--org",
+        "acme",
+        "--base-url",
+        "https://id.example.com/",
+    ]);
     let v: Value = serde_json::from_str(out.trim()).expect("stdout is one JSON object");
     let id = v["client_id"].as_str().unwrap();
     assert_eq!(id.len(), 24);
-    assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "{id}"
+    );
     let base = format!("https://id.example.com/saml/{id}");
     assert_eq!(v["entity_id"], base);
     assert_eq!(v["acs_url"], format!("{base}/acs"));
@@ -90,9 +101,13 @@ fn saml_setup_prints_one_json_object_and_keeps_the_client_id() {
     assert_eq!(v.as_object().unwrap().len(), 5);
 
     // Again, with the default base URL: same Client ID.
-    let again: Value = serde_json::from_str(env.ok(&["saml", "setup", "--org", "acme"]).trim()).unwrap();
+    let again: Value =
+        serde_json::from_str(env.ok(&["saml", "setup", "--org", "acme"]).trim()).unwrap();
     assert_eq!(again["client_id"], id);
-    assert_eq!(again["acs_url"], format!("http://127.0.0.1:8080/saml/{id}/acs"));
+    assert_eq!(
+        again["acs_url"],
+        format!("http://127.0.0.1:8080/saml/{id}/acs")
+    );
 
     let shown: Value = serde_json::from_str(&env.ok(&["saml", "show", "--org", "acme"])).unwrap();
     assert_eq!(shown["client_id"], id);
@@ -123,7 +138,11 @@ fn saml_metadata_errors_say_what_is_wrong_and_what_to_do() {
         authn_requests_signed: false,
     });
     let cases = [
-        ("not.xml", "{\"this\": \"is json\"}".to_string(), "not readable XML"),
+        (
+            "not.xml",
+            "{\"this\": \"is json\"}".to_string(),
+            "not readable XML",
+        ),
         ("sp.xml", sp, "service provider"),
         ("nocert.xml", metadata(None), "no signing certificate"),
         (

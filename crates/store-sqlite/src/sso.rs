@@ -240,11 +240,20 @@ pub(crate) fn touch_session(
 }
 
 pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
-    execute(conn, "DELETE FROM sessions WHERE id_hash = ?", params![hash]).map_err(backend)?;
+    execute(
+        conn,
+        "DELETE FROM sessions WHERE id_hash = ?",
+        params![hash],
+    )
+    .map_err(backend)?;
     Ok(())
 }
 
-pub(crate) fn delete_user_sessions(conn: &Connection, org: OrgId, user: UserId) -> StoreResult<u64> {
+pub(crate) fn delete_user_sessions(
+    conn: &Connection,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<u64> {
     let n = execute(
         conn,
         "DELETE FROM sessions WHERE org_id = ? AND user_id = ?",

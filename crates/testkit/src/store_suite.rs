@@ -1941,7 +1941,10 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     let d = unique_domain();
     let mut conn = saml_connection(org.id, &[&d]);
     store.put_saml_connection(&conn).await.unwrap();
-    assert_eq!(store.saml_connection(org.id).await.unwrap(), Some(conn.clone()));
+    assert_eq!(
+        store.saml_connection(org.id).await.unwrap(),
+        Some(conn.clone())
+    );
     assert_eq!(
         store
             .saml_connection_by_client_id(&conn.client_id)
@@ -1950,7 +1953,10 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
         Some(conn.clone())
     );
     assert_eq!(
-        store.saml_connection_by_client_id("nosuchclientid000000000a").await.unwrap(),
+        store
+            .saml_connection_by_client_id("nosuchclientid000000000a")
+            .await
+            .unwrap(),
         None
     );
 
@@ -1963,7 +1969,10 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     conn.updated_at = at(10);
     conn.domains = vec![];
     store.put_saml_connection(&conn).await.unwrap();
-    assert_eq!(store.saml_connection(org.id).await.unwrap(), Some(conn.clone()));
+    assert_eq!(
+        store.saml_connection(org.id).await.unwrap(),
+        Some(conn.clone())
+    );
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
 
     // A Client ID names one connection.
@@ -2003,7 +2012,10 @@ pub async fn saml_login_domains_route_to_one_org(store: Arc<dyn Store>) {
     let cb = saml_connection(b.id, &[&d1]);
     store.put_saml_connection(&cb).await.unwrap();
     assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(b.id));
-    assert_eq!(store.saml_connection(a.id).await.unwrap().unwrap().domains, vec![d2]);
+    assert_eq!(
+        store.saml_connection(a.id).await.unwrap().unwrap().domains,
+        vec![d2]
+    );
 }
 
 pub async fn authn_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
@@ -2015,12 +2027,21 @@ pub async fn authn_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
         .await
         .unwrap();
     // Another organization cannot take it.
-    assert_eq!(store.take_authn_request(other.id, "id-1", now).await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_authn_request(other.id, "id-1", now)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store.take_authn_request(org.id, "id-1", now).await.unwrap(),
         Some("/app".into())
     );
-    assert_eq!(store.take_authn_request(org.id, "id-1", now).await.unwrap(), None);
+    assert_eq!(
+        store.take_authn_request(org.id, "id-1", now).await.unwrap(),
+        None
+    );
 
     // Expired: None, and gone.
     store
@@ -2034,7 +2055,10 @@ pub async fn authn_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
             .unwrap(),
         None
     );
-    assert_eq!(store.take_authn_request(org.id, "id-2", now).await.unwrap(), None);
+    assert_eq!(
+        store.take_authn_request(org.id, "id-2", now).await.unwrap(),
+        None
+    );
 
     // Concurrent takes: exactly one wins.
     store
@@ -2053,10 +2077,19 @@ pub async fn assertion_replay_cache(store: Arc<dyn Store>) {
     let (org, other) = (new_org(&store).await, new_org(&store).await);
     let now = now_ms();
     let until = now + Duration::minutes(5);
-    assert!(store.remember_assertion(org.id, "_a1", until, now).await.unwrap());
-    assert!(!store.remember_assertion(org.id, "_a1", until, now).await.unwrap());
+    assert!(store
+        .remember_assertion(org.id, "_a1", until, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .remember_assertion(org.id, "_a1", until, now)
+        .await
+        .unwrap());
     // Scoped by organization.
-    assert!(store.remember_assertion(other.id, "_a1", until, now).await.unwrap());
+    assert!(store
+        .remember_assertion(other.id, "_a1", until, now)
+        .await
+        .unwrap());
     // After it expires, the entry is purged and the ID is new again.
     let after = until + Duration::seconds(1);
     assert!(store
@@ -2066,7 +2099,12 @@ pub async fn assertion_replay_cache(store: Arc<dyn Store>) {
     // Concurrent: exactly one first sight.
     let firsts = futures::future::join_all((0..8).map(|_| {
         let store = store.clone();
-        async move { store.remember_assertion(org.id, "_a2", until, now).await.unwrap() }
+        async move {
+            store
+                .remember_assertion(org.id, "_a2", until, now)
+                .await
+                .unwrap()
+        }
     }))
     .await;
     assert_eq!(firsts.iter().filter(|f| **f).count(), 1);
@@ -2088,16 +2126,31 @@ pub async fn sessions_create_touch_delete(store: Arc<dyn Store>) {
     for s in [&s1, &s2, &s3] {
         store.create_session(s).await.unwrap();
     }
-    assert_eq!(store.session_by_hash(&s1.id_hash).await.unwrap(), Some(s1.clone()));
+    assert_eq!(
+        store.session_by_hash(&s1.id_hash).await.unwrap(),
+        Some(s1.clone())
+    );
     assert_eq!(store.session_by_hash("nope").await.unwrap(), None);
 
-    store.touch_session(&s1.id_hash, at(500), at(1_500)).await.unwrap();
+    store
+        .touch_session(&s1.id_hash, at(500), at(1_500))
+        .await
+        .unwrap();
     let touched = store.session_by_hash(&s1.id_hash).await.unwrap().unwrap();
-    assert_eq!((touched.last_seen_at, touched.idle_expires_at), (at(500), at(1_500)));
+    assert_eq!(
+        (touched.last_seen_at, touched.idle_expires_at),
+        (at(500), at(1_500))
+    );
     // An older touch never moves expiry back.
-    store.touch_session(&s1.id_hash, at(400), at(1_400)).await.unwrap();
+    store
+        .touch_session(&s1.id_hash, at(400), at(1_400))
+        .await
+        .unwrap();
     let same = store.session_by_hash(&s1.id_hash).await.unwrap().unwrap();
-    assert_eq!((same.last_seen_at, same.idle_expires_at), (at(500), at(1_500)));
+    assert_eq!(
+        (same.last_seen_at, same.idle_expires_at),
+        (at(500), at(1_500))
+    );
     assert_eq!(
         store.touch_session("gone", at(1), at(2)).await,
         Err(StoreError::NotFound)

@@ -27,7 +27,10 @@ struct Org {
 }
 
 async fn org(server: &TestServer) -> Org {
-    let domain = format!("d{}.example", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let domain = format!(
+        "d{}.example",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
     let (slug, scim) = server.org_with_token(&[&domain]).await;
     let (_, operator) = server
         .state
@@ -43,9 +46,18 @@ async fn org(server: &TestServer) -> Org {
     }
 }
 
-async fn api(server: &TestServer, o: &Org, method: &str, path: &str, body: Option<(&str, String)>) -> (u16, Value) {
+async fn api(
+    server: &TestServer,
+    o: &Org,
+    method: &str,
+    path: &str,
+    body: Option<(&str, String)>,
+) -> (u16, Value) {
     let mut req = browser()
-        .request(method.parse().unwrap(), format!("{}/api/v1{path}", server.base_url))
+        .request(
+            method.parse().unwrap(),
+            format!("{}/api/v1{path}", server.base_url),
+        )
         .header("Authorization", format!("Bearer {}", o.operator));
     if let Some((ct, b)) = body {
         req = req.header("Content-Type", ct).body(b);
@@ -66,7 +78,14 @@ async fn api(server: &TestServer, o: &Org, method: &str, path: &str, body: Optio
 }
 
 async fn setup(server: &TestServer, o: &Org) -> Value {
-    let (status, body) = api(server, o, "POST", &format!("/orgs/{}/saml/setup", o.slug), None).await;
+    let (status, body) = api(
+        server,
+        o,
+        "POST",
+        &format!("/orgs/{}/saml/setup", o.slug),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -109,7 +128,11 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
         let first = setup(&server, &o).await;
         let id = client_id_of(&first);
         assert_eq!(id.len(), 24, "{id}");
-        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{id}"
+        );
         let base = format!("{}/saml/{id}", server.base_url);
         assert_eq!(first["entity_id"], base);
         assert_eq!(first["acs_url"], format!("{base}/acs"));
@@ -123,7 +146,8 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
 
         let again = setup(&server, &o).await;
         assert_eq!(client_id_of(&again), id);
-        let (status, shown) = api(&server, &o, "GET", &format!("/orgs/{}/saml", o.slug), None).await;
+        let (status, shown) =
+            api(&server, &o, "GET", &format!("/orgs/{}/saml", o.slug), None).await;
         assert_eq!(status, 200);
         assert_eq!(shown["client_id"], id.as_str());
 
@@ -135,11 +159,17 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
             &other,
             "PATCH",
             &format!("/orgs/{}/saml", other.slug),
-            Some(("application/json", json!({"domains": [o.domain]}).to_string())),
+            Some((
+                "application/json",
+                json!({"domains": [o.domain]}).to_string(),
+            )),
         )
         .await;
         assert_eq!(status, 409, "{body}");
-        assert!(body["detail"].as_str().unwrap().contains(&o.domain), "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(&o.domain),
+            "{body}"
+        );
         // Settings change; other settings stay.
         let (status, body) = api(
             &server,
@@ -150,7 +180,10 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!((body["jit"].clone(), body["idp_initiated"].clone()), (json!(true), json!(true)));
+        assert_eq!(
+            (body["jit"].clone(), body["idp_initiated"].clone()),
+            (json!(true), json!(true))
+        );
         let (status, _) = api(
             &server,
             &o,
@@ -183,7 +216,10 @@ async fn metadata_upload_errors_say_what_is_wrong() {
             ),
             (metadata_with_cert(None), "no signing certificate"),
             (
-                metadata_with_cert(Some(&cert_b64(now - Duration::days(400), Duration::days(30)))),
+                metadata_with_cert(Some(&cert_b64(
+                    now - Duration::days(400),
+                    Duration::days(30),
+                ))),
                 "expired",
             ),
         ];
@@ -206,7 +242,10 @@ async fn metadata_upload_errors_say_what_is_wrong() {
         let (status, body) = upload(
             &server,
             &o,
-            metadata_with_cert(Some(&cert_b64(now - Duration::hours(1), Duration::days(365)))),
+            metadata_with_cert(Some(&cert_b64(
+                now - Duration::hours(1),
+                Duration::days(365),
+            ))),
         )
         .await;
         assert_eq!(status, 200, "{body}");
@@ -240,13 +279,19 @@ async fn sp_metadata_login_redirect_and_return_to() {
         // Without IdP metadata, login explains instead of redirecting.
         let res = http.get(format!("{base}/login")).send().await.unwrap();
         assert_eq!(res.status(), 409);
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
 
         let now = OffsetDateTime::now_utc();
         let (status, _) = upload(
             &server,
             &o,
-            metadata_with_cert(Some(&cert_b64(now - Duration::hours(1), Duration::days(365)))),
+            metadata_with_cert(Some(&cert_b64(
+                now - Duration::hours(1),
+                Duration::days(365),
+            ))),
         )
         .await;
         assert_eq!(status, 200);
@@ -267,7 +312,8 @@ async fn sp_metadata_login_redirect_and_return_to() {
                 .await
                 .unwrap();
             assert_eq!(res.status(), 302, "{asked:?}");
-            let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+            let location =
+                reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
             assert!(location.as_str().starts_with(SSO_URL), "{location}");
             let request = location
                 .query_pairs()
@@ -275,13 +321,29 @@ async fn sp_metadata_login_redirect_and_return_to() {
                 .map(|(_, v)| v.into_owned())
                 .unwrap();
             let xml = saml::authn::decode_redirect_value(&request).unwrap();
-            assert!(xml.contains(&format!("AssertionConsumerServiceURL=\"{base}/acs\"")), "{xml}");
-            assert!(xml.contains(&format!("<saml:Issuer>{base}</saml:Issuer>")), "{xml}");
-            let request_id = xml.split("ID=\"").nth(1).unwrap().split('"').next().unwrap();
+            assert!(
+                xml.contains(&format!("AssertionConsumerServiceURL=\"{base}/acs\"")),
+                "{xml}"
+            );
+            assert!(
+                xml.contains(&format!("<saml:Issuer>{base}</saml:Issuer>")),
+                "{xml}"
+            );
+            let request_id = xml
+                .split("ID=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
             // Remembered, with the sanitised destination, once.
             let store = &server.state.store;
             assert_eq!(
-                store.take_authn_request(org_id, request_id, OffsetDateTime::now_utc()).await.unwrap().as_deref(),
+                store
+                    .take_authn_request(org_id, request_id, OffsetDateTime::now_utc())
+                    .await
+                    .unwrap()
+                    .as_deref(),
                 Some(kept),
                 "{asked:?}"
             );
@@ -296,10 +358,20 @@ async fn login_routes_by_domain_and_unknown_things_are_refused_plainly() {
         let id = client_id_of(&setup(&server, &o).await);
         let http = browser();
 
-        let page = http.get(format!("{}/login", server.base_url)).send().await.unwrap();
+        let page = http
+            .get(format!("{}/login", server.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), 200);
-        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
 
         let res = http
             .post(format!("{}/login", server.base_url))
@@ -332,21 +404,35 @@ async fn login_routes_by_domain_and_unknown_things_are_refused_plainly() {
             ("GET", "/saml/not-a-client-id/metadata"),
         ] {
             let res = http
-                .request(method.parse().unwrap(), format!("{}{path}", server.base_url))
+                .request(
+                    method.parse().unwrap(),
+                    format!("{}{path}", server.base_url),
+                )
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body("SAMLResponse=PHg%2B")
                 .send()
                 .await
                 .unwrap();
             assert_eq!(res.status(), 404, "{method} {path}");
-            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            assert!(res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"));
         }
 
         // Not signed in.
-        let res = http.get(format!("{}/api/v1/me", server.base_url)).send().await.unwrap();
+        let res = http
+            .get(format!("{}/api/v1/me", server.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
-        let res = http.get(format!("{}/me", server.base_url)).send().await.unwrap();
+        let res = http
+            .get(format!("{}/me", server.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401);
         let res = http
             .get(format!("{}/api/v1/me", server.base_url))
@@ -386,7 +472,10 @@ struct Flow {
 async fn flow(server: &TestServer) -> Flow {
     let o = org(server).await;
     let conn = setup(server, &o).await;
-    let idp = TestIdp::new(&format!("http://www.okta.com/exk{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    let idp = TestIdp::new(&format!(
+        "http://www.okta.com/exk{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    ));
     let (status, body) = upload(server, &o, idp.metadata_xml(SSO_URL)).await;
     assert_eq!(status, 200, "{body}");
     let user_name = format!("alice@{}", o.domain);
@@ -409,7 +498,12 @@ struct Posted {
     body: String,
 }
 
-async fn post_acs(server: &TestServer, f: &Flow, saml_response: &str, relay_state: Option<&str>) -> Posted {
+async fn post_acs(
+    server: &TestServer,
+    f: &Flow,
+    saml_response: &str,
+    relay_state: Option<&str>,
+) -> Posted {
     let mut form = vec![("SAMLResponse", saml_response.to_string())];
     if let Some(r) = relay_state {
         form.push(("RelayState", r.to_string()));
@@ -421,8 +515,14 @@ async fn post_acs(server: &TestServer, f: &Flow, saml_response: &str, relay_stat
         .await
         .unwrap();
     let status = res.status().as_u16();
-    let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-    let cookie = res.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string());
     let body = res.text().await.unwrap();
     Posted {
         status,
@@ -434,7 +534,10 @@ async fn post_acs(server: &TestServer, f: &Flow, saml_response: &str, relay_stat
 
 /// The `name=value` of a Set-Cookie, checked for its attributes.
 fn session_cookie(set_cookie: &str) -> String {
-    assert!(set_cookie.starts_with("portcullis_session="), "{set_cookie}");
+    assert!(
+        set_cookie.starts_with("portcullis_session="),
+        "{set_cookie}"
+    );
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attr), "{attr} missing: {set_cookie}");
     }
@@ -450,16 +553,31 @@ async fn me(server: &TestServer, cookie: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// Signs in with `saml_response`, asserting success and the oracle's agreement.
-async fn sign_in_ok(server: &TestServer, f: &Flow, xml: &str, saml_response: &str, relay: Option<&str>) -> (String, String) {
+async fn sign_in_ok(
+    server: &TestServer,
+    f: &Flow,
+    xml: &str,
+    saml_response: &str,
+    relay: Option<&str>,
+) -> (String, String) {
     let posted = post_acs(server, f, saml_response, relay).await;
     assert_eq!(posted.status, 303, "refused: {}", posted.body);
     let oracle = f.idp.oracle_verify(xml);
-    assert!(!oracle.is_empty() && oracle.iter().all(|ok| *ok), "the oracle refuses what we accepted: {oracle:?}");
-    (session_cookie(&posted.cookie.unwrap()), posted.location.unwrap())
+    assert!(
+        !oracle.is_empty() && oracle.iter().all(|ok| *ok),
+        "the oracle refuses what we accepted: {oracle:?}"
+    );
+    (
+        session_cookie(&posted.cookie.unwrap()),
+        posted.location.unwrap(),
+    )
 }
 
 async fn refused(server: &TestServer, f: &Flow, saml_response: &str, status: u16) -> String {
@@ -489,20 +607,36 @@ async fn sp_initiated_sign_in_then_me_scim_me_and_logout() {
         let f = flow(&server).await;
         let http = browser();
         let res = http
-            .get(format!("{}/saml/{}/login?return_to=/app/home", server.base_url, f.client_id))
+            .get(format!(
+                "{}/saml/{}/login?return_to=/app/home",
+                server.base_url, f.client_id
+            ))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 302);
         let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-        let request = location.query_pairs().find(|(k, _)| k == "SAMLRequest").unwrap().1.into_owned();
+        let request = location
+            .query_pairs()
+            .find(|(k, _)| k == "SAMLRequest")
+            .unwrap()
+            .1
+            .into_owned();
         let xml = saml::authn::decode_redirect_value(&request).unwrap();
-        let request_id = xml.split("ID=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let request_id = xml
+            .split("ID=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
 
         let mut p = ResponseParams::new(&f.acs, &f.entity_id, &f.user_name.to_uppercase());
         p.in_response_to = Some(request_id.clone());
         let r = f.idp.response_full(&p);
-        let (cookie, to) = sign_in_ok(&server, &f, &r.xml, &r.saml_response, Some("/ignored")).await;
+        let (cookie, to) =
+            sign_in_ok(&server, &f, &r.xml, &r.saml_response, Some("/ignored")).await;
         assert_eq!(to, "/app/home");
 
         let (status, body) = me(&server, &cookie).await;
@@ -516,7 +650,10 @@ async fn sp_initiated_sign_in_then_me_scim_me_and_logout() {
         // The same InResponseTo cannot be used twice (a fresh assertion, same request).
         let r2 = f.idp.response_full(&p);
         let page = refused(&server, &f, &r2.saml_response, 400).await;
-        assert!(!page.contains("InResponseTo"), "the admin's reason leaked to the browser: {page}");
+        assert!(
+            !page.contains("InResponseTo"),
+            "the admin's reason leaked to the browser: {page}"
+        );
 
         // /scim/v2/Me answers for the session; with a bearer token it stays 501.
         let res = http
@@ -530,13 +667,26 @@ async fn sp_initiated_sign_in_then_me_scim_me_and_logout() {
         assert_eq!(scim_me["id"], f.user_id.as_str());
         assert_eq!(f.o.scim.get("/Me").await.status, 501);
 
-        let res = http.get(format!("{}/me", server.base_url)).header("Cookie", &cookie).send().await.unwrap();
+        let res = http
+            .get(format!("{}/me", server.base_url))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.text().await.unwrap().contains(&f.user_name));
 
-        let res = http.post(format!("{}/logout", server.base_url)).header("Cookie", &cookie).send().await.unwrap();
+        let res = http
+            .post(format!("{}/logout", server.base_url))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
-        assert!(res.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+        assert!(res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"));
         assert_eq!(me(&server, &cookie).await.0, 401);
     });
 }
@@ -550,7 +700,14 @@ async fn idp_initiated_sign_in_relay_state_rotation_and_encryption() {
         let (_, to) = sign_in_ok(&server, &f, &r.xml, &r.saml_response, Some("/reports")).await;
         assert_eq!(to, "/reports");
         let r = f.idp.response_full(&p);
-        let (_, to) = sign_in_ok(&server, &f, &r.xml, &r.saml_response, Some("https://evil.com/x")).await;
+        let (_, to) = sign_in_ok(
+            &server,
+            &f,
+            &r.xml,
+            &r.saml_response,
+            Some("https://evil.com/x"),
+        )
+        .await;
         assert_eq!(to, "/me");
 
         // Key rollover: the IdP signs with a new key, listed with the old one in new metadata.
@@ -564,7 +721,14 @@ async fn idp_initiated_sign_in_relay_state_rotation_and_encryption() {
         sign_in_ok(&server, &f, &r.xml, &r.saml_response, None).await;
 
         // An assertion encrypted to the connection's SP certificate.
-        let (_, conn) = api(&server, &f.o, "GET", &format!("/orgs/{}/saml", f.o.slug), None).await;
+        let (_, conn) = api(
+            &server,
+            &f.o,
+            "GET",
+            &format!("/orgs/{}/saml", f.o.slug),
+            None,
+        )
+        .await;
         let mut enc = p.clone();
         enc.encrypt_to = Some(conn["sp_certificate_pem"].as_str().unwrap().to_string());
         let r = f.idp.response_full(&enc);
@@ -572,9 +736,18 @@ async fn idp_initiated_sign_in_relay_state_rotation_and_encryption() {
         let posted = post_acs(&server, &f, &r.saml_response, None).await;
         assert_eq!(posted.status, 303, "{}", posted.body);
         let org_id = server.state.admin.org(&f.o.slug).await.unwrap().id;
-        let stored = server.state.store.saml_connection(org_id).await.unwrap().unwrap();
+        let stored = server
+            .state
+            .store
+            .saml_connection(org_id)
+            .await
+            .unwrap()
+            .unwrap();
         let oracle = f.idp.oracle_verify_decrypting(&r.xml, &stored.sp_key_pem);
-        assert!(!oracle.is_empty() && oracle.iter().all(|ok| *ok), "{oracle:?}");
+        assert!(
+            !oracle.is_empty() && oracle.iter().all(|ok| *ok),
+            "{oracle:?}"
+        );
 
         // With idp_initiated off, unsolicited responses are refused.
         let (status, _) = api(
@@ -582,14 +755,24 @@ async fn idp_initiated_sign_in_relay_state_rotation_and_encryption() {
             &f.o,
             "PATCH",
             &format!("/orgs/{}/saml", f.o.slug),
-            Some(("application/json", json!({"idp_initiated": false}).to_string())),
+            Some((
+                "application/json",
+                json!({"idp_initiated": false}).to_string(),
+            )),
         )
         .await;
         assert_eq!(status, 200);
         let r = f.idp.response_full(&p);
         refused(&server, &f, &r.saml_response, 400).await;
         let audit = signin_audit(&server, &f).await;
-        assert!(audit[0]["detail"].as_str().unwrap().contains("idp_initiated is off"), "{}", audit[0]);
+        assert!(
+            audit[0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("idp_initiated is off"),
+            "{}",
+            audit[0]
+        );
     });
 }
 
@@ -607,7 +790,14 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         let audit = signin_audit(&server, &f).await;
         assert_eq!(audit[0]["status"], 400);
         assert_eq!(audit[0]["outcome"], "refused");
-        assert!(audit[0]["detail"].as_str().unwrap().contains("audience mismatch"), "{}", audit[0]);
+        assert!(
+            audit[0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("audience mismatch"),
+            "{}",
+            audit[0]
+        );
         assert!(audit[0]["request_id"].is_string());
 
         // Unknown user, jit off: refused with the ask-your-admin page.
@@ -615,7 +805,10 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         let p = ResponseParams::new(&f.acs, &f.entity_id, &stranger);
         let page = refused(&server, &f, &f.idp.response(&p), 403).await;
         assert!(page.contains("IT admin"), "{page}");
-        assert!(signin_audit(&server, &f).await[0]["detail"].as_str().unwrap().contains("unknown user"));
+        assert!(signin_audit(&server, &f).await[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown user"));
 
         // jit on: created on first sign-in.
         let (status, _) = api(
@@ -636,7 +829,10 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         // Replay of an accepted response: refused.
         let page = refused(&server, &f, &r.saml_response, 400).await;
         assert!(page.contains("Reference"));
-        assert!(signin_audit(&server, &f).await[0]["detail"].as_str().unwrap().contains("replayed"));
+        assert!(signin_audit(&server, &f).await[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("replayed"));
 
         // Deactivated user: refused with the ask-your-admin page.
         let res = f
@@ -650,7 +846,10 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         assert_eq!(res.status, 200, "{}", res.body);
         let p = ResponseParams::new(&f.acs, &f.entity_id, &f.user_name);
         let page = refused(&server, &f, &f.idp.response(&p), 403).await;
-        assert!(page.contains("deactivated") && page.contains("IT admin"), "{page}");
+        assert!(
+            page.contains("deactivated") && page.contains("IT admin"),
+            "{page}"
+        );
     });
 }
 
@@ -674,15 +873,23 @@ async fn scim_deactivation_and_deletion_end_sessions_at_once() {
         assert_eq!(res.status, 200, "{}", res.body);
         assert_eq!(me(&server, &cookie).await.0, 401);
         let hash = directory::token::hash_secret(cookie.split_once('=').unwrap().1);
-        assert_eq!(server.state.store.session_by_hash(&hash).await.unwrap(), None);
+        assert_eq!(
+            server.state.store.session_by_hash(&hash).await.unwrap(),
+            None
+        );
 
         // Deletion: a second user signs in, is deleted, and is signed out.
         let carol = format!("carol@{}", f.o.domain);
         let carol_id = f.o.scim.create_user(&carol).await;
-        let r = f.idp.response_full(&ResponseParams::new(&f.acs, &f.entity_id, &carol));
+        let r = f
+            .idp
+            .response_full(&ResponseParams::new(&f.acs, &f.entity_id, &carol));
         let (cookie, _) = sign_in_ok(&server, &f, &r.xml, &r.saml_response, None).await;
         assert_eq!(me(&server, &cookie).await.0, 200);
-        assert_eq!(f.o.scim.delete(&format!("/Users/{carol_id}")).await.status, 204);
+        assert_eq!(
+            f.o.scim.delete(&format!("/Users/{carol_id}")).await.status,
+            204
+        );
         assert_eq!(me(&server, &cookie).await.0, 401);
     });
 }

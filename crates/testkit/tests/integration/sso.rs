@@ -893,3 +893,115 @@ async fn scim_deactivation_and_deletion_end_sessions_at_once() {
         assert_eq!(me(&server, &cookie).await.0, 401);
     });
 }
+
+#[tokio::test]
+async fn forged_and_misdirected_responses_are_refused_without_a_session() {
+    on_every_backend!(|server| {
+        let f = flow(&server).await;
+        let good = ResponseParams::new(&f.acs, &f.entity_id, &f.user_name);
+        let other = f.idp.keygen(None, None);
+        let victim = format!("admin@{}", f.o.domain);
+        f.o.scim.create_user(&victim).await;
+
+        // (what, response, the audit reason wanted, whether the signature itself is bad)
+        let mut cases: Vec<(&str, String, &str, bool)> = Vec::new();
+        let mut p = good.clone();
+        p.tamper = Some(testkit::test_idp::Tamper::NameId(victim.clone()));
+        let r = f.idp.response_full(&p);
+        cases.push((
+            "NameID changed after signing",
+            r.saml_response,
+            "digest",
+            true,
+        ));
+        let mut p = good.clone();
+        p.tamper = Some(testkit::test_idp::Tamper::SignatureValue);
+        cases.push((
+            "signature bit flipped",
+            f.idp.response(&p),
+            "signature",
+            true,
+        ));
+        let r = f.idp.response_signed_by(&good, &other);
+        cases.push((
+            "signed by a key the metadata does not list",
+            r.saml_response,
+            "signature",
+            true,
+        ));
+        let mut p = good.clone();
+        p.sign_assertion = false;
+        cases.push((
+            "assertion unsigned",
+            f.idp.response(&p),
+            "assertion_unsigned",
+            false,
+        ));
+        let mut p = good.clone();
+        p.destination = format!("{}/saml/aaaaaaaaaaaaaaaaaaaaaaaa/acs", server.base_url);
+        cases.push((
+            "wrong Destination",
+            f.idp.response(&p),
+            "destination mismatch",
+            false,
+        ));
+        let mut p = good.clone();
+        p.recipient = Some("https://elsewhere.example/acs".into());
+        cases.push((
+            "wrong Recipient",
+            f.idp.response(&p),
+            "recipient mismatch",
+            false,
+        ));
+        let mut p = good.clone();
+        p.issuer = Some("http://www.okta.com/exkSomeoneElse".into());
+        cases.push(("wrong Issuer", f.idp.response(&p), "issuer mismatch", false));
+        let mut p = good.clone();
+        p.issue_instant = Some(OffsetDateTime::now_utc() - Duration::hours(1));
+        cases.push(("expired", f.idp.response(&p), "expired", false));
+        let mut p = good.clone();
+        p.issue_instant = Some(OffsetDateTime::now_utc() + Duration::hours(1));
+        cases.push((
+            "not yet valid",
+            f.idp.response(&p),
+            "not valid before",
+            false,
+        ));
+        let mut p = good.clone();
+        p.in_response_to = Some("_never_sent_by_us".into());
+        cases.push((
+            "InResponseTo we never sent",
+            f.idp.response(&p),
+            "names no pending request",
+            false,
+        ));
+
+        for (what, saml_response, reason, bad_signature) in cases {
+            refused(&server, &f, &saml_response, 400).await;
+            let audit = signin_audit(&server, &f).await;
+            let detail = audit[0]["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(reason),
+                "{what}: {reason:?} not in {detail:?}"
+            );
+            if bad_signature {
+                use base64::Engine;
+                let xml = String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&saml_response)
+                        .unwrap(),
+                )
+                .unwrap();
+                let oracle = f.idp.oracle_verify(&xml);
+                assert!(
+                    oracle.iter().any(|ok| !ok),
+                    "{what}: the oracle accepts it: {oracle:?}"
+                );
+            }
+        }
+        // Nobody is signed in as the victim: every refusal above left no session, and the
+        // valid response still works.
+        let r = f.idp.response_full(&good);
+        sign_in_ok(&server, &f, &r.xml, &r.saml_response, None).await;
+    });
+}

@@ -234,6 +234,8 @@ impl SsoService {
         }
         conn.updated_at = now.max(conn.updated_at);
         self.put(&conn).await?;
+        // A concurrent setup may have created the connection first: its Client ID stands.
+        let conn = self.require_connection(org).await?;
         self.record_admin(
             org.id,
             actor,

@@ -242,7 +242,9 @@ pub trait Store: Send + Sync + 'static {
 
     // SAML connections (one per organization).
     /// Inserts or replaces the organization's connection, and makes its `domains` the
-    /// organization's login domains. `Conflict("domain <d>")` when another organization
+    /// organization's login domains. An existing connection keeps its Client ID, SP key pair
+    /// and `created_at` (what the IdP was told never changes under it, even when two setups
+    /// race): read the connection back to learn them. `Conflict("domain <d>")` when another organization
     /// already routes a domain; `Conflict("client_id")` when the Client ID is taken.
     async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()>;
     async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>>;

@@ -33,10 +33,9 @@ pub(crate) async fn put_connection(pool: &PgPool, c: &SamlConnection) -> StoreRe
     sqlx::query(
         "INSERT INTO saml_connections (org_id, client_id, idp_metadata_xml, idp_entity_id, idp_metadata_uploaded_at, sp_key_pem, sp_cert_pem, jit, idp_initiated, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (org_id) DO UPDATE SET client_id = EXCLUDED.client_id, \
+         ON CONFLICT (org_id) DO UPDATE SET \
          idp_metadata_xml = EXCLUDED.idp_metadata_xml, idp_entity_id = EXCLUDED.idp_entity_id, \
          idp_metadata_uploaded_at = EXCLUDED.idp_metadata_uploaded_at, \
-         sp_key_pem = EXCLUDED.sp_key_pem, sp_cert_pem = EXCLUDED.sp_cert_pem, \
          jit = EXCLUDED.jit, idp_initiated = EXCLUDED.idp_initiated, updated_at = EXCLUDED.updated_at",
     )
     .bind(c.org_id.0)

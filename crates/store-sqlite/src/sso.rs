@@ -43,10 +43,9 @@ pub(crate) fn put_connection(conn: &Connection, c: &SamlConnection) -> StoreResu
         conn,
         &format!(
             "INSERT INTO saml_connections ({CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (org_id) DO UPDATE SET client_id = excluded.client_id, \
+             ON CONFLICT (org_id) DO UPDATE SET \
              idp_metadata_xml = excluded.idp_metadata_xml, idp_entity_id = excluded.idp_entity_id, \
              idp_metadata_uploaded_at = excluded.idp_metadata_uploaded_at, \
-             sp_key_pem = excluded.sp_key_pem, sp_cert_pem = excluded.sp_cert_pem, \
              jit = excluded.jit, idp_initiated = excluded.idp_initiated, \
              updated_at = excluded.updated_at"
         ),

@@ -1975,6 +1975,28 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     );
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
 
+    // What the IdP was told stays: a put with another Client ID or key pair keeps the first.
+    let mut racing = saml_connection(org.id, &[]);
+    racing.sp_key_pem = "other key".into();
+    racing.sp_cert_pem = "other cert".into();
+    racing.created_at = at(7);
+    racing.updated_at = at(11);
+    store.put_saml_connection(&racing).await.unwrap();
+    let kept = store.saml_connection(org.id).await.unwrap().unwrap();
+    assert_eq!(
+        (&kept.client_id, &kept.sp_key_pem, &kept.sp_cert_pem, kept.created_at),
+        (&conn.client_id, &conn.sp_key_pem, &conn.sp_cert_pem, conn.created_at)
+    );
+    assert_eq!(kept.updated_at, at(11));
+    assert_eq!(
+        store
+            .saml_connection_by_client_id(&racing.client_id)
+            .await
+            .unwrap(),
+        None
+    );
+    store.put_saml_connection(&conn).await.unwrap();
+
     // A Client ID names one connection.
     let other = new_org(&store).await;
     let mut clash = saml_connection(other.id, &[]);

@@ -105,6 +105,8 @@ pub struct SignedIn {
     pub session: SessionRecord,
     pub user: UserRecord,
     pub return_to: String,
+    /// The user did not exist and was created just in time.
+    pub created: bool,
 }
 
 /// The signed-in person behind a session cookie.
@@ -492,28 +494,29 @@ impl SsoService {
 
     /// The ACS: validates a posted `SAMLResponse` for the connection `client_id` names, and
     /// signs the person in. Every attempt on a known connection is audited.
+    ///
+    /// `conn` is what [`SsoService::connection_by_client_id`] found for the URL's Client ID:
+    /// the ACS routes by it before reading the body.
     pub async fn finish_login(
         &self,
-        client_id: &str,
+        conn: &SamlConnection,
         saml_response: &str,
         relay_state: Option<&str>,
         request_id: &str,
     ) -> Result<SignedIn, SignInRefusal> {
-        let refuse = |status: u16, message: &str, detail: String| SignInRefusal {
-            status,
-            message: message.to_string(),
-            detail,
-            reference: request_id.to_string(),
-        };
-        let conn = self
-            .connection_by_client_id(client_id)
-            .await
-            .map_err(|e| refuse(e.status(), &e.detail, e.detail.clone()))?;
-        let attempt = self.sign_in(&conn, saml_response, relay_state).await;
+        let attempt = self.sign_in(conn, saml_response, relay_state).await;
         let (status, detail, user_id) = match &attempt {
             Ok(s) => (
                 200,
-                format!("signed in as {}", s.user.user_name),
+                format!(
+                    "signed in as {}{}",
+                    s.user.user_name,
+                    if s.created {
+                        " (created just in time)"
+                    } else {
+                        ""
+                    }
+                ),
                 Some(s.user.id.to_string()),
             ),
             Err(r) => (r.status, r.detail.clone(), r.user.map(|u| u.to_string())),
@@ -532,7 +535,12 @@ impl SsoService {
                 request_id: Some(request_id.to_string()),
             })
             .await;
-        attempt.map_err(|r| refuse(r.status, r.message, r.detail))
+        attempt.map_err(|r| SignInRefusal {
+            status: r.status,
+            message: r.message.to_string(),
+            detail: r.detail,
+            reference: request_id.to_string(),
+        })
     }
 
     async fn sign_in(
@@ -621,9 +629,12 @@ impl SsoService {
             ));
         }
 
-        let user = match self.match_user(conn.org_id, &verified).await? {
-            Some(u) => u,
-            None if conn.jit => self.create_jit_user(conn.org_id, &verified, now).await?,
+        let (user, created) = match self.match_user(conn.org_id, &verified).await? {
+            Some(u) => (u, false),
+            None if conn.jit => (
+                self.create_jit_user(conn.org_id, &verified, now).await?,
+                true,
+            ),
             None => {
                 return Err(Refused::new(
                     403,
@@ -655,6 +666,7 @@ impl SsoService {
             session,
             user,
             return_to,
+            created,
         })
     }
 

@@ -96,9 +96,10 @@ async fn acs(
     body: Body,
 ) -> Response {
     // Route by Client ID first: an unknown one is answered before the body is read.
-    if let Err(e) = state.sso.connection_by_client_id(&client_id).await {
-        return domain_error_page(&e, &rid);
-    }
+    let conn = match state.sso.connection_by_client_id(&client_id).await {
+        Ok(c) => c,
+        Err(e) => return domain_error_page(&e, &rid),
+    };
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -133,7 +134,7 @@ async fn acs(
     let relay_state = form_value(&bytes, "RelayState");
     match state
         .sso
-        .finish_login(&client_id, &saml_response, relay_state.as_deref(), &rid.0)
+        .finish_login(&conn, &saml_response, relay_state.as_deref(), &rid.0)
         .await
     {
         Ok(signed_in) => redirect(

@@ -1984,8 +1984,18 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     store.put_saml_connection(&racing).await.unwrap();
     let kept = store.saml_connection(org.id).await.unwrap().unwrap();
     assert_eq!(
-        (&kept.client_id, &kept.sp_key_pem, &kept.sp_cert_pem, kept.created_at),
-        (&conn.client_id, &conn.sp_key_pem, &conn.sp_cert_pem, conn.created_at)
+        (
+            &kept.client_id,
+            &kept.sp_key_pem,
+            &kept.sp_cert_pem,
+            kept.created_at
+        ),
+        (
+            &conn.client_id,
+            &conn.sp_key_pem,
+            &conn.sp_cert_pem,
+            conn.created_at
+        )
     );
     assert_eq!(kept.updated_at, at(11));
     assert_eq!(

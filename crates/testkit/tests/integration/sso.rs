@@ -825,6 +825,19 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         let (status, body) = me(&server, &cookie).await;
         assert_eq!(status, 200);
         assert_eq!(body["user"]["userName"], stranger.as_str());
+        let audit = signin_audit(&server, &f).await;
+        assert_eq!(audit[0]["status"], 200);
+        assert!(
+            audit[0]["detail"].as_str().unwrap().contains("created just in time"),
+            "{}",
+            audit[0]
+        );
+        let found = f
+            .o
+            .scim
+            .get(&format!("/Users?filter=userName%20eq%20%22{stranger}%22"))
+            .await;
+        assert_eq!(found.body["totalResults"], 1, "{}", found.body);
 
         // Replay of an accepted response: refused.
         let page = refused(&server, &f, &r.saml_response, 400).await;

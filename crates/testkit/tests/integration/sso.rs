@@ -828,15 +828,17 @@ async fn refusals_unknown_deactivated_replayed_wrong_audience_are_audited() {
         let audit = signin_audit(&server, &f).await;
         assert_eq!(audit[0]["status"], 200);
         assert!(
-            audit[0]["detail"].as_str().unwrap().contains("created just in time"),
+            audit[0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("created just in time"),
             "{}",
             audit[0]
         );
-        let found = f
-            .o
-            .scim
-            .get(&format!("/Users?filter=userName%20eq%20%22{stranger}%22"))
-            .await;
+        let found =
+            f.o.scim
+                .get(&format!("/Users?filter=userName%20eq%20%22{stranger}%22"))
+                .await;
         assert_eq!(found.body["totalResults"], 1, "{}", found.body);
 
         // Replay of an accepted response: refused.
@@ -1016,5 +1018,83 @@ async fn forged_and_misdirected_responses_are_refused_without_a_session() {
         // valid response still works.
         let r = f.idp.response_full(&good);
         sign_in_ok(&server, &f, &r.xml, &r.saml_response, None).await;
+    });
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
+    on_every_backend!(|server| {
+        let o = org(&server).await;
+        let user_id: directory::UserId = o
+            .scim
+            .create_user(&format!("dora@{}", o.domain))
+            .await
+            .parse()
+            .unwrap();
+        let org_id = server.state.admin.org(&o.slug).await.unwrap().id;
+        let store = &server.state.store;
+        let now = OffsetDateTime::now_utc();
+        let session = |secret: &str, last_seen: Duration, idle: Duration, absolute: Duration| {
+            directory::model::SessionRecord {
+                id_hash: directory::token::hash_secret(secret),
+                org_id,
+                user_id,
+                created_at: now - Duration::hours(1),
+                last_seen_at: now - last_seen,
+                idle_expires_at: now + idle,
+                absolute_expires_at: now + absolute,
+            }
+        };
+        let cases = [
+            (
+                "s-idle",
+                session(
+                    "s-idle",
+                    Duration::hours(9),
+                    -Duration::hours(1),
+                    Duration::hours(10),
+                ),
+                false,
+            ),
+            (
+                "s-old",
+                session(
+                    "s-old",
+                    Duration::minutes(5),
+                    Duration::hours(7),
+                    -Duration::seconds(1),
+                ),
+                false,
+            ),
+            (
+                "s-live",
+                session(
+                    "s-live",
+                    Duration::minutes(5),
+                    Duration::hours(7),
+                    Duration::hours(10),
+                ),
+                true,
+            ),
+        ];
+        for (secret, record, live) in &cases {
+            store.create_session(record).await.unwrap();
+            let found = server.state.sso.session_user(secret).await.unwrap();
+            assert_eq!(found.is_some(), *live, "{secret}");
+            let stored = store.session_by_hash(&record.id_hash).await.unwrap();
+            if *live {
+                // Activity restarts the idle timeout, never past the absolute one.
+                let s = stored.unwrap();
+                assert!(s.idle_expires_at > record.idle_expires_at, "{secret}");
+                assert!(s.idle_expires_at <= s.absolute_expires_at);
+                let (status, _) = me(&server, &format!("portcullis_session={secret}")).await;
+                assert_eq!(status, 200);
+            } else {
+                // An expired session is deleted when seen.
+                assert_eq!(stored, None, "{secret}");
+                let (status, _) = me(&server, &format!("portcullis_session={secret}")).await;
+                assert_eq!(status, 401);
+            }
+        }
     });
 }

@@ -132,11 +132,16 @@ async fn acs(
         );
     };
     let relay_state = form_value(&bytes, "RelayState");
-    match state
+    let outcome = state
         .sso
         .finish_login(&conn, &saml_response, relay_state.as_deref(), &rid.0)
-        .await
-    {
+        .await;
+    metrics::counter!(
+        "portcullis_saml_signins_total",
+        "outcome" => if outcome.is_ok() { "success" } else { "refused" }
+    )
+    .increment(1);
+    match outcome {
         Ok(signed_in) => redirect(
             StatusCode::SEE_OTHER,
             &signed_in.return_to,

@@ -1098,3 +1098,58 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
         }
     });
 }
+
+#[tokio::test]
+async fn users_match_by_email_attribute_and_pages_escape_their_data() {
+    on_every_backend!(|server| {
+        let f = flow(&server).await;
+        // A user whose displayName and group carry markup.
+        let user_name = format!("erin@{}", f.o.domain);
+        let mut body =
+            ScimClient::okta_user(&user_name, "<script>alert(1)</script>", "Doe", "ext-erin");
+        body["displayName"] = json!("<script>alert(1)</script> Doe");
+        let res = f.o.scim.post("/Users", &body).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let erin = res.body["id"].as_str().unwrap().to_string();
+        let group = f.o.scim.create_group("R&D <core>").await;
+        let res = f
+            .o
+            .scim
+            .patch(
+                &format!("/Groups/{group}"),
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": [{"value": erin}]}]}),
+            )
+            .await;
+        assert!(matches!(res.status, 200 | 204), "{}", res.body);
+
+        // NameID is Okta's user id, not the userName: the email attribute finds the user.
+        let mut p = ResponseParams::new(&f.acs, &f.entity_id, "00u1a2b3c4d5e6f7g8h9");
+        p.attributes
+            .insert("email".into(), vec![user_name.to_uppercase()]);
+        let r = f.idp.response_full(&p);
+        let (cookie, _) = sign_in_ok(&server, &f, &r.xml, &r.saml_response, None).await;
+        let (status, me_json) = me(&server, &cookie).await;
+        assert_eq!(status, 200);
+        assert_eq!(me_json["user"]["id"], erin.as_str());
+        assert_eq!(me_json["groups"], json!(["R&D <core>"]));
+
+        let res = browser()
+            .get(format!("{}/me", server.base_url))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Doe"),
+            "{html}"
+        );
+        assert!(html.contains("R&amp;D &lt;core&gt;"), "{html}");
+    });
+}

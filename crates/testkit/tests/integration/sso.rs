@@ -1153,3 +1153,95 @@ async fn users_match_by_email_attribute_and_pages_escape_their_data() {
         assert!(html.contains("R&amp;D &lt;core&gt;"), "{html}");
     });
 }
+
+#[tokio::test]
+async fn responses_for_one_organization_never_sign_in_to_another() {
+    on_every_backend!(|server| {
+        let a = flow(&server).await;
+        // Organization B trusts the very same IdP, and has a user of the same name.
+        let b_org = org(&server).await;
+        let b_conn = setup(&server, &b_org).await;
+        let (status, _) = upload(&server, &b_org, a.idp.metadata_xml(SSO_URL)).await;
+        assert_eq!(status, 200);
+        server
+            .token_for(&b_org.slug, &[&a.o.domain])
+            .await
+            .create_user(&a.user_name)
+            .await;
+        let b = Flow {
+            client_id: client_id_of(&b_conn),
+            entity_id: b_conn["entity_id"].as_str().unwrap().to_string(),
+            acs: b_conn["acs_url"].as_str().unwrap().to_string(),
+            o: b_org,
+            idp: a.idp.clone(),
+            user_name: a.user_name.clone(),
+            user_id: String::new(),
+        };
+        // A response made for A, posted to B's ACS.
+        let for_a = a
+            .idp
+            .response(&ResponseParams::new(&a.acs, &a.entity_id, &a.user_name));
+        refused(&server, &b, &for_a, 400).await;
+        let audit = signin_audit(&server, &b).await;
+        let detail = audit[0]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("destination mismatch") || detail.contains("audience mismatch"),
+            "{detail}"
+        );
+        // The same response still works where it belongs.
+        let posted = post_acs(&server, &a, &for_a, None).await;
+        assert_eq!(posted.status, 303, "{}", posted.body);
+    });
+}
+
+#[tokio::test]
+async fn concurrent_replays_sign_in_once_and_signed_requests_when_asked() {
+    on_every_backend!(|server| {
+        let f = flow(&server).await;
+        let r = f
+            .idp
+            .response(&ResponseParams::new(&f.acs, &f.entity_id, &f.user_name));
+        let posts =
+            futures::future::join_all((0..4).map(|_| post_acs(&server, &f, &r, None))).await;
+        let ok = posts.iter().filter(|p| p.status == 303).count();
+        assert_eq!(
+            ok,
+            1,
+            "{:?}",
+            posts.iter().map(|p| p.status).collect::<Vec<_>>()
+        );
+        assert!(posts
+            .iter()
+            .filter(|p| p.status != 303)
+            .all(|p| p.status == 400 && p.cookie.is_none()));
+
+        // An IdP that wants signed AuthnRequests gets them (with the connection's SP key).
+        let (status, _) = upload(&server, &f.o, f.idp.metadata_xml_with(SSO_URL, true)).await;
+        assert_eq!(status, 200);
+        let res = browser()
+            .get(format!("{}/saml/{}/login", server.base_url, f.client_id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+        let names: Vec<String> = location
+            .query_pairs()
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        assert!(
+            names.contains(&"SigAlg".to_string()) && names.contains(&"Signature".to_string()),
+            "{location}"
+        );
+        // And the SP metadata says so.
+        let xml = browser()
+            .get(format!("{}/saml/{}/metadata", server.base_url, f.client_id))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(xml.contains("AuthnRequestsSigned=\"true\""), "{xml}");
+    });
+}

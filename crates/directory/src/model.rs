@@ -202,8 +202,9 @@ pub struct Page<T> {
 }
 
 /// An organization's SAML connection: what its IdP told us (the uploaded metadata) and what
-/// we generated for it (Client ID, SP key pair). One per organization.
-#[derive(Debug, Clone, PartialEq)]
+/// we generated for it (Client ID, SP key pair). One per organization. Debug leaves out the
+/// private key and the metadata text.
+#[derive(Clone, PartialEq)]
 pub struct SamlConnection {
     pub org_id: OrgId,
     /// The public, unguessable name of the connection in every SAML URL.
@@ -225,6 +226,23 @@ pub struct SamlConnection {
     pub domains: Vec<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for SamlConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlConnection")
+            .field("org_id", &self.org_id)
+            .field("client_id", &self.client_id)
+            .field("idp_entity_id", &self.idp_entity_id)
+            .field("idp_metadata_uploaded_at", &self.idp_metadata_uploaded_at)
+            .field("sp_key_pem", &"<redacted>")
+            .field("jit", &self.jit)
+            .field("idp_initiated", &self.idp_initiated)
+            .field("domains", &self.domains)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A signed-in browser. Only the SHA-256 of the cookie secret is stored.

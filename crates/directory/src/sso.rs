@@ -99,7 +99,7 @@ pub struct SignInRefusal {
 }
 
 /// A successful sign-in: the cookie secret (shown once, to the browser) and where to go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignedIn {
     pub cookie_secret: String,
     pub session: SessionRecord,
@@ -107,6 +107,18 @@ pub struct SignedIn {
     pub return_to: String,
     /// The user did not exist and was created just in time.
     pub created: bool,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("cookie_secret", &"<redacted>")
+            .field("session", &self.session)
+            .field("user", &self.user.id)
+            .field("return_to", &self.return_to)
+            .field("created", &self.created)
+            .finish()
+    }
 }
 
 /// The signed-in person behind a session cookie.
@@ -997,6 +1009,25 @@ mod tests {
         assert_eq!(safe_return_path(None), "/me");
         assert_eq!(safe_return_path(Some("/app/x?y=1#z")), "/app/x?y=1#z");
         assert_eq!(safe_return_path(Some("/")), "/");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let conn = SamlConnection {
+            org_id: OrgId::new_random(),
+            client_id: generate_client_id(),
+            idp_metadata_xml: None,
+            idp_entity_id: None,
+            idp_metadata_uploaded_at: None,
+            sp_key_pem: "-----BEGIN PRIVATE KEY-----secret".into(),
+            sp_cert_pem: String::new(),
+            jit: false,
+            idp_initiated: true,
+            domains: vec![],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{conn:?}").contains("secret"));
     }
 
     #[test]

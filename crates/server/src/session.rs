@@ -126,6 +126,7 @@ pub fn error_page(status: StatusCode, message: &str, reference: &str) -> Respons
     let title = match status.as_u16() {
         404 => "Not found",
         403 => "Access denied",
+        405 => "Not allowed",
         413 => "Too large",
         _ => "Sign-in failed",
     };

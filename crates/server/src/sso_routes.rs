@@ -33,6 +33,15 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_form).post(login_submit))
         .route("/logout", post(logout))
         .route("/me", get(me_page))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(Extension(rid): Extension<RequestId>) -> Response {
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address does not answer that kind of request.",
+        &rid.0,
+    )
 }
 
 fn status_of(e: &Error) -> StatusCode {

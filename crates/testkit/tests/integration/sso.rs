@@ -420,6 +420,18 @@ async fn login_routes_by_domain_and_unknown_things_are_refused_plainly() {
                 .starts_with("text/html"));
         }
 
+        // A method a browser route does not answer: an HTML 405, not an empty body.
+        let res = http
+            .get(format!("{}/logout", server.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+
         // Not signed in.
         let res = http
             .get(format!("{}/api/v1/me", server.base_url))

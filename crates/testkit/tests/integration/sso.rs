@@ -1057,11 +1057,17 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
                 absolute_expires_at: now + absolute,
             }
         };
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let (s_idle, s_old, s_live) = (
+            format!("idle-{run}"),
+            format!("old-{run}"),
+            format!("live-{run}"),
+        );
         let cases = [
             (
-                "s-idle",
+                s_idle.as_str(),
                 session(
-                    "s-idle",
+                    &s_idle,
                     Duration::hours(9),
                     -Duration::hours(1),
                     Duration::hours(10),
@@ -1069,9 +1075,9 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
                 false,
             ),
             (
-                "s-old",
+                s_old.as_str(),
                 session(
-                    "s-old",
+                    &s_old,
                     Duration::minutes(5),
                     Duration::hours(7),
                     -Duration::seconds(1),
@@ -1079,9 +1085,9 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
                 false,
             ),
             (
-                "s-live",
+                s_live.as_str(),
                 session(
-                    "s-live",
+                    &s_live,
                     Duration::minutes(5),
                     Duration::hours(7),
                     Duration::hours(10),

@@ -1263,3 +1263,35 @@ async fn concurrent_replays_sign_in_once_and_signed_requests_when_asked() {
         assert!(xml.contains("AuthnRequestsSigned=\"true\""), "{xml}");
     });
 }
+
+#[tokio::test]
+async fn session_cookie_is_secure_behind_https() {
+    let store = portcullis::open_store("sqlite::memory:").await.unwrap();
+    let https = portcullis::AppState::new(
+        store.clone(),
+        portcullis::ServerConfig {
+            base_url: "https://id.example.com".into(),
+            limits: Default::default(),
+        },
+    );
+    let cookie = portcullis::session::session_cookie(&https, "s3cret");
+    assert!(cookie.starts_with("portcullis_session=s3cret;"), "{cookie}");
+    for attr in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+        "Secure",
+        "Max-Age=86400",
+    ] {
+        assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+    }
+    assert!(portcullis::session::clear_cookie(&https).contains("Secure"));
+    let http = portcullis::AppState::new(
+        store,
+        portcullis::ServerConfig {
+            base_url: "http://127.0.0.1:8080".into(),
+            limits: Default::default(),
+        },
+    );
+    assert!(!portcullis::session::session_cookie(&http, "x").contains("Secure"));
+}

@@ -246,7 +246,7 @@ impl SsoService {
         } else if conn.domains.is_empty() {
             conn.domains = self.unclaimed_token_domains(org).await?;
         }
-        conn.updated_at = now.max(conn.updated_at);
+        conn.updated_at = next_change(conn.updated_at, now);
         self.put(&conn).await?;
         // A concurrent setup may have created the connection first: its Client ID stands.
         let conn = self.require_connection(org).await?;
@@ -323,7 +323,7 @@ impl SsoService {
         conn.idp_metadata_xml = Some(xml.to_string());
         conn.idp_entity_id = Some(idp.entity_id.clone());
         conn.idp_metadata_uploaded_at = Some(now);
-        conn.updated_at = now.max(conn.updated_at);
+        conn.updated_at = next_change(conn.updated_at, now);
         self.put(&conn).await?;
         self.record_admin(
             org.id,
@@ -358,7 +358,7 @@ impl SsoService {
         if let Some(d) = domains {
             conn.domains = parse_login_domains(d)?;
         }
-        conn.updated_at = self.clock.now().max(conn.updated_at);
+        conn.updated_at = next_change(conn.updated_at, self.clock.now());
         self.put(&conn).await?;
         self.record_admin(
             org.id,
@@ -920,6 +920,12 @@ impl SsoService {
             .ok_or_else(not_routed)?;
         Ok(self.urls(&conn.client_id).login_url)
     }
+}
+
+/// Every change moves `updated_at` forward, even within one millisecond: it is what tells a
+/// node that its parsed copy of the connection is stale.
+fn next_change(previous: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
+    now.max(previous + Duration::milliseconds(1))
 }
 
 /// Why a sign-in was refused, before it is audited and turned into a [`SignInRefusal`].

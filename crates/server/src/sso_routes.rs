@@ -269,13 +269,17 @@ pub async fn api_me(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let me = current_user(&state, &headers).await.ok_or_else(|| {
-        Problem::unauthenticated(
+) -> Response {
+    let Some(me) = current_user(&state, &headers).await else {
+        let mut res = Problem::unauthenticated(
             "not signed in: sign in through your organization's identity provider (GET /login)",
             &rid,
         )
-    })?;
+        .into_response();
+        // The answer is a session cookie, not the operator key the API's challenge names.
+        res.headers_mut().remove(header::WWW_AUTHENTICATE);
+        return res;
+    };
     let mut res = (StatusCode::OK, Bytes::from(me_json(&me).to_string())).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -283,5 +287,5 @@ pub async fn api_me(
     );
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
 }

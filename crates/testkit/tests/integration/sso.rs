@@ -144,6 +144,17 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
         assert_eq!(first["domains"], json!([o.domain]));
         assert!(first.get("sp_key_pem").is_none());
 
+        let (_, audit) = api(
+            &server,
+            &o,
+            "GET",
+            &format!("/orgs/{}/audit?operation=saml.", o.slug),
+            None,
+        )
+        .await;
+        assert_eq!(audit[0]["operation"], "saml.setup", "{audit}");
+        assert_eq!(audit[0]["actor"]["kind"], "admin_key");
+
         let again = setup(&server, &o).await;
         assert_eq!(client_id_of(&again), id);
         let (status, shown) =
@@ -440,6 +451,7 @@ async fn login_routes_by_domain_and_unknown_things_are_refused_plainly() {
             .unwrap();
         assert_eq!(res.status(), 401);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
+        assert!(res.headers().get("www-authenticate").is_none());
         let res = http
             .get(format!("{}/me", server.base_url))
             .send()

@@ -83,6 +83,25 @@ pub enum SamlCommand {
         #[command(flatten)]
         base: BaseUrlArg,
     },
+    /// Change the connection's settings; prints the connection as JSON.
+    Settings {
+        #[arg(long)]
+        org: String,
+        /// Create unknown people on their first sign-in.
+        #[arg(long)]
+        jit: Option<bool>,
+        /// Accept sign-ins started at the IdP (an Okta tile).
+        #[arg(long)]
+        idp_initiated: Option<bool>,
+        /// Replace the login domains (repeat for several).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Remove every login domain.
+        #[arg(long, conflicts_with = "domains")]
+        no_domains: bool,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
     /// Show the organization's SAML connection as JSON.
     Show {
         #[arg(long)]
@@ -299,6 +318,24 @@ async fn saml_command(
                     .unwrap_or_default(),
                 sso.urls(&conn.client_id).login_url
             );
+            Ok(())
+        }
+        SamlCommand::Settings {
+            org,
+            jit,
+            idp_initiated,
+            domains,
+            no_domains,
+            base,
+        } => {
+            let sso = sso(&base);
+            let org = admin.org(&org).await.map_err(fail)?;
+            let domains = (no_domains || !domains.is_empty()).then_some(domains);
+            let conn = sso
+                .update_settings(&org, jit, idp_initiated, domains.as_deref(), &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&saml_json(&sso, &conn))?);
             Ok(())
         }
         SamlCommand::Show { org, base } => {

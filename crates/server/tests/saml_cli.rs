@@ -113,6 +113,22 @@ fn saml_setup_prints_one_json_object_and_keeps_the_client_id() {
     assert_eq!(shown["client_id"], id);
     assert_eq!(shown["domains"], serde_json::json!(["acme.com"]));
 
+    let changed: Value = serde_json::from_str(&env.ok(&[
+        "saml",
+        "settings",
+        "--org",
+        "acme",
+        "--jit",
+        "true",
+        "--idp-initiated",
+        "false",
+    ]))
+    .unwrap();
+    assert_eq!(changed["jit"], true);
+    assert_eq!(changed["idp_initiated"], false);
+    assert_eq!(changed["domains"], serde_json::json!(["acme.com"]));
+    assert_eq!(changed["client_id"], id);
+
     // A second organization cannot take acme.com.
     env.ok(&["org", "create", "other"]);
     let out = env.run(&["saml", "setup", "--org", "other", "--domain", "acme.com"]);

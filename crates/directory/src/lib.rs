@@ -14,6 +14,7 @@ pub mod ids;
 pub mod model;
 pub mod query;
 pub mod scim_service;
+pub mod sso;
 pub mod store;
 pub mod token;
 pub mod token_cache;

@@ -200,3 +200,59 @@ pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
 }
+
+/// An organization's SAML connection: what its IdP told us (the uploaded metadata) and what
+/// we generated for it (Client ID, SP key pair). One per organization. Debug leaves out the
+/// private key and the metadata text.
+#[derive(Clone, PartialEq)]
+pub struct SamlConnection {
+    pub org_id: OrgId,
+    /// The public, unguessable name of the connection in every SAML URL.
+    pub client_id: String,
+    /// The IdP metadata exactly as uploaded (parsed again when used).
+    pub idp_metadata_xml: Option<String>,
+    pub idp_entity_id: Option<String>,
+    /// When the metadata was uploaded: certificate expiry is judged at that instant, not at
+    /// each sign-in (an IdP rolls its certificate by uploading new metadata).
+    pub idp_metadata_uploaded_at: Option<OffsetDateTime>,
+    /// The SP's private key (PKCS#8 PEM), for encrypted assertions and signed requests.
+    pub sp_key_pem: String,
+    pub sp_cert_pem: String,
+    /// Create unknown users on their first sign-in.
+    pub jit: bool,
+    /// Accept unsolicited responses (an Okta tile).
+    pub idp_initiated: bool,
+    /// Lower-cased email domains whose people `/login` sends to this connection.
+    pub domains: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for SamlConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlConnection")
+            .field("org_id", &self.org_id)
+            .field("client_id", &self.client_id)
+            .field("idp_entity_id", &self.idp_entity_id)
+            .field("idp_metadata_uploaded_at", &self.idp_metadata_uploaded_at)
+            .field("sp_key_pem", &"<redacted>")
+            .field("jit", &self.jit)
+            .field("idp_initiated", &self.idp_initiated)
+            .field("domains", &self.domains)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed-in browser. Only the SHA-256 of the cookie secret is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub idle_expires_at: OffsetDateTime,
+    pub absolute_expires_at: OffsetDateTime,
+}

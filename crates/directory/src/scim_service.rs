@@ -553,6 +553,18 @@ impl ScimService {
         Ok((body, etag(user.version)))
     }
 
+    /// The SCIM resource of a signed-in user (`/Me` with a session): their organization's
+    /// view of them, groups included.
+    pub async fn user_for_session(&self, org: OrgId, id: UserId) -> Result<(Value, String), Error> {
+        let (user, groups) = self
+            .store
+            .get_user_with_groups(org, id, true)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| Error::not_found("the signed-in user no longer exists"))?;
+        Ok((self.render_user(&user, Some(&groups)), etag(user.version)))
+    }
+
     /// Current ETag of a user (for If-None-Match without building the body).
     pub async fn user_etag(&self, caller: &ScimCaller, id: &str) -> Result<String, Error> {
         Ok(etag(self.load_user(caller.org, id).await?.version))
@@ -670,12 +682,23 @@ impl ScimService {
                 }
                 other => store_err(other),
             })?;
+        if !next.active {
+            self.end_sessions(caller.org, next.id).await;
+        }
         let body = self.user_json(caller.org, &next, projection).await?;
         Ok(Written {
             body: Some(body),
             etag: etag(next.version),
             location: self.user_location(next.id),
         })
+    }
+
+    /// A deactivated or deleted user is signed out at once. Should this fail, session lookup
+    /// still refuses an inactive or missing user, so it is logged, not returned.
+    async fn end_sessions(&self, org: OrgId, user: UserId) {
+        if let Err(e) = self.store.delete_user_sessions(org, user).await {
+            tracing::error!(error = %e, %user, "could not end the sessions of a deactivated user");
+        }
     }
 
     pub async fn delete_user(
@@ -693,7 +716,9 @@ impl ScimService {
                 .map_err(|e| match e {
                     StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
                     other => store_err(other),
-                })
+                })?;
+            self.end_sessions(caller.org, user.id).await;
+            Ok(())
         }
         .await;
         self.audited(

@@ -6,7 +6,7 @@
 use crate::ids::{GroupId, OrgId, TokenId, UserId};
 use crate::model::{
     AdminKeyRecord, AuditEvent, GroupRecord, Member, MembershipChange, Organization, Page,
-    ScimTokenRecord, UserRecord,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use crate::query::{AuditQuery, StoreQuery};
 use crate::token::DomainList;
@@ -239,4 +239,63 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         query: &AuditQuery,
     ) -> StoreResult<Vec<StoredAuditEvent>>;
+
+    // SAML connections (one per organization).
+    /// Inserts or replaces the organization's connection, and makes its `domains` the
+    /// organization's login domains. An existing connection keeps its Client ID, SP key pair
+    /// and `created_at` (what the IdP was told never changes under it, even when two setups
+    /// race): read the connection back to learn them. `Conflict("domain <d>")` when another organization
+    /// already routes a domain; `Conflict("client_id")` when the Client ID is taken.
+    async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()>;
+    async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>>;
+    /// The one SAML lookup not scoped by organization: the Client ID in the URL names it.
+    async fn saml_connection_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<SamlConnection>>;
+    /// The organization whose people sign in with this (lower-cased) email domain.
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>>;
+
+    // SP-initiated sign-in: the AuthnRequests we sent and are waiting on.
+    async fn remember_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        return_to: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Single use: the request is deleted whether or not it had expired. Returns its
+    /// `return_to` when it existed and had not expired at `now`.
+    async fn take_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>>;
+
+    /// The assertion replay cache: records `assertion_id` until `until` and returns true, or
+    /// returns false when it is already recorded and not expired at `now`. Expired entries
+    /// are purged on the way.
+    async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    // Browser sessions.
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// The one session lookup not scoped by organization: the cookie names it.
+    async fn session_by_hash(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Records activity: `last_seen_at = now`, a new idle expiry. `NotFound` if gone.
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64>;
 }

@@ -42,5 +42,6 @@ pub use error::{KeyError, MetadataError, RequestError, ResponseError, XmlError};
 pub use keys::{IdpCertificate, PublicKey, SpKeyPair};
 pub use metadata::{sp_metadata_xml, IdpMetadata, SpMetadataParams, SsoEndpoint};
 pub use response::{
-    validate_response, validate_response_xml, ValidationContext, VerifiedAssertion,
+    peek_in_response_to, validate_response, validate_response_xml, ValidationContext,
+    VerifiedAssertion,
 };

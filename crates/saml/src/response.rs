@@ -116,6 +116,28 @@ impl VerifiedAssertion {
     }
 }
 
+/// The `InResponseTo` a `SAMLResponse` form value claims, unverified: only a hint for finding
+/// which of our pending requests to take out of the store, which is then passed to
+/// [`validate_response`] as the expected value (so a forged hint can only fail validation).
+/// `None` when absent or unreadable.
+pub fn peek_in_response_to(saml_response: &str) -> Option<String> {
+    let limit = MAX_XML_BYTES / 3 * 4 + MAX_XML_BYTES / 32 + 8;
+    if saml_response.len() > limit {
+        return None;
+    }
+    let bytes = b64(saml_response)?;
+    let text = String::from_utf8(bytes).ok()?;
+    let doc = xml::parse(text.strip_prefix('\u{feff}').unwrap_or(&text)).ok()?;
+    let root = doc.root_element();
+    if !is(root, ns::PROTOCOL, "Response") {
+        return None;
+    }
+    root.attribute("InResponseTo")
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .map(str::to_owned)
+}
+
 /// Validates the `SAMLResponse` form value (base64) of an HTTP-POST.
 pub fn validate_response(
     saml_response: &str,

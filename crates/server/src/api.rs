@@ -9,8 +9,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
-use directory::model::{Actor, AdminKeyRecord, Organization, ScimTokenRecord};
+use directory::model::{Actor, AdminKeyRecord, Organization, SamlConnection, ScimTokenRecord};
 use directory::query::AuditQuery;
+use directory::sso::SsoService;
 use directory::store::StoredAuditEvent;
 use directory::{Error, ErrorKind};
 use serde::Deserialize;
@@ -28,6 +29,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/orgs/{slug}/tokens/{id}/domains", put(set_domains))
         .route("/orgs/{slug}/audit", get(audit))
+        .route("/orgs/{slug}/saml", get(get_saml).patch(patch_saml))
+        .route("/orgs/{slug}/saml/setup", axum::routing::post(setup_saml))
+        .route("/orgs/{slug}/saml/metadata", put(upload_saml_metadata))
+        .route("/me", get(crate::sso_routes::api_me))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(label_route))
 }
@@ -52,6 +57,9 @@ impl Problem {
             detail: e.detail,
             request_id: rid.0.clone(),
         }
+    }
+    pub(crate) fn unauthenticated(detail: impl Into<String>, rid: &RequestId) -> Self {
+        Problem::new(StatusCode::UNAUTHORIZED, detail, rid)
     }
     fn new(status: StatusCode, detail: impl Into<String>, rid: &RequestId) -> Self {
         Problem {
@@ -389,4 +397,171 @@ async fn audit(
 
 async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
     Problem::new(StatusCode::NOT_FOUND, "no such admin API endpoint", &rid).into_response()
+}
+
+/// A SAML connection as the admin API and `portcullis saml show` print it: the URLs to copy
+/// into the IdP, the IdP's certificates, the settings. Never the SP private key.
+pub fn saml_json(sso: &SsoService, conn: &SamlConnection) -> Value {
+    let urls = sso.urls(&conn.client_id);
+    let (idp, problem) = match SsoService::idp_metadata(conn) {
+        Ok(idp) => (idp, None),
+        Err(e) => (None, Some(e.detail)),
+    };
+    let certificates: Vec<Value> = idp
+        .as_ref()
+        .map(|i| {
+            i.signing_certificates
+                .iter()
+                .map(|c| {
+                    json!({
+                        "subject": c.subject,
+                        "not_before": ts(c.not_before),
+                        "not_after": ts(c.not_after),
+                        "sha256_fingerprint": c.sha256_fingerprint,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "client_id": urls.client_id,
+        "acs_url": urls.acs_url,
+        "entity_id": urls.entity_id,
+        "login_url": urls.login_url,
+        "metadata_url": urls.metadata_url,
+        "idp": idp.as_ref().map(|i| json!({
+            "entity_id": i.entity_id,
+            "sso_url": i.redirect_sso_url(),
+            "want_authn_requests_signed": i.want_authn_requests_signed,
+            "certificates": certificates,
+            "uploaded_at": conn.idp_metadata_uploaded_at.map(ts),
+        })),
+        "idp_problem": problem,
+        "sp_certificate_pem": conn.sp_cert_pem,
+        "jit": conn.jit,
+        "idp_initiated": conn.idp_initiated,
+        "domains": conn.domains,
+        "created_at": ts(conn.created_at),
+        "updated_at": ts(conn.updated_at),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SetupSaml {
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchSaml {
+    jit: Option<bool>,
+    idp_initiated: Option<bool>,
+    domains: Option<Vec<String>>,
+}
+
+async fn get_saml(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let conn = state
+        .sso
+        .require_connection(&org)
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+}
+
+async fn setup_saml(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let req: SetupSaml = if body.iter().all(u8::is_ascii_whitespace) {
+        SetupSaml::default()
+    } else {
+        body_json(&body, &rid)?
+    };
+    let conn = state
+        .sso
+        .setup(&org, &req.domains, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+}
+
+async fn upload_saml_metadata(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let xml_type = [
+        "application/xml",
+        "text/xml",
+        "application/samlmetadata+xml",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t));
+    if !xml_type {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the IdP metadata file as the body with Content-Type: application/xml",
+            &rid,
+        ));
+    }
+    let xml = std::str::from_utf8(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "the metadata is not UTF-8 text; upload the XML file exactly as your identity provider offers it",
+            &rid,
+        )
+    })?;
+    let (conn, _) = state
+        .sso
+        .upload_metadata(&org, xml, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+}
+
+async fn patch_saml(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let req: PatchSaml = body_json(&body, &rid)?;
+    let conn = state
+        .sso
+        .update_settings(
+            &org,
+            req.jit,
+            req.idp_initiated,
+            req.domains.as_deref(),
+            &Actor::AdminKey(key.id),
+        )
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
 }

@@ -1,11 +1,12 @@
 //! Application state and the top-level router.
 
-use crate::{api, observability, scim_routes};
+use crate::{api, observability, scim_routes, sso_routes};
 use axum::routing::get;
 use axum::Router;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::scim_service::{Limits, ScimService};
+use directory::sso::SsoService;
 use directory::token_cache::TokenCache;
 use directory::{Clock, Store, SystemClock};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub scim: ScimService,
     pub admin: AdminService,
+    pub sso: SsoService,
     pub config: Arc<ServerConfig>,
 }
 
@@ -40,11 +42,18 @@ impl AppState {
             config.limits,
             tokens.clone(),
         );
+        let sso = SsoService::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            &config.base_url,
+        );
         let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,
             scim,
             admin,
+            sso,
             config: Arc::new(config),
         }
     }
@@ -74,6 +83,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/v2", scim_routes::router())
         .nest("/api/v1", api::router())
+        .merge(sso_routes::router())
         .route("/healthz", get(observability::healthz))
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics))

@@ -1,7 +1,7 @@
 //! The command line: `portcullis serve`, and the operator commands that work against the same
 //! database while the server runs.
 
-use crate::api::{audit_json, token_json};
+use crate::api::{audit_json, saml_json, token_json};
 use crate::app::{build_router, open_store, AppState, ServerConfig};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -10,10 +10,12 @@ use directory::audit::AuditLog;
 use directory::model::Actor;
 use directory::query::AuditQuery;
 use directory::scim_service::Limits;
+use directory::sso::SsoService;
 use directory::SystemClock;
 use std::sync::Arc;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./portcullis-data/portcullis.db";
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,6 +47,68 @@ pub enum Command {
     AdminKey(AdminKeyCommand),
     /// Show an organization's audit log, newest first.
     Audit(AuditArgs),
+    /// Set up SAML single sign-on for an organization.
+    #[command(subcommand)]
+    Saml(SamlCommand),
+}
+
+/// The base URL IdPs are told, for the SAML commands.
+#[derive(Args, Debug)]
+pub struct BaseUrlArg {
+    /// Public base URL of Portcullis (what the IdP and browsers reach).
+    #[arg(long, env = "PORTCULLIS_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    pub base_url: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SamlCommand {
+    /// Create the organization's SAML connection (or show the existing one) and print, as one
+    /// JSON object: client_id, acs_url, entity_id, login_url, metadata_url.
+    Setup {
+        #[arg(long)]
+        org: String,
+        /// An email domain whose people sign in through this organization (repeat for
+        /// several). Default: the domains of the organization's SCIM tokens.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
+    /// Upload the IdP metadata XML file (uploading again replaces it).
+    Metadata {
+        #[arg(long)]
+        org: String,
+        /// The metadata file, as downloaded from the identity provider.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
+    /// Change the connection's settings; prints the connection as JSON.
+    Settings {
+        #[arg(long)]
+        org: String,
+        /// Create unknown people on their first sign-in.
+        #[arg(long)]
+        jit: Option<bool>,
+        /// Accept sign-ins started at the IdP (an Okta tile).
+        #[arg(long)]
+        idp_initiated: Option<bool>,
+        /// Replace the login domains (repeat for several).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Remove every login domain.
+        #[arg(long, conflicts_with = "domains")]
+        no_domains: bool,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
+    /// Show the organization's SAML connection as JSON.
+    Show {
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -133,12 +197,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         command => {
             let audit = AuditLog::spawn(store.clone());
             let admin = AdminService::new(
-                store,
+                store.clone(),
                 Arc::new(SystemClock),
                 audit.clone(),
                 Default::default(),
             );
-            let result = operator_command(&admin, command).await;
+            let result = match command {
+                Command::Saml(saml) => saml_command(&admin, store, &audit, saml).await,
+                other => operator_command(&admin, other).await,
+            };
             audit.flush().await;
             result
         }
@@ -189,9 +256,101 @@ fn fail(e: directory::Error) -> anyhow::Error {
     anyhow::anyhow!(e.detail)
 }
 
+async fn saml_command(
+    admin: &AdminService,
+    store: Arc<dyn directory::Store>,
+    audit: &AuditLog,
+    command: SamlCommand,
+) -> anyhow::Result<()> {
+    let sso = |base: &BaseUrlArg| {
+        SsoService::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            audit.clone(),
+            &base.base_url,
+        )
+    };
+    match command {
+        SamlCommand::Setup { org, domains, base } => {
+            let sso = sso(&base);
+            let org = admin.org(&org).await.map_err(fail)?;
+            let conn = sso.setup(&org, &domains, &Actor::Cli).await.map_err(fail)?;
+            let urls = sso.urls(&conn.client_id);
+            let out = serde_json::json!({
+                "client_id": urls.client_id,
+                "acs_url": urls.acs_url,
+                "entity_id": urls.entity_id,
+                "login_url": urls.login_url,
+                "metadata_url": urls.metadata_url,
+            });
+            println!("{out}");
+            eprintln!(
+                "In Okta: the application's Sign On tab > Advanced Sign-On Settings > Client ID: {}\nThen download the Identity Provider metadata and run `portcullis saml metadata --org {} <file.xml>`.\nLogin domains: {}",
+                urls.client_id,
+                org.slug,
+                if conn.domains.is_empty() { "none (pass --domain acme.com)".to_string() } else { conn.domains.join(", ") }
+            );
+            Ok(())
+        }
+        SamlCommand::Metadata { org, file, base } => {
+            let sso = sso(&base);
+            let org = admin.org(&org).await.map_err(fail)?;
+            let xml = std::fs::read_to_string(&file).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read {}: {e}; give the path of the IdP metadata XML file you downloaded",
+                    file.display()
+                )
+            })?;
+            let (conn, idp) = sso
+                .upload_metadata(&org, &xml, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            eprintln!(
+                "IdP metadata uploaded for {}: identity provider {}, {} signing certificate(s), newest valid until {}.\nPeople can now sign in at {}",
+                org.slug,
+                idp.entity_id,
+                idp.signing_certificates.len(),
+                idp.signing_certificates
+                    .iter()
+                    .map(|c| c.not_after)
+                    .max()
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_default(),
+                sso.urls(&conn.client_id).login_url
+            );
+            Ok(())
+        }
+        SamlCommand::Settings {
+            org,
+            jit,
+            idp_initiated,
+            domains,
+            no_domains,
+            base,
+        } => {
+            let sso = sso(&base);
+            let org = admin.org(&org).await.map_err(fail)?;
+            let domains = (no_domains || !domains.is_empty()).then_some(domains);
+            let conn = sso
+                .update_settings(&org, jit, idp_initiated, domains.as_deref(), &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&saml_json(&sso, &conn))?);
+            Ok(())
+        }
+        SamlCommand::Show { org, base } => {
+            let sso = sso(&base);
+            let org = admin.org(&org).await.map_err(fail)?;
+            let conn = sso.require_connection(&org).await.map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&saml_json(&sso, &conn))?);
+            Ok(())
+        }
+    }
+}
+
 async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Saml(_) => Ok(()),
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())

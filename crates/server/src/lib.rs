@@ -8,5 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod observability;
 pub mod scim_routes;
+pub mod session;
+pub mod sso_routes;
 
 pub use app::{build_router, open_store, AppState, ServerConfig};

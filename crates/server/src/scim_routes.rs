@@ -547,7 +547,38 @@ async fn bulk(
     Ok(scim_json(StatusCode::OK, &out))
 }
 
-async fn me(Extension(rid): Extension<RequestId>) -> Response {
+/// `/Me`: for a browser session, GET answers the signed-in user's resource. A SCIM token
+/// acts for an identity provider, not a person, so with a bearer token it stays 501.
+async fn me(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers.contains_key(header::AUTHORIZATION);
+    if !bearer {
+        if let Some(me) = crate::session::current_user(&state, &headers).await {
+            if method != axum::http::Method::GET {
+                return ScimFailure::new(
+                    ScimError::new(
+                        405,
+                        None,
+                        "a signed-in session may only read /Me (GET); changes come from the identity provider",
+                    ),
+                    &rid,
+                )
+                .into_response();
+            }
+            return match state
+                .scim
+                .user_for_session(me.user.org_id, me.user.id)
+                .await
+            {
+                Ok((body, tag)) => with_etag(scim_json(StatusCode::OK, &body), &tag),
+                Err(e) => ScimFailure::from_domain(e, &rid).into_response(),
+            };
+        }
+    }
     ScimFailure::new(
         ScimError::new(
             501,

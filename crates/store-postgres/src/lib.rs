@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use directory::ids::{GroupId, OrgId, TokenId, UserId};
 use directory::model::{
     AdminKeyRecord, AuditEvent, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange,
-    Organization, Page, ScimTokenRecord, UserRecord,
+    Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
@@ -28,6 +28,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1121,5 +1123,78 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()> {
+        sso::put_connection(&self.pool, conn).await
+    }
+
+    async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>> {
+        sso::connection(&self.pool, org).await
+    }
+
+    async fn saml_connection_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<SamlConnection>> {
+        sso::connection_by_client_id(&self.pool, client_id).await
+    }
+
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        sso::org_for_domain(&self.pool, domain).await
+    }
+
+    async fn remember_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        return_to: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sso::remember_request(&self.pool, org, request_id, return_to, expires_at).await
+    }
+
+    async fn take_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        sso::take_request(&self.pool, org, request_id, now).await
+    }
+
+    async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        sso::remember_assertion(&self.pool, org, assertion_id, until, now).await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        sso::create_session(&self.pool, session).await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        sso::session_by_hash(&self.pool, id_hash).await
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sso::touch_session(&self.pool, id_hash, now, idle_expires_at).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        sso::delete_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        sso::delete_user_sessions(&self.pool, org, user).await
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use directory::ids::{GroupId, OrgId, TokenId, UserId};
 use directory::model::{
     AdminKeyRecord, AuditEvent, GroupRecord, Member, MembershipChange, Organization, Page,
-    ScimTokenRecord, UserRecord,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, StoreQuery};
 use directory::store::{
@@ -30,6 +30,7 @@ mod groups;
 mod migrate;
 mod query;
 mod rows;
+mod sso;
 mod tenancy;
 mod users;
 
@@ -335,6 +336,111 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.engine
             .read_long(move |c| audit::list(c, org, &q))
+            .await
+    }
+
+    async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()> {
+        let conn = conn.clone();
+        self.engine
+            .write(move |c| sso::put_connection(c, &conn))
+            .await
+    }
+
+    async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>> {
+        self.engine.read(move |c| sso::connection(c, org)).await
+    }
+
+    async fn saml_connection_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<SamlConnection>> {
+        let client_id = client_id.to_string();
+        self.engine
+            .read(move |c| sso::connection_by_client_id(c, &client_id))
+            .await
+    }
+
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        let domain = domain.to_string();
+        self.engine
+            .read(move |c| sso::org_for_domain(c, &domain))
+            .await
+    }
+
+    async fn remember_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        return_to: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (request_id, return_to) = (request_id.to_string(), return_to.to_string());
+        self.engine
+            .write(move |c| sso::remember_request(c, org, &request_id, &return_to, expires_at))
+            .await
+    }
+
+    async fn take_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        let request_id = request_id.to_string();
+        self.engine
+            .write(move |c| sso::take_request(c, org, &request_id, now))
+            .await
+    }
+
+    async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let assertion_id = assertion_id.to_string();
+        self.engine
+            .write(move |c| sso::remember_assertion(c, org, &assertion_id, until, now))
+            .await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let session = session.clone();
+        self.engine
+            .write(move |c| sso::create_session(c, &session))
+            .await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .read(move |c| sso::session_by_hash(c, &id_hash))
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| sso::touch_session(c, &id_hash, now, idle_expires_at))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| sso::delete_session(c, &id_hash))
+            .await
+    }
+
+    async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| sso::delete_user_sessions(c, org, user))
             .await
     }
 }

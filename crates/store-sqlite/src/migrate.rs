@@ -6,8 +6,14 @@ use directory::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 /// In order; a migration, once released, is never edited (add a new one instead).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "saml_sessions",
+        include_str!("../migrations/0002_saml_sessions.sql"),
+    ),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
     let mut current: i64 = conn

@@ -19,7 +19,7 @@
 use directory::ids::{AdminKeyId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
     AdminKeyRecord, AuditEvent, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange,
-    Organization, ScimTokenRecord, UserRecord,
+    Organization, SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
 use directory::store::{Store, StoreError};
@@ -56,6 +56,11 @@ macro_rules! store_suite_tests {
             sequential_pages_follow_positions_across_deletes,
             organizations_never_see_each_other,
             audit_append_and_list,
+            saml_connection_put_get_replace,
+            saml_login_domains_route_to_one_org,
+            authn_requests_are_single_use_and_expire,
+            assertion_replay_cache,
+            sessions_create_touch_delete,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -1900,4 +1905,298 @@ pub async fn audit_append_and_list(store: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(last, all[4..].to_vec());
+}
+
+// ---------------------------------------------------------------------------------------------
+// SAML connections, login domains, AuthnRequests, the replay cache, sessions.
+
+fn random_client_id() -> String {
+    Uuid::new_v4().simple().to_string()[..24].to_string()
+}
+
+fn saml_connection(org: OrgId, domains: &[&str]) -> SamlConnection {
+    SamlConnection {
+        org_id: org,
+        client_id: random_client_id(),
+        idp_metadata_xml: None,
+        idp_entity_id: None,
+        idp_metadata_uploaded_at: None,
+        sp_key_pem: "-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n".into(),
+        sp_cert_pem: "-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n".into(),
+        jit: false,
+        idp_initiated: true,
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn unique_domain() -> String {
+    format!("d{}.example", Uuid::new_v4().simple())
+}
+
+pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    assert_eq!(store.saml_connection(org.id).await.unwrap(), None);
+    let d = unique_domain();
+    let mut conn = saml_connection(org.id, &[&d]);
+    store.put_saml_connection(&conn).await.unwrap();
+    assert_eq!(
+        store.saml_connection(org.id).await.unwrap(),
+        Some(conn.clone())
+    );
+    assert_eq!(
+        store
+            .saml_connection_by_client_id(&conn.client_id)
+            .await
+            .unwrap(),
+        Some(conn.clone())
+    );
+    assert_eq!(
+        store
+            .saml_connection_by_client_id("nosuchclientid000000000a")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Replace: metadata uploaded, settings changed; still one connection, same Client ID.
+    conn.idp_metadata_xml = Some("<md:EntityDescriptor/>".into());
+    conn.idp_entity_id = Some("http://www.okta.com/exk1".into());
+    conn.idp_metadata_uploaded_at = Some(at(5));
+    conn.jit = true;
+    conn.idp_initiated = false;
+    conn.updated_at = at(10);
+    conn.domains = vec![];
+    store.put_saml_connection(&conn).await.unwrap();
+    assert_eq!(
+        store.saml_connection(org.id).await.unwrap(),
+        Some(conn.clone())
+    );
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
+
+    // What the IdP was told stays: a put with another Client ID or key pair keeps the first.
+    let mut racing = saml_connection(org.id, &[]);
+    racing.sp_key_pem = "other key".into();
+    racing.sp_cert_pem = "other cert".into();
+    racing.created_at = at(7);
+    racing.updated_at = at(11);
+    store.put_saml_connection(&racing).await.unwrap();
+    let kept = store.saml_connection(org.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            &kept.client_id,
+            &kept.sp_key_pem,
+            &kept.sp_cert_pem,
+            kept.created_at
+        ),
+        (
+            &conn.client_id,
+            &conn.sp_key_pem,
+            &conn.sp_cert_pem,
+            conn.created_at
+        )
+    );
+    assert_eq!(kept.updated_at, at(11));
+    assert_eq!(
+        store
+            .saml_connection_by_client_id(&racing.client_id)
+            .await
+            .unwrap(),
+        None
+    );
+    store.put_saml_connection(&conn).await.unwrap();
+
+    // A Client ID names one connection.
+    let other = new_org(&store).await;
+    let mut clash = saml_connection(other.id, &[]);
+    clash.client_id = conn.client_id.clone();
+    assert!(matches!(
+        store.put_saml_connection(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.saml_connection(other.id).await.unwrap(), None);
+}
+
+pub async fn saml_login_domains_route_to_one_org(store: Arc<dyn Store>) {
+    let (a, b) = (new_org(&store).await, new_org(&store).await);
+    let (d1, d2, d3) = (unique_domain(), unique_domain(), unique_domain());
+    let mut ca = saml_connection(a.id, &[&d1, &d2]);
+    ca.domains.sort();
+    store.put_saml_connection(&ca).await.unwrap();
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
+    assert_eq!(store.org_for_login_domain(&d2).await.unwrap(), Some(a.id));
+    assert_eq!(store.org_for_login_domain(&d3).await.unwrap(), None);
+
+    // b cannot claim a's domain, and the refused write leaves b without a connection.
+    let cb = saml_connection(b.id, &[&d3, &d1]);
+    match store.put_saml_connection(&cb).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains(&d1), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.saml_connection(b.id).await.unwrap(), None);
+    assert_eq!(store.org_for_login_domain(&d3).await.unwrap(), None);
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
+
+    // Once a releases it, b may take it.
+    ca.domains = vec![d2.clone()];
+    store.put_saml_connection(&ca).await.unwrap();
+    let cb = saml_connection(b.id, &[&d1]);
+    store.put_saml_connection(&cb).await.unwrap();
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(b.id));
+    assert_eq!(
+        store.saml_connection(a.id).await.unwrap().unwrap().domains,
+        vec![d2]
+    );
+}
+
+pub async fn authn_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
+    let (org, other) = (new_org(&store).await, new_org(&store).await);
+    let now = now_ms();
+    let later = now + Duration::minutes(10);
+    store
+        .remember_authn_request(org.id, "id-1", "/app", later)
+        .await
+        .unwrap();
+    // Another organization cannot take it.
+    assert_eq!(
+        store
+            .take_authn_request(other.id, "id-1", now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_authn_request(org.id, "id-1", now).await.unwrap(),
+        Some("/app".into())
+    );
+    assert_eq!(
+        store.take_authn_request(org.id, "id-1", now).await.unwrap(),
+        None
+    );
+
+    // Expired: None, and gone.
+    store
+        .remember_authn_request(org.id, "id-2", "/x", now + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_authn_request(org.id, "id-2", now + Duration::seconds(2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_authn_request(org.id, "id-2", now).await.unwrap(),
+        None
+    );
+
+    // Concurrent takes: exactly one wins.
+    store
+        .remember_authn_request(org.id, "id-3", "/y", later)
+        .await
+        .unwrap();
+    let takes = futures::future::join_all((0..8).map(|_| {
+        let store = store.clone();
+        async move { store.take_authn_request(org.id, "id-3", now).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(takes.iter().filter(|t| t.is_some()).count(), 1);
+}
+
+pub async fn assertion_replay_cache(store: Arc<dyn Store>) {
+    let (org, other) = (new_org(&store).await, new_org(&store).await);
+    let now = now_ms();
+    let until = now + Duration::minutes(5);
+    assert!(store
+        .remember_assertion(org.id, "_a1", until, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .remember_assertion(org.id, "_a1", until, now)
+        .await
+        .unwrap());
+    // Scoped by organization.
+    assert!(store
+        .remember_assertion(other.id, "_a1", until, now)
+        .await
+        .unwrap());
+    // After it expires, the entry is purged and the ID is new again.
+    let after = until + Duration::seconds(1);
+    assert!(store
+        .remember_assertion(org.id, "_a1", after + Duration::minutes(5), after)
+        .await
+        .unwrap());
+    // Concurrent: exactly one first sight.
+    let firsts = futures::future::join_all((0..8).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .remember_assertion(org.id, "_a2", until, now)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(firsts.iter().filter(|f| **f).count(), 1);
+}
+
+pub async fn sessions_create_touch_delete(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let (u1, u2) = (UserId::new_random(), UserId::new_random());
+    let session = |user: UserId, n: i64| SessionRecord {
+        id_hash: format!("{:064x}", Uuid::new_v4().as_u128() + n as u128),
+        org_id: org.id,
+        user_id: user,
+        created_at: at(0),
+        last_seen_at: at(0),
+        idle_expires_at: at(1_000),
+        absolute_expires_at: at(5_000),
+    };
+    let (s1, s2, s3) = (session(u1, 1), session(u1, 2), session(u2, 3));
+    for s in [&s1, &s2, &s3] {
+        store.create_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.session_by_hash(&s1.id_hash).await.unwrap(),
+        Some(s1.clone())
+    );
+    assert_eq!(store.session_by_hash("nope").await.unwrap(), None);
+
+    store
+        .touch_session(&s1.id_hash, at(500), at(1_500))
+        .await
+        .unwrap();
+    let touched = store.session_by_hash(&s1.id_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (touched.last_seen_at, touched.idle_expires_at),
+        (at(500), at(1_500))
+    );
+    // An older touch never moves expiry back.
+    store
+        .touch_session(&s1.id_hash, at(400), at(1_400))
+        .await
+        .unwrap();
+    let same = store.session_by_hash(&s1.id_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (same.last_seen_at, same.idle_expires_at),
+        (at(500), at(1_500))
+    );
+    assert_eq!(
+        store.touch_session("gone", at(1), at(2)).await,
+        Err(StoreError::NotFound)
+    );
+
+    store.delete_session(&s2.id_hash).await.unwrap();
+    assert_eq!(store.session_by_hash(&s2.id_hash).await.unwrap(), None);
+    store.delete_session(&s2.id_hash).await.unwrap();
+
+    // Ending a user's sessions leaves other users' alone; another org's id removes nothing.
+    let other = new_org(&store).await;
+    assert_eq!(store.delete_user_sessions(other.id, u1).await.unwrap(), 0);
+    store.create_session(&s2).await.unwrap();
+    assert_eq!(store.delete_user_sessions(org.id, u1).await.unwrap(), 2);
+    assert_eq!(store.session_by_hash(&s1.id_hash).await.unwrap(), None);
+    assert_eq!(store.session_by_hash(&s3.id_hash).await.unwrap(), Some(s3));
 }

@@ -6,4 +6,5 @@
 mod entra;
 mod okta;
 mod protocol;
+mod sso;
 mod tokens;

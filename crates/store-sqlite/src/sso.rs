@@ -1,0 +1,263 @@
+//! SAML connections, login domains, pending AuthnRequests, the replay cache and sessions.
+
+use crate::engine::backend;
+use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use directory::ids::{OrgId, UserId};
+use directory::model::{SamlConnection, SessionRecord};
+use directory::store::{StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+const CONNECTION_COLUMNS: &str = "org_id, client_id, idp_metadata_xml, idp_entity_id, idp_metadata_uploaded_at, sp_key_pem, sp_cert_pem, jit, idp_initiated, created_at, updated_at";
+
+fn connection_row(r: &Row<'_>) -> StoreResult<SamlConnection> {
+    Ok(SamlConnection {
+        org_id: parse_uuid(&r.get::<_, String>(0).map_err(backend)?)?,
+        client_id: r.get(1).map_err(backend)?,
+        idp_metadata_xml: r.get(2).map_err(backend)?,
+        idp_entity_id: r.get(3).map_err(backend)?,
+        idp_metadata_uploaded_at: r.get::<_, Option<i64>>(4).map_err(backend)?.map(from_ms),
+        sp_key_pem: r.get(5).map_err(backend)?,
+        sp_cert_pem: r.get(6).map_err(backend)?,
+        jit: r.get::<_, i64>(7).map_err(backend)? != 0,
+        idp_initiated: r.get::<_, i64>(8).map_err(backend)? != 0,
+        domains: Vec::new(),
+        created_at: from_ms(r.get(9).map_err(backend)?),
+        updated_at: from_ms(r.get(10).map_err(backend)?),
+    })
+}
+
+fn with_domains(conn: &Connection, mut c: SamlConnection) -> StoreResult<SamlConnection> {
+    c.domains = fetch_all(
+        conn,
+        "SELECT domain FROM saml_domains WHERE org_id = ? ORDER BY domain",
+        params![c.org_id.to_string()],
+        |r| r.get(0).map_err(backend),
+    )?;
+    Ok(c)
+}
+
+pub(crate) fn put_connection(conn: &Connection, c: &SamlConnection) -> StoreResult<()> {
+    let org = c.org_id.to_string();
+    execute(
+        conn,
+        &format!(
+            "INSERT INTO saml_connections ({CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (org_id) DO UPDATE SET \
+             idp_metadata_xml = excluded.idp_metadata_xml, idp_entity_id = excluded.idp_entity_id, \
+             idp_metadata_uploaded_at = excluded.idp_metadata_uploaded_at, \
+             jit = excluded.jit, idp_initiated = excluded.idp_initiated, \
+             updated_at = excluded.updated_at"
+        ),
+        params![
+            org,
+            c.client_id,
+            c.idp_metadata_xml,
+            c.idp_entity_id,
+            c.idp_metadata_uploaded_at.map(ms),
+            c.sp_key_pem,
+            c.sp_cert_pem,
+            c.jit as i64,
+            c.idp_initiated as i64,
+            ms(c.created_at),
+            ms(c.updated_at),
+        ],
+    )
+    .map_err(|e| write_error(e, "client_id"))?;
+    execute(
+        conn,
+        "DELETE FROM saml_domains WHERE org_id = ?",
+        params![org],
+    )
+    .map_err(backend)?;
+    for d in &c.domains {
+        execute(
+            conn,
+            "INSERT INTO saml_domains (domain, org_id) VALUES (?, ?)",
+            params![d, org],
+        )
+        .map_err(|e| write_error(e, &format!("domain {d}")))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn connection(conn: &Connection, org: OrgId) -> StoreResult<Option<SamlConnection>> {
+    let found = fetch_optional(
+        conn,
+        &format!("SELECT {CONNECTION_COLUMNS} FROM saml_connections WHERE org_id = ?"),
+        params![org.to_string()],
+        connection_row,
+    )?;
+    found.map(|c| with_domains(conn, c)).transpose()
+}
+
+pub(crate) fn connection_by_client_id(
+    conn: &Connection,
+    client_id: &str,
+) -> StoreResult<Option<SamlConnection>> {
+    let found = fetch_optional(
+        conn,
+        &format!("SELECT {CONNECTION_COLUMNS} FROM saml_connections WHERE client_id = ?"),
+        params![client_id],
+        connection_row,
+    )?;
+    found.map(|c| with_domains(conn, c)).transpose()
+}
+
+pub(crate) fn org_for_domain(conn: &Connection, domain: &str) -> StoreResult<Option<OrgId>> {
+    let found: Option<String> = fetch_optional(
+        conn,
+        "SELECT org_id FROM saml_domains WHERE domain = ?",
+        params![domain],
+        |r| r.get(0).map_err(backend),
+    )?;
+    found.map(|s| parse_uuid(&s)).transpose()
+}
+
+pub(crate) fn remember_request(
+    conn: &Connection,
+    org: OrgId,
+    request_id: &str,
+    return_to: &str,
+    expires_at: OffsetDateTime,
+) -> StoreResult<()> {
+    // Requests nobody answered are purged as new ones come in.
+    execute(
+        conn,
+        "DELETE FROM saml_authn_requests WHERE expires_at < ?",
+        params![ms(expires_at) - 86_400_000],
+    )
+    .map_err(backend)?;
+    execute(
+        conn,
+        "INSERT INTO saml_authn_requests (org_id, request_id, return_to, expires_at) VALUES (?, ?, ?, ?)",
+        params![org.to_string(), request_id, return_to, ms(expires_at)],
+    )
+    .map_err(|e| write_error(e, "request_id"))?;
+    Ok(())
+}
+
+pub(crate) fn take_request(
+    conn: &Connection,
+    org: OrgId,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<String>> {
+    let found: Option<(String, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM saml_authn_requests WHERE org_id = ? AND request_id = ? RETURNING return_to, expires_at",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![org.to_string(), request_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    Ok(found
+        .filter(|(_, expires)| *expires > ms(now))
+        .map(|(return_to, _)| return_to))
+}
+
+pub(crate) fn remember_assertion(
+    conn: &Connection,
+    org: OrgId,
+    assertion_id: &str,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    execute(
+        conn,
+        "DELETE FROM saml_seen_assertions WHERE until <= ?",
+        params![ms(now)],
+    )
+    .map_err(backend)?;
+    let inserted = execute(
+        conn,
+        "INSERT INTO saml_seen_assertions (org_id, assertion_id, until) VALUES (?, ?, ?) \
+         ON CONFLICT (org_id, assertion_id) DO NOTHING",
+        params![org.to_string(), assertion_id, ms(until)],
+    )
+    .map_err(backend)?;
+    Ok(inserted == 1)
+}
+
+pub(crate) fn create_session(conn: &Connection, s: &SessionRecord) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO sessions (id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        params![
+            s.id_hash,
+            s.org_id.to_string(),
+            s.user_id.to_string(),
+            ms(s.created_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+        ],
+    )
+    .map_err(|e| write_error(e, "session"))?;
+    Ok(())
+}
+
+pub(crate) fn session_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<SessionRecord>> {
+    fetch_optional(
+        conn,
+        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE id_hash = ?",
+        params![hash],
+        |r| {
+            Ok(SessionRecord {
+                id_hash: r.get(0).map_err(backend)?,
+                org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
+                user_id: parse_uuid::<UserId>(&r.get::<_, String>(2).map_err(backend)?)?,
+                created_at: from_ms(r.get(3).map_err(backend)?),
+                last_seen_at: from_ms(r.get(4).map_err(backend)?),
+                idle_expires_at: from_ms(r.get(5).map_err(backend)?),
+                absolute_expires_at: from_ms(r.get(6).map_err(backend)?),
+            })
+        },
+    )
+}
+
+pub(crate) fn touch_session(
+    conn: &Connection,
+    hash: &str,
+    now: OffsetDateTime,
+    idle_expires_at: OffsetDateTime,
+) -> StoreResult<()> {
+    let changed = execute(
+        conn,
+        "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?), idle_expires_at = MAX(idle_expires_at, ?) WHERE id_hash = ?",
+        params![ms(now), ms(idle_expires_at), hash],
+    )
+    .map_err(backend)?;
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
+    execute(
+        conn,
+        "DELETE FROM sessions WHERE id_hash = ?",
+        params![hash],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn delete_user_sessions(
+    conn: &Connection,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<u64> {
+    let n = execute(
+        conn,
+        "DELETE FROM sessions WHERE org_id = ? AND user_id = ?",
+        params![org.to_string(), user.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(n as u64)
+}

@@ -3,7 +3,9 @@
 
 use crate::engine::backend;
 use crate::query::{order_by, page_is_complete, push_key, push_window};
-use crate::rows::{self, execute, fetch_all, fetch_optional, ms, write_error, GROUP_COLUMNS};
+use crate::rows::{
+    self, count, execute, fetch_all, fetch_optional, ms, write_error, GROUP_COLUMNS,
+};
 use directory::ids::{GroupId, OrgId};
 use directory::model::{GroupRecord, Member, MemberKind, MembershipChange, Page};
 use directory::query::{SortKey, StoreQuery};
@@ -238,11 +240,7 @@ pub(crate) fn query(
         if let Some(k) = &q.key {
             push_key(&mut sql, &mut params, "g", k);
         }
-        fetch_optional(conn, &sql, params_from_iter(params.iter()), |r| {
-            r.get::<_, i64>(0).map_err(backend)
-        })?
-        .unwrap_or(0)
-        .max(0) as u64
+        count(conn, &sql, params_from_iter(params.iter()))?
     };
     Ok(Page { total, items })
 }

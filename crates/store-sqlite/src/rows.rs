@@ -191,3 +191,13 @@ pub(crate) fn execute(
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
 }
+
+/// The number a `SELECT COUNT(*)` (or a stored count) answers; 0 when there is no row.
+pub(crate) fn count(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<u64> {
+    let n = fetch_optional(conn, sql, params, |r| r.get::<_, i64>(0).map_err(backend))?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}

@@ -4,7 +4,7 @@ use crate::cursors::PageCursors;
 use crate::engine::backend;
 use crate::query::{order_by, page_is_complete, push_key, push_window};
 use crate::rows::{
-    self, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
+    self, count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
     USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
 };
 use directory::ids::{OrgId, UserId};
@@ -204,25 +204,18 @@ pub(crate) fn query(
         items.len() as u64
     } else if q.key.is_none() {
         // Kept by triggers: one row, not a walk over the organization.
-        fetch_optional(
+        count(
             conn,
             "SELECT users FROM org_user_counts WHERE org_id = ?",
             params![org_s],
-            |r| r.get::<_, i64>(0).map_err(backend),
         )?
-        .unwrap_or(0)
-        .max(0) as u64
     } else {
         let mut sql = "SELECT COUNT(*) FROM users u WHERE u.org_id = ?".to_string();
         let mut params = vec![Value::Text(org_s)];
         if let Some(k) = &q.key {
             push_key(&mut sql, &mut params, "u", k);
         }
-        fetch_optional(conn, &sql, params_from_iter(params.iter()), |r| {
-            r.get::<_, i64>(0).map_err(backend)
-        })?
-        .unwrap_or(0)
-        .max(0) as u64
+        count(conn, &sql, params_from_iter(params.iter()))?
     };
     Ok(Page { total, items })
 }

@@ -69,12 +69,22 @@ fn admin_invite_prints_the_link_alone() {
     let again = env.run(&["admin", "invite", "--org", "acme", "--email", "it@acme.com"]);
     assert!(again.status.success());
     let second = String::from_utf8(again.stdout).unwrap();
-    assert!(second.starts_with("http://127.0.0.1:8080/console/invite/"), "{second}");
+    assert!(
+        second.starts_with("http://127.0.0.1:8080/console/invite/"),
+        "{second}"
+    );
     assert_ne!(second.trim(), lines[0]);
 
     // Refusals: a bad email, an unknown organization; nothing on stdout.
     for args in [
-        ["admin", "invite", "--org", "acme", "--email", "not-an-email"],
+        [
+            "admin",
+            "invite",
+            "--org",
+            "acme",
+            "--email",
+            "not-an-email",
+        ],
         ["admin", "invite", "--org", "nope", "--email", "it@acme.com"],
     ] {
         let out = env.run(&args);
@@ -82,7 +92,14 @@ fn admin_invite_prints_the_link_alone() {
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
-    let bad = env.run(&["admin", "invite", "--org", "acme", "--email", "not-an-email"]);
+    let bad = env.run(&[
+        "admin",
+        "invite",
+        "--org",
+        "acme",
+        "--email",
+        "not-an-email",
+    ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("email"));
 
     // The existing operator-key command is unchanged.

@@ -690,3 +690,40 @@ async fn stylesheet_is_served_and_forms_are_labelled() {
         }
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_address_gets_twenty_failures_across_emails() {
+    on_every_backend!(|server| {
+        let (slug, invite) = org_and_invite(&server, "ip@acme.com").await;
+        let mut setup = Browser::new(&server);
+        let csrf = setup.get(&invite).await.csrf();
+        let p = setup
+            .post(
+                &invite,
+                &[
+                    ("csrf", &csrf),
+                    ("password", GOOD_PASSWORD),
+                    ("confirm", GOOD_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 303);
+
+        // Twenty wrong guesses, each for another email (under the per-email limit)…
+        let mut b = Browser::new(&server);
+        for n in 0..20 {
+            let p = b
+                .login(&slug, &format!("guess{n}@acme.com"), "wrong password!")
+                .await;
+            assert_eq!(p.status, 401, "attempt {n}");
+        }
+        // …and this address is refused, even for a good account; another address is not.
+        assert_eq!(
+            b.login(&slug, "ip@acme.com", GOOD_PASSWORD).await.status,
+            429
+        );
+        let mut elsewhere = Browser::new(&server);
+        let p = elsewhere.login(&slug, "ip@acme.com", GOOD_PASSWORD).await;
+        assert_eq!((p.status, p.location()), (303, "/console"));
+    });
+}

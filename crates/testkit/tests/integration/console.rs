@@ -727,3 +727,130 @@ async fn one_address_gets_twenty_failures_across_emails() {
         assert_eq!((p.status, p.location()), (303, "/console"));
     });
 }
+
+/// A clock the test moves by hand.
+struct HandClock(std::sync::Mutex<time::OffsetDateTime>);
+
+impl directory::Clock for HandClock {
+    fn now(&self) -> time::OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl HandClock {
+    fn advance(&self, by: time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn console_sessions_expire_when_idle_or_old() {
+    use directory::console::{ConsoleService, SignInOutcome};
+    use std::sync::Arc;
+    use time::Duration;
+
+    on_every_backend!(|server| {
+        let start = time::OffsetDateTime::from_unix_timestamp(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .unwrap();
+        let clock = Arc::new(HandClock(std::sync::Mutex::new(start)));
+        let console = ConsoleService::new(
+            server.state.store.clone(),
+            clock.clone(),
+            directory::audit::AuditLog::spawn(server.state.store.clone()),
+            &server.base_url,
+        );
+        let slug = format!("org-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let org = server
+            .state
+            .admin
+            .create_org(&slug, Some("Clockwork"))
+            .await
+            .unwrap();
+        let issued = console
+            .invite(&org, "time@acme.com", &Actor::Cli)
+            .await
+            .unwrap();
+        let secret = issued.link.rsplit('/').next().unwrap().to_string();
+
+        // The link dies after 7 days.
+        clock.advance(Duration::days(7));
+        assert!(console.pending_invite(&secret).await.unwrap().is_none());
+        assert!(console
+            .accept_invite(&secret, GOOD_PASSWORD, GOOD_PASSWORD)
+            .await
+            .unwrap()
+            .is_none());
+        let issued = console
+            .invite(&org, "time@acme.com", &Actor::Cli)
+            .await
+            .unwrap();
+        let secret = issued.link.rsplit('/').next().unwrap().to_string();
+        let first = console
+            .accept_invite(&secret, GOOD_PASSWORD, GOOD_PASSWORD)
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Activity keeps a session alive past the idle timeout…
+        for _ in 0..3 {
+            clock.advance(Duration::minutes(20));
+            assert!(console
+                .session(&first.cookie_secret)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        // …thirty quiet minutes end it.
+        clock.advance(Duration::minutes(31));
+        assert!(console
+            .session(&first.cookie_secret)
+            .await
+            .unwrap()
+            .is_none());
+
+        // However active, twelve hours is the most.
+        let SignInOutcome::SignedIn(second) = console
+            .sign_in(&slug, "time@acme.com", GOOD_PASSWORD, None)
+            .await
+            .unwrap()
+        else {
+            panic!("sign-in refused");
+        };
+        for _ in 0..(12 * 3 - 1) {
+            clock.advance(Duration::minutes(20));
+            assert!(console
+                .session(&second.cookie_secret)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        clock.advance(Duration::minutes(20));
+        assert!(console
+            .session(&second.cookie_secret)
+            .await
+            .unwrap()
+            .is_none());
+
+        // The email's failures fall out of the window after 15 minutes.
+        for _ in 0..5 {
+            let r = console
+                .sign_in(&slug, "time@acme.com", "wrong password!", None)
+                .await
+                .unwrap();
+            assert!(matches!(r, SignInOutcome::Refused), "{r:?}");
+        }
+        let r = console
+            .sign_in(&slug, "time@acme.com", GOOD_PASSWORD, None)
+            .await
+            .unwrap();
+        assert!(matches!(r, SignInOutcome::Throttled), "{r:?}");
+        clock.advance(Duration::minutes(16));
+        let r = console
+            .sign_in(&slug, "time@acme.com", GOOD_PASSWORD, None)
+            .await
+            .unwrap();
+        assert!(matches!(r, SignInOutcome::SignedIn(_)), "{r:?}");
+    });
+}

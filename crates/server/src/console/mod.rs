@@ -97,7 +97,12 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn secure(state: &AppState) -> &'static str {
-    if state.config.base_url.starts_with("https://") {
+    secure_for(&state.config.base_url)
+}
+
+/// Cookies are Secure whenever browsers reach us over https.
+fn secure_for(base_url: &str) -> &'static str {
+    if base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -339,5 +344,34 @@ pub(crate) async fn current_admin(state: &AppState, headers: &HeaderMap) -> Opti
             tracing::warn!(detail = %e.detail, "console session lookup failed");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_only_over_https() {
+        assert_eq!(secure_for("https://id.example.com"), "; Secure");
+        assert_eq!(secure_for("http://127.0.0.1:8080"), "");
+    }
+
+    #[test]
+    fn tokens_that_may_reach_a_cookie_or_form() {
+        assert!(plausible_token(&directory::console::random_token()));
+        for bad in [
+            "",
+            "a b",
+            "a;b",
+            "a\"b",
+            "<x>",
+            &"a".repeat(MAX_CSRF_BYTES + 1),
+        ] {
+            assert!(!plausible_token(bad), "{bad:?}");
+        }
+        assert!(same_token("csrf_x", "csrf_x"));
+        assert!(!same_token("csrf_x", "csrf_y"));
+        assert!(!same_token("csrf_x", "csrf_xx"));
     }
 }

@@ -34,3 +34,4 @@ id_type!(UserId, "a user");
 id_type!(GroupId, "a group");
 id_type!(TokenId, "a SCIM token");
 id_type!(AdminKeyId, "an operator API key");
+id_type!(AdminId, "a console administrator");

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod bulk;
 pub mod clock;
+pub mod console;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -256,3 +256,56 @@ pub struct SessionRecord {
     pub idle_expires_at: OffsetDateTime,
     pub absolute_expires_at: OffsetDateTime,
 }
+
+/// A person who may sign in to an organization's admin console. The email is lower-cased and
+/// unique per organization.
+#[derive(Clone, PartialEq)]
+pub struct AdminAccount {
+    pub id: crate::ids::AdminId,
+    pub org_id: OrgId,
+    pub email: String,
+    /// Argon2id PHC string; `None` until the invite is accepted.
+    pub password_hash: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_sign_in_at: Option<OffsetDateTime>,
+}
+
+// The hash stays out of logs.
+impl std::fmt::Debug for AdminAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminAccount")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("email", &self.email)
+            .field("has_password", &self.password_hash.is_some())
+            .field("created_at", &self.created_at)
+            .field("last_sign_in_at", &self.last_sign_in_at)
+            .finish()
+    }
+}
+
+/// A one-time invitation to set a console password. Only the SHA-256 of the link's secret is
+/// stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminInvite {
+    pub token_hash: String,
+    pub org_id: OrgId,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A signed-in console administrator. Only the SHA-256 of the cookie secret is stored; the
+/// CSRF token is the one every signed-in form carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    pub org_id: OrgId,
+    pub admin_id: crate::ids::AdminId,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub idle_expires_at: OffsetDateTime,
+    pub absolute_expires_at: OffsetDateTime,
+}

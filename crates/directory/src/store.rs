@@ -3,10 +3,11 @@
 //! Every method that touches tenant data takes the organization id first; there is no finder
 //! that skips it. Each method is one atomic unit: it commits wholly or not at all.
 
-use crate::ids::{GroupId, OrgId, TokenId, UserId};
+use crate::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use crate::model::{
-    AdminKeyRecord, AuditEvent, GroupRecord, Member, MembershipChange, Organization, Page,
-    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, Member,
+    MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
+    UserRecord,
 };
 use crate::query::{AuditQuery, StoreQuery};
 use crate::token::DomainList;
@@ -298,4 +299,62 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Ends every session of a user; returns how many there were.
     async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64>;
+
+    // Console administrators.
+    /// `Conflict("email")` when the organization already has an admin with that email.
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()>;
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>>;
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>>;
+    /// `NotFound` if the admin is not in this organization.
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()>;
+    /// `NotFound` if the admin is not in this organization.
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()>;
+    /// The invite as stored, used or not (to show its form); not scoped: the link names it.
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>>;
+    /// Marks the invite used and returns it, atomically: concurrent takes see it once. An
+    /// unknown, used or expired invite gives `None`. Not scoped: the link names it.
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>>;
+
+    // Console sessions.
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// Not scoped by organization: the cookie names it.
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+    /// `last_seen_at = now` and a new idle expiry, never moved back. `NotFound` if gone.
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Ends every console session of an admin; returns how many there were.
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64>;
+
+    // Sign-in throttle, shared by every node.
+    /// Counts a failed sign-in under `key` and returns the failures within `window` of `now`
+    /// (this one included). Older failures are forgotten.
+    async fn record_failed_sign_in(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32>;
+    /// Failures under `key` within `window` of `now`, without counting one.
+    async fn failed_sign_ins(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32>;
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()>;
 }

@@ -1,10 +1,11 @@
 //! Application state and the top-level router.
 
-use crate::{api, observability, scim_routes, sso_routes};
+use crate::{api, console, observability, scim_routes, sso_routes};
 use axum::routing::get;
 use axum::Router;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
+use directory::console::ConsoleService;
 use directory::scim_service::{Limits, ScimService};
 use directory::sso::SsoService;
 use directory::token_cache::TokenCache;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub scim: ScimService,
     pub admin: AdminService,
     pub sso: SsoService,
+    pub console: ConsoleService,
     pub config: Arc<ServerConfig>,
 }
 
@@ -48,12 +50,19 @@ impl AppState {
             audit.clone(),
             &config.base_url,
         );
+        let console = ConsoleService::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            &config.base_url,
+        );
         let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,
             scim,
             admin,
             sso,
+            console,
             config: Arc::new(config),
         }
     }
@@ -84,6 +93,7 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/scim/v2", scim_routes::router())
         .nest("/api/v1", api::router())
         .merge(sso_routes::router())
+        .merge(console::router())
         .route("/healthz", get(observability::healthz))
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics))

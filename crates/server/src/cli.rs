@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
+use directory::console::ConsoleService;
 use directory::model::Actor;
 use directory::query::AuditQuery;
 use directory::scim_service::Limits;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Manage SCIM tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the administrators of an organization's console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Manage operator keys for the admin API.
     #[command(subcommand, name = "admin-key")]
     AdminKey(AdminKeyCommand),
@@ -172,6 +176,20 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Invite someone to administer an organization in the console; prints the one-time link
+    /// (valid 7 days) alone on stdout.
+    Invite {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        base: BaseUrlArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AdminKeyCommand {
     /// Create an operator key; prints it alone on stdout.
     Create {
@@ -204,6 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let result = match command {
                 Command::Saml(saml) => saml_command(&admin, store, &audit, saml).await,
+                Command::Admin(cmd) => console_admin_command(&admin, store, &audit, cmd).await,
                 other => operator_command(&admin, other).await,
             };
             audit.flush().await;
@@ -230,7 +249,9 @@ async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Res
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, scim = %format!("{base_url}/scim/v2"), "Portcullis is serving");
-    axum::serve(listener, build_router(state))
+    // The peer address feeds the console's per-address sign-in throttle.
+    let app = build_router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .context("server failed")
@@ -250,6 +271,36 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn console_admin_command(
+    admin: &AdminService,
+    store: Arc<dyn directory::Store>,
+    audit: &AuditLog,
+    cmd: AdminCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::Invite { org, email, base } => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let console =
+                ConsoleService::new(store, Arc::new(SystemClock), audit.clone(), &base.base_url);
+            let issued = console
+                .invite(&org, &email, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            println!("{}", issued.link);
+            eprintln!(
+                "Send this link to {} privately: it works once, until {}, and lets them set a password for the {} console.",
+                issued.admin.email,
+                issued
+                    .expires_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                org.name
+            );
+            Ok(())
+        }
+    }
 }
 
 fn fail(e: directory::Error) -> anyhow::Error {
@@ -350,7 +401,7 @@ async fn saml_command(
 
 async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) | Command::Saml(_) => Ok(()),
+        Command::Serve(_) | Command::Saml(_) | Command::Admin(_) => Ok(()),
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())

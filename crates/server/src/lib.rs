@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod observability;
 pub mod scim_routes;
 pub mod session;

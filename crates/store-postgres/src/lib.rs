@@ -14,10 +14,11 @@
 //! pass the same suite (`testkit::store_suite`).
 
 use async_trait::async_trait;
-use directory::ids::{GroupId, OrgId, TokenId, UserId};
+use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminKeyRecord, AuditEvent, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange,
-    Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, ManagedBy,
+    Member, MemberKind, MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord,
+    SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
@@ -29,6 +30,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod console;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -1196,5 +1198,93 @@ impl Store for PostgresStore {
 
     async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
         sso::delete_user_sessions(&self.pool, org, user).await
+    }
+
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        console::create_admin(&self.pool, admin).await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        console::admin_by_email(&self.pool, org, email).await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        console::admin_by_id(&self.pool, org, id).await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        console::set_admin_password(&self.pool, org, id, hash).await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        console::record_admin_sign_in(&self.pool, org, id, at).await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        console::create_invite(&self.pool, invite).await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        console::invite_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        console::take_invite(&self.pool, token_hash, now).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        console::create_session(&self.pool, session).await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        console::session_by_hash(&self.pool, id_hash).await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        console::touch_session(&self.pool, id_hash, now, idle_expires_at).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        console::delete_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        console::delete_admin_sessions(&self.pool, org, admin).await
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32> {
+        console::record_failed_sign_in(&self.pool, key, now, window).await
+    }
+
+    async fn failed_sign_ins(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32> {
+        console::failed_sign_ins(&self.pool, key, now, window).await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        console::clear_failed_sign_ins(&self.pool, key).await
     }
 }

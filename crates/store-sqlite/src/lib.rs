@@ -7,10 +7,11 @@
 //! (see [`engine`]).
 
 use async_trait::async_trait;
-use directory::ids::{GroupId, OrgId, TokenId, UserId};
+use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminKeyRecord, AuditEvent, GroupRecord, Member, MembershipChange, Organization, Page,
-    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, Member,
+    MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
+    UserRecord,
 };
 use directory::query::{AuditQuery, StoreQuery};
 use directory::store::{
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 mod audit;
+mod console;
 mod cursors;
 mod engine;
 mod groups;
@@ -441,6 +443,139 @@ impl Store for SqliteStore {
     async fn delete_user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
         self.engine
             .write(move |c| sso::delete_user_sessions(c, org, user))
+            .await
+    }
+
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        let admin = admin.clone();
+        self.engine
+            .write(move |c| console::create_admin(c, &admin))
+            .await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        let email = email.to_string();
+        self.engine
+            .read(move |c| console::admin_by_email(c, org, &email))
+            .await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        self.engine
+            .read(move |c| console::admin_by_id(c, org, id))
+            .await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        let hash = hash.to_string();
+        self.engine
+            .write(move |c| console::set_admin_password(c, org, id, &hash))
+            .await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| console::record_admin_sign_in(c, org, id, at))
+            .await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        let invite = invite.clone();
+        self.engine
+            .write(move |c| console::create_invite(c, &invite))
+            .await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .read(move |c| console::invite_by_hash(c, &token_hash))
+            .await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .write(move |c| console::take_invite(c, &token_hash, now))
+            .await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.engine
+            .write(move |c| console::create_session(c, &session))
+            .await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .read(move |c| console::session_by_hash(c, &id_hash))
+            .await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| console::touch_session(c, &id_hash, now, idle_expires_at))
+            .await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| console::delete_session(c, &id_hash))
+            .await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| console::delete_admin_sessions(c, org, admin))
+            .await
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| console::record_failed_sign_in(c, &key, now, window))
+            .await
+    }
+
+    async fn failed_sign_ins(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<u32> {
+        let key = key.to_string();
+        self.engine
+            .read(move |c| console::failed_sign_ins(c, &key, now, window))
+            .await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| console::clear_failed_sign_ins(c, &key))
             .await
     }
 }

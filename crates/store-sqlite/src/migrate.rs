@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "saml_sessions",
         include_str!("../migrations/0002_saml_sessions.sql"),
     ),
+    (
+        3,
+        "console_admins",
+        include_str!("../migrations/0003_console_admins.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -72,7 +72,8 @@ impl TestServer {
                 limits: Default::default(),
             },
         );
-        let router = build_router(state.clone());
+        let router = build_router(state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

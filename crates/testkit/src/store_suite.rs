@@ -16,10 +16,11 @@
 //! testkit::store_suite_tests!(run);
 //! ```
 
-use directory::ids::{AdminKeyId, GroupId, OrgId, TokenId, UserId};
+use directory::ids::{AdminId, AdminKeyId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminKeyRecord, AuditEvent, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange,
-    Organization, SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, ManagedBy,
+    Member, MemberKind, MembershipChange, Organization, SamlConnection, ScimTokenRecord,
+    SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
 use directory::store::{Store, StoreError};
@@ -61,6 +62,10 @@ macro_rules! store_suite_tests {
             authn_requests_are_single_use_and_expire,
             assertion_replay_cache,
             sessions_create_touch_delete,
+            console_admins_unique_per_org_and_scoped,
+            console_invites_single_use_and_expire,
+            console_sessions_create_touch_delete,
+            sign_in_failures_counted_in_window,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -2199,4 +2204,286 @@ pub async fn sessions_create_touch_delete(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user_sessions(org.id, u1).await.unwrap(), 2);
     assert_eq!(store.session_by_hash(&s1.id_hash).await.unwrap(), None);
     assert_eq!(store.session_by_hash(&s3.id_hash).await.unwrap(), Some(s3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console administrators, invites, console sessions, the sign-in throttle.
+
+fn admin(org: OrgId, email: &str) -> AdminAccount {
+    AdminAccount {
+        id: AdminId::new_random(),
+        org_id: org,
+        email: email.into(),
+        password_hash: None,
+        created_at: at(0),
+        last_sign_in_at: None,
+    }
+}
+
+pub async fn console_admins_unique_per_org_and_scoped(store: Arc<dyn Store>) {
+    let (org, other) = (new_org(&store).await, new_org(&store).await);
+    let a = admin(org.id, "it@acme.com");
+    store.create_admin(&a).await.unwrap();
+    assert_eq!(
+        store.create_admin(&admin(org.id, "it@acme.com")).await,
+        Err(StoreError::Conflict("email".into()))
+    );
+    // The same email in another organization is another admin.
+    let b = admin(other.id, "it@acme.com");
+    store.create_admin(&b).await.unwrap();
+
+    assert_eq!(
+        store.admin_by_email(org.id, "it@acme.com").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.admin_by_id(org.id, a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.admin_by_id(other.id, a.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .admin_by_email(org.id, "nobody@acme.com")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Writes through another organization's id touch nothing.
+    assert_eq!(
+        store
+            .set_admin_password(other.id, a.id, "$argon2id$x")
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.record_admin_sign_in(other.id, a.id, at(5)).await,
+        Err(StoreError::NotFound)
+    );
+    store
+        .set_admin_password(org.id, a.id, "$argon2id$x")
+        .await
+        .unwrap();
+    store
+        .record_admin_sign_in(org.id, a.id, at(5))
+        .await
+        .unwrap();
+    let got = store.admin_by_id(org.id, a.id).await.unwrap().unwrap();
+    assert_eq!(got.password_hash.as_deref(), Some("$argon2id$x"));
+    assert_eq!(got.last_sign_in_at, Some(at(5)));
+    assert_eq!(
+        store
+            .admin_by_id(other.id, b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        None
+    );
+}
+
+pub async fn console_invites_single_use_and_expire(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let now = now_ms();
+    let invite = |n: u128, expires: OffsetDateTime| AdminInvite {
+        token_hash: format!("{:064x}", Uuid::new_v4().as_u128() ^ n),
+        org_id: org.id,
+        email: "it@acme.com".into(),
+        created_at: now,
+        expires_at: expires,
+        used_at: None,
+    };
+    let live = invite(1, now + Duration::days(7));
+    store.create_admin_invite(&live).await.unwrap();
+    assert_eq!(
+        store.admin_invite_by_hash(&live.token_hash).await.unwrap(),
+        Some(live.clone())
+    );
+    let taken = store
+        .take_admin_invite(&live.token_hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.used_at, Some(now));
+    assert_eq!(
+        (taken.org_id, taken.email.as_str()),
+        (org.id, "it@acme.com")
+    );
+    assert_eq!(
+        store
+            .take_admin_invite(&live.token_hash, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.take_admin_invite("unknown", now).await.unwrap(), None);
+    assert_eq!(
+        store
+            .admin_invite_by_hash(&live.token_hash)
+            .await
+            .unwrap()
+            .and_then(|i| i.used_at),
+        Some(now)
+    );
+    assert_eq!(store.admin_invite_by_hash("unknown").await.unwrap(), None);
+
+    // Expired: nothing, and it stays unusable.
+    let old = invite(2, now + Duration::seconds(1));
+    store.create_admin_invite(&old).await.unwrap();
+    assert_eq!(
+        store
+            .take_admin_invite(&old.token_hash, now + Duration::seconds(1))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Concurrent takes: exactly one wins.
+    let race = invite(3, now + Duration::days(7));
+    store.create_admin_invite(&race).await.unwrap();
+    let takes = futures::future::join_all((0..8).map(|_| {
+        let store = store.clone();
+        let hash = race.token_hash.clone();
+        async move { store.take_admin_invite(&hash, now).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(takes.iter().filter(|t| t.is_some()).count(), 1);
+}
+
+pub async fn console_sessions_create_touch_delete(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let (a1, a2) = (AdminId::new_random(), AdminId::new_random());
+    let session = |admin: AdminId, n: u128| ConsoleSession {
+        id_hash: format!("{:064x}", Uuid::new_v4().as_u128() ^ n),
+        org_id: org.id,
+        admin_id: admin,
+        csrf_token: format!("csrf-{n}"),
+        created_at: at(0),
+        last_seen_at: at(0),
+        idle_expires_at: at(1_000),
+        absolute_expires_at: at(5_000),
+    };
+    let (s1, s2, s3) = (session(a1, 1), session(a1, 2), session(a2, 3));
+    for s in [&s1, &s2, &s3] {
+        store.create_console_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.console_session_by_hash(&s1.id_hash).await.unwrap(),
+        Some(s1.clone())
+    );
+    assert_eq!(store.console_session_by_hash("nope").await.unwrap(), None);
+
+    store
+        .touch_console_session(&s1.id_hash, at(500), at(1_500))
+        .await
+        .unwrap();
+    // An older touch never moves expiry back.
+    store
+        .touch_console_session(&s1.id_hash, at(400), at(1_400))
+        .await
+        .unwrap();
+    let touched = store
+        .console_session_by_hash(&s1.id_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (touched.last_seen_at, touched.idle_expires_at),
+        (at(500), at(1_500))
+    );
+    assert_eq!(
+        store.touch_console_session("gone", at(1), at(2)).await,
+        Err(StoreError::NotFound)
+    );
+
+    store.delete_console_session(&s2.id_hash).await.unwrap();
+    assert_eq!(
+        store.console_session_by_hash(&s2.id_hash).await.unwrap(),
+        None
+    );
+    store.delete_console_session(&s2.id_hash).await.unwrap();
+
+    // Ending an admin's sessions leaves other admins' alone; another org's id removes nothing.
+    let other = new_org(&store).await;
+    assert_eq!(
+        store
+            .delete_admin_console_sessions(other.id, a1)
+            .await
+            .unwrap(),
+        0
+    );
+    store.create_console_session(&s2).await.unwrap();
+    assert_eq!(
+        store
+            .delete_admin_console_sessions(org.id, a1)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.console_session_by_hash(&s1.id_hash).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.console_session_by_hash(&s3.id_hash).await.unwrap(),
+        Some(s3)
+    );
+}
+
+pub async fn sign_in_failures_counted_in_window(store: Arc<dyn Store>) {
+    let key = format!("email:{}:it@acme.com", Uuid::new_v4());
+    let other = format!("ip:{}", Uuid::new_v4());
+    let window = Duration::minutes(15);
+    let now = now_ms();
+    assert_eq!(store.failed_sign_ins(&key, now, window).await.unwrap(), 0);
+    for n in 1..=3u32 {
+        let t = now + Duration::seconds(i64::from(n));
+        assert_eq!(
+            store.record_failed_sign_in(&key, t, window).await.unwrap(),
+            n
+        );
+    }
+    assert_eq!(
+        store
+            .record_failed_sign_in(&other, now, window)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .failed_sign_ins(&key, now + Duration::seconds(10), window)
+            .await
+            .unwrap(),
+        3
+    );
+    // Past the window the old failures no longer count.
+    let later = now + Duration::minutes(16);
+    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .record_failed_sign_in(&key, later, window)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Concurrent failures are all counted.
+    let burst = futures::future::join_all((0..6).map(|_| {
+        let store = store.clone();
+        let key = key.clone();
+        async move {
+            store
+                .record_failed_sign_in(&key, later, window)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(burst.iter().max(), Some(&7));
+    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 7);
+
+    store.clear_failed_sign_ins(&key).await.unwrap();
+    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
+    assert_eq!(store.failed_sign_ins(&other, now, window).await.unwrap(), 1);
 }

@@ -1,0 +1,325 @@
+//! Console administrators, invites, console sessions and the sign-in throttle.
+
+use super::{backend, from_ms, get, ms, write_error};
+use directory::ids::{AdminId, OrgId};
+use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
+use directory::store::{StoreError, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+
+const ADMIN_COLUMNS: &str = "id, org_id, email, password_hash, created_at, last_sign_in_at";
+
+fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
+    Ok(AdminAccount {
+        id: AdminId(get(r, "id")?),
+        org_id: OrgId(get(r, "org_id")?),
+        email: get(r, "email")?,
+        password_hash: get(r, "password_hash")?,
+        created_at: from_ms(get(r, "created_at")?),
+        last_sign_in_at: get::<Option<i64>>(r, "last_sign_in_at")?.map(from_ms),
+    })
+}
+
+fn one_row(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) async fn create_admin(pool: &PgPool, a: &AdminAccount) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(a.id.0)
+    .bind(a.org_id.0)
+    .bind(&a.email)
+    .bind(&a.password_hash)
+    .bind(ms(a.created_at))
+    .bind(a.last_sign_in_at.map(ms))
+    .execute(pool)
+    .await
+    .map_err(|e| write_error(e, "email"))?;
+    Ok(())
+}
+
+pub(crate) async fn admin_by_email(
+    pool: &PgPool,
+    org: OrgId,
+    email: &str,
+) -> StoreResult<Option<AdminAccount>> {
+    sqlx::query(&format!(
+        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND email = $2"
+    ))
+    .bind(org.0)
+    .bind(email)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| admin_row(&r))
+    .transpose()
+}
+
+pub(crate) async fn admin_by_id(
+    pool: &PgPool,
+    org: OrgId,
+    id: AdminId,
+) -> StoreResult<Option<AdminAccount>> {
+    sqlx::query(&format!(
+        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(org.0)
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| admin_row(&r))
+    .transpose()
+}
+
+pub(crate) async fn set_admin_password(
+    pool: &PgPool,
+    org: OrgId,
+    id: AdminId,
+    hash: &str,
+) -> StoreResult<()> {
+    let done =
+        sqlx::query("UPDATE console_admins SET password_hash = $1 WHERE org_id = $2 AND id = $3")
+            .bind(hash)
+            .bind(org.0)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map_err(backend)?;
+    one_row(done.rows_affected())
+}
+
+pub(crate) async fn record_admin_sign_in(
+    pool: &PgPool,
+    org: OrgId,
+    id: AdminId,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    let done =
+        sqlx::query("UPDATE console_admins SET last_sign_in_at = $1 WHERE org_id = $2 AND id = $3")
+            .bind(ms(at))
+            .bind(org.0)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map_err(backend)?;
+    one_row(done.rows_affected())
+}
+
+pub(crate) async fn create_invite(pool: &PgPool, i: &AdminInvite) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&i.token_hash)
+    .bind(i.org_id.0)
+    .bind(&i.email)
+    .bind(ms(i.created_at))
+    .bind(ms(i.expires_at))
+    .bind(i.used_at.map(ms))
+    .execute(pool)
+    .await
+    .map_err(|e| write_error(e, "invite"))?;
+    Ok(())
+}
+
+fn invite_row(r: &PgRow) -> StoreResult<AdminInvite> {
+    Ok(AdminInvite {
+        token_hash: get(r, "token_hash")?,
+        org_id: OrgId(get(r, "org_id")?),
+        email: get(r, "email")?,
+        created_at: from_ms(get(r, "created_at")?),
+        expires_at: from_ms(get(r, "expires_at")?),
+        used_at: get::<Option<i64>>(r, "used_at")?.map(from_ms),
+    })
+}
+
+pub(crate) async fn invite_by_hash(pool: &PgPool, hash: &str) -> StoreResult<Option<AdminInvite>> {
+    sqlx::query(
+        "SELECT token_hash, org_id, email, created_at, expires_at, used_at FROM console_invites WHERE token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| invite_row(&r))
+    .transpose()
+}
+
+pub(crate) async fn take_invite(
+    pool: &PgPool,
+    hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<AdminInvite>> {
+    // The row lock of the UPDATE makes concurrent takes queue; the second sees used_at set.
+    let row = sqlx::query(
+        "UPDATE console_invites SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING token_hash, org_id, email, created_at, expires_at, used_at",
+    )
+    .bind(ms(now))
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|r| invite_row(&r)).transpose()
+}
+
+pub(crate) async fn create_session(pool: &PgPool, s: &ConsoleSession) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.org_id.0)
+    .bind(s.admin_id.0)
+    .bind(&s.csrf_token)
+    .bind(ms(s.created_at))
+    .bind(ms(s.last_seen_at))
+    .bind(ms(s.idle_expires_at))
+    .bind(ms(s.absolute_expires_at))
+    .execute(pool)
+    .await
+    .map_err(|e| write_error(e, "console session"))?;
+    Ok(())
+}
+
+pub(crate) async fn session_by_hash(
+    pool: &PgPool,
+    hash: &str,
+) -> StoreResult<Option<ConsoleSession>> {
+    let row = sqlx::query(
+        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM console_sessions WHERE id_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|r| {
+        Ok(ConsoleSession {
+            id_hash: get(&r, "id_hash")?,
+            org_id: OrgId(get(&r, "org_id")?),
+            admin_id: AdminId(get(&r, "admin_id")?),
+            csrf_token: get(&r, "csrf_token")?,
+            created_at: from_ms(get(&r, "created_at")?),
+            last_seen_at: from_ms(get(&r, "last_seen_at")?),
+            idle_expires_at: from_ms(get(&r, "idle_expires_at")?),
+            absolute_expires_at: from_ms(get(&r, "absolute_expires_at")?),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn touch_session(
+    pool: &PgPool,
+    hash: &str,
+    now: OffsetDateTime,
+    idle_expires_at: OffsetDateTime,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE console_sessions SET last_seen_at = GREATEST(last_seen_at, $1), idle_expires_at = GREATEST(idle_expires_at, $2) WHERE id_hash = $3",
+    )
+    .bind(ms(now))
+    .bind(ms(idle_expires_at))
+    .bind(hash)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    one_row(done.rows_affected())
+}
+
+pub(crate) async fn delete_session(pool: &PgPool, hash: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+        .bind(hash)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn delete_admin_sessions(
+    pool: &PgPool,
+    org: OrgId,
+    admin: AdminId,
+) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND admin_id = $2")
+        .bind(org.0)
+        .bind(admin.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected())
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+pub(crate) async fn failed_sign_ins(
+    pool: &PgPool,
+    key: &str,
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<u32> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM console_sign_in_failures WHERE key = $1 AND at > $2",
+    )
+    .bind(key)
+    .bind(ms(now - window))
+    .fetch_one(pool)
+    .await
+    .map_err(backend)?;
+    Ok(count(n))
+}
+
+pub(crate) async fn record_failed_sign_in(
+    pool: &PgPool,
+    key: &str,
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<u32> {
+    // A per-key transaction lock makes concurrent failures count one after the other, so each
+    // sees every failure before it (a burst cannot slip past the limit together).
+    let mut tx = pool.begin().await.map_err(backend)?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    // Forget what fell out of the window, so the table stays as small as the traffic.
+    sqlx::query("DELETE FROM console_sign_in_failures WHERE key = $1 AND at <= $2")
+        .bind(key)
+        .bind(ms(now - window))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("INSERT INTO console_sign_in_failures (key, at) VALUES ($1, $2)")
+        .bind(key)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM console_sign_in_failures WHERE key = $1 AND at > $2",
+    )
+    .bind(key)
+    .bind(ms(now - window))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(count(n))
+}
+
+pub(crate) async fn clear_failed_sign_ins(pool: &PgPool, key: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM console_sign_in_failures WHERE key = $1")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Console administrators, invites, console sessions and the sign-in throttle.
+
+use crate::engine::backend;
+use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use directory::ids::{AdminId, OrgId};
+use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
+use directory::store::{StoreError, StoreResult};
+use rusqlite::{params, Connection, Row};
+use time::{Duration, OffsetDateTime};
+
+const ADMIN_COLUMNS: &str = "id, org_id, email, password_hash, created_at, last_sign_in_at";
+
+fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
+    Ok(AdminAccount {
+        id: parse_uuid::<AdminId>(&r.get::<_, String>(0).map_err(backend)?)?,
+        org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
+        email: r.get(2).map_err(backend)?,
+        password_hash: r.get(3).map_err(backend)?,
+        created_at: from_ms(r.get(4).map_err(backend)?),
+        last_sign_in_at: r.get::<_, Option<i64>>(5).map_err(backend)?.map(from_ms),
+    })
+}
+
+pub(crate) fn create_admin(conn: &Connection, a: &AdminAccount) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![
+            a.id.to_string(),
+            a.org_id.to_string(),
+            a.email,
+            a.password_hash,
+            ms(a.created_at),
+            a.last_sign_in_at.map(ms),
+        ],
+    )
+    .map_err(|e| write_error(e, "email"))?;
+    Ok(())
+}
+
+pub(crate) fn admin_by_email(
+    conn: &Connection,
+    org: OrgId,
+    email: &str,
+) -> StoreResult<Option<AdminAccount>> {
+    fetch_optional(
+        conn,
+        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND email = ?"),
+        params![org.to_string(), email],
+        admin_row,
+    )
+}
+
+pub(crate) fn admin_by_id(
+    conn: &Connection,
+    org: OrgId,
+    id: AdminId,
+) -> StoreResult<Option<AdminAccount>> {
+    fetch_optional(
+        conn,
+        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND id = ?"),
+        params![org.to_string(), id.to_string()],
+        admin_row,
+    )
+}
+
+fn one_row(changed: usize) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn set_admin_password(
+    conn: &Connection,
+    org: OrgId,
+    id: AdminId,
+    hash: &str,
+) -> StoreResult<()> {
+    one_row(
+        execute(
+            conn,
+            "UPDATE console_admins SET password_hash = ? WHERE org_id = ? AND id = ?",
+            params![hash, org.to_string(), id.to_string()],
+        )
+        .map_err(backend)?,
+    )
+}
+
+pub(crate) fn record_admin_sign_in(
+    conn: &Connection,
+    org: OrgId,
+    id: AdminId,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    one_row(
+        execute(
+            conn,
+            "UPDATE console_admins SET last_sign_in_at = ? WHERE org_id = ? AND id = ?",
+            params![ms(at), org.to_string(), id.to_string()],
+        )
+        .map_err(backend)?,
+    )
+}
+
+pub(crate) fn create_invite(conn: &Connection, i: &AdminInvite) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![
+            i.token_hash,
+            i.org_id.to_string(),
+            i.email,
+            ms(i.created_at),
+            ms(i.expires_at),
+            i.used_at.map(ms),
+        ],
+    )
+    .map_err(|e| write_error(e, "invite"))?;
+    Ok(())
+}
+
+const INVITE_COLUMNS: &str = "token_hash, org_id, email, created_at, expires_at, used_at";
+
+fn invite_row(r: &Row<'_>) -> StoreResult<AdminInvite> {
+    Ok(AdminInvite {
+        token_hash: r.get(0).map_err(backend)?,
+        org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
+        email: r.get(2).map_err(backend)?,
+        created_at: from_ms(r.get(3).map_err(backend)?),
+        expires_at: from_ms(r.get(4).map_err(backend)?),
+        used_at: r.get::<_, Option<i64>>(5).map_err(backend)?.map(from_ms),
+    })
+}
+
+pub(crate) fn invite_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<AdminInvite>> {
+    fetch_optional(
+        conn,
+        &format!("SELECT {INVITE_COLUMNS} FROM console_invites WHERE token_hash = ?"),
+        params![hash],
+        invite_row,
+    )
+}
+
+pub(crate) fn take_invite(
+    conn: &Connection,
+    hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<AdminInvite>> {
+    // One statement on the single writer: the mark and the read are one step.
+    fetch_optional(
+        conn,
+        &format!(
+            "UPDATE console_invites SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING {INVITE_COLUMNS}"
+        ),
+        params![ms(now), hash, ms(now)],
+        invite_row,
+    )
+}
+
+pub(crate) fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResult<()> {
+    execute(
+        conn,
+        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            s.id_hash,
+            s.org_id.to_string(),
+            s.admin_id.to_string(),
+            s.csrf_token,
+            ms(s.created_at),
+            ms(s.last_seen_at),
+            ms(s.idle_expires_at),
+            ms(s.absolute_expires_at),
+        ],
+    )
+    .map_err(|e| write_error(e, "console session"))?;
+    Ok(())
+}
+
+pub(crate) fn session_by_hash(
+    conn: &Connection,
+    hash: &str,
+) -> StoreResult<Option<ConsoleSession>> {
+    fetch_optional(
+        conn,
+        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM console_sessions WHERE id_hash = ?",
+        params![hash],
+        |r| {
+            Ok(ConsoleSession {
+                id_hash: r.get(0).map_err(backend)?,
+                org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
+                admin_id: parse_uuid::<AdminId>(&r.get::<_, String>(2).map_err(backend)?)?,
+                csrf_token: r.get(3).map_err(backend)?,
+                created_at: from_ms(r.get(4).map_err(backend)?),
+                last_seen_at: from_ms(r.get(5).map_err(backend)?),
+                idle_expires_at: from_ms(r.get(6).map_err(backend)?),
+                absolute_expires_at: from_ms(r.get(7).map_err(backend)?),
+            })
+        },
+    )
+}
+
+pub(crate) fn touch_session(
+    conn: &Connection,
+    hash: &str,
+    now: OffsetDateTime,
+    idle_expires_at: OffsetDateTime,
+) -> StoreResult<()> {
+    one_row(
+        execute(
+            conn,
+            "UPDATE console_sessions SET last_seen_at = MAX(last_seen_at, ?), idle_expires_at = MAX(idle_expires_at, ?) WHERE id_hash = ?",
+            params![ms(now), ms(idle_expires_at), hash],
+        )
+        .map_err(backend)?,
+    )
+}
+
+pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
+    execute(
+        conn,
+        "DELETE FROM console_sessions WHERE id_hash = ?",
+        params![hash],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn delete_admin_sessions(
+    conn: &Connection,
+    org: OrgId,
+    admin: AdminId,
+) -> StoreResult<u64> {
+    let n = execute(
+        conn,
+        "DELETE FROM console_sessions WHERE org_id = ? AND admin_id = ?",
+        params![org.to_string(), admin.to_string()],
+    )
+    .map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub(crate) fn failed_sign_ins(
+    conn: &Connection,
+    key: &str,
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<u32> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM console_sign_in_failures WHERE key = ? AND at > ?")
+        .and_then(|mut s| s.query_row(params![key, ms(now - window)], |r| r.get(0)))
+        .map_err(backend)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub(crate) fn record_failed_sign_in(
+    conn: &Connection,
+    key: &str,
+    now: OffsetDateTime,
+    window: Duration,
+) -> StoreResult<u32> {
+    // Forget what fell out of the window, so the table stays as small as the traffic.
+    execute(
+        conn,
+        "DELETE FROM console_sign_in_failures WHERE key = ? AND at <= ?",
+        params![key, ms(now - window)],
+    )
+    .map_err(backend)?;
+    execute(
+        conn,
+        "INSERT INTO console_sign_in_failures (key, at) VALUES (?, ?)",
+        params![key, ms(now)],
+    )
+    .map_err(backend)?;
+    failed_sign_ins(conn, key, now, window)
+}
+
+pub(crate) fn clear_failed_sign_ins(conn: &Connection, key: &str) -> StoreResult<()> {
+    execute(
+        conn,
+        "DELETE FROM console_sign_in_failures WHERE key = ?",
+        params![key],
+    )
+    .map_err(backend)?;
+    Ok(())
+}

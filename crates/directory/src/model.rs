@@ -156,6 +156,8 @@ pub enum MembershipChange {
 pub enum Actor {
     ScimToken(TokenId),
     AdminKey(AdminKeyId),
+    /// An IT admin signed in to the console.
+    ConsoleAdmin(crate::ids::AdminId),
     Cli,
 }
 
@@ -164,6 +166,7 @@ impl Actor {
         match self {
             Actor::ScimToken(_) => "scim_token",
             Actor::AdminKey(_) => "admin_key",
+            Actor::ConsoleAdmin(_) => "console_admin",
             Actor::Cli => "cli",
         }
     }
@@ -171,6 +174,7 @@ impl Actor {
         match self {
             Actor::ScimToken(id) => Some(id.to_string()),
             Actor::AdminKey(id) => Some(id.to_string()),
+            Actor::ConsoleAdmin(id) => Some(id.to_string()),
             Actor::Cli => None,
         }
     }

@@ -1,7 +1,7 @@
 //! The admin console: server-rendered HTML (maud) for an organization's IT admins.
 //!
-//! Every page carries a strict CSP (no inline script or style: the stylesheet is ours, served
-//! from `/console/static/`). Every form carries a `csrf` field, checked before anything else:
+//! Every page carries a strict CSP (no inline script or style: the stylesheet and the small
+//! progressive-enhancement script are ours, served from `/console/static/`). Every form carries a `csrf` field, checked before anything else:
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
@@ -10,6 +10,7 @@ mod login;
 mod logout;
 mod overview;
 mod static_files;
+mod tokens;
 
 use crate::app::AppState;
 use crate::observability::RequestId;
@@ -29,7 +30,7 @@ pub const CSRF_COOKIE: &str = "portcullis_csrf";
 pub const CSRF_FIELD: &str = "csrf";
 
 /// The policy of every console page.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Console forms are a few short fields; anything bigger is refused unread.
 const FORM_BODY_LIMIT: usize = 16 * 1024;
@@ -48,7 +49,17 @@ pub fn router() -> Router<AppState> {
             "/console/invite/{secret}",
             get(invite::form).post(invite::submit),
         )
+        .route("/console/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/console/tokens/{id}/domains",
+            get(tokens::domains_form).post(tokens::domains_submit),
+        )
+        .route(
+            "/console/tokens/{id}/revoke",
+            get(tokens::revoke_form).post(tokens::revoke_submit),
+        )
         .route("/console/static/console.css", get(static_files::css))
+        .route("/console/static/console.js", get(static_files::js))
         .route("/console/{*rest}", get(not_found).post(not_found))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -22,11 +22,14 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
             }
         }
         section.card {
+            h2 { "SCIM provisioning" }
+            p { a href="/console/tokens" { "SCIM tokens" } ": generate the API token your identity provider uses, edit its email domains, revoke it." }
+        }
+        section.card {
             h2 { "Set-up" }
             p.muted { "These sections are on their way to the console:" }
             ul.soon {
                 li { "SAML single sign-on: Client ID, IdP metadata, test sign-in" }
-                li { "SCIM tokens: generate, list, revoke" }
                 li { "Users and groups, with the Externally Managed tag" }
                 li { "Audit log" }
             }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use testkit::on_every_backend;
 use testkit::server::TestServer;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const GOOD_PASSWORD: &str = "correct horse battery staple";
 
 /// A browser: no redirects followed, cookies kept by hand, and its own loopback address so the

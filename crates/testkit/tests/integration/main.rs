@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod console;
+mod console_tokens;
 mod entra;
 mod okta;
 mod protocol;

@@ -7,23 +7,18 @@ use super::{
     request_id, see_other, session_csrf_ok, Form, CSRF_FIELD,
 };
 use crate::app::AppState;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use directory::console::ConsoleContext;
 use directory::model::{Actor, ScimTokenRecord};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 const LIST: &str = "/console/tokens";
-
-#[derive(Deserialize)]
-pub(super) struct Notice {
-    revoked: Option<String>,
-}
 
 fn actor(ctx: &ConsoleContext) -> Actor {
     Actor::ConsoleAdmin(ctx.admin.id)
@@ -140,7 +135,7 @@ async fn list_page(
         Ok(t) => t,
         Err(e) => return internal_page(&e, rid),
     };
-    tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     let body = html! {
         @if let Some(n) = notice {
             p.notice role="status" { (n) }
@@ -158,18 +153,16 @@ async fn list_page(
     html_response(status, layout("SCIM tokens", Some(ctx), body))
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Query(q): Query<Notice>,
-    req: Request,
-) -> Response {
+pub(super) async fn list(State(state): State<AppState>, req: Request) -> Response {
     let rid = request_id(&req);
     let Some(ctx) = current_admin(&state, req.headers()).await else {
         return see_other("/console/login", None);
     };
-    let notice = q
-        .revoked
-        .is_some()
+    // Read by hand so that an odd query string is ignored rather than refused.
+    let notice = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "revoked=1"))
         .then_some("The token is revoked. Requests that use it are now refused.");
     list_page(
         &state,
@@ -249,12 +242,18 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> Respo
         section.card {
             h2 { "Paste these into Okta" }
             p { "In the app's Provisioning tab, under Integration:" }
-            label for="scim-base" { strong { "SCIM connector base URL" } }
-            code.secret #scim-base { (base) }
-            button.copy type="button" data-copy="scim-base" hidden { "Copy base URL" }
-            label for="scim-token" { strong { "API Token" } }
-            code.secret #scim-token { (issued.secret) }
-            button.copy type="button" data-copy="scim-token" hidden { "Copy token" }
+            dl.values {
+                dt { "SCIM connector base URL" }
+                dd {
+                    code.secret #scim-base { (base) }
+                    button.copy type="button" data-copy="scim-base" hidden { "Copy base URL" }
+                }
+                dt { "API Token" }
+                dd {
+                    code.secret #scim-token { (issued.secret) }
+                    button.copy type="button" data-copy="scim-token" hidden { "Copy token" }
+                }
+            }
             p.muted {
                 "Allowed email domains: " (issued.record.domains) ". "
                 "If the token is lost, revoke it and generate another."
@@ -270,7 +269,7 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> Respo
 async fn own_token(
     state: &AppState,
     ctx: &ConsoleContext,
-    id: &str,
+    id: &Result<Path<String>, PathRejection>,
     rid: &str,
 ) -> Result<ScimTokenRecord, Response> {
     let not_found = || {
@@ -280,7 +279,8 @@ async fn own_token(
             rid,
         )
     };
-    let Ok(id) = id.parse::<directory::ids::TokenId>() else {
+    // An id that does not even decode is as unknown as any other.
+    let Some(Ok(id)) = id.as_ref().ok().map(|p| p.0.parse::<directory::TokenId>()) else {
         return Err(not_found());
     };
     let tokens = state
@@ -330,7 +330,7 @@ fn domains_page(
 
 pub(super) async fn domains_form(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let rid = request_id(&req);
@@ -347,7 +347,7 @@ pub(super) async fn domains_form(
 
 pub(super) async fn domains_submit(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let rid = request_id(&req);
@@ -425,7 +425,7 @@ fn revoke_page(ctx: &ConsoleContext, token: &ScimTokenRecord) -> Markup {
 
 pub(super) async fn revoke_form(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let rid = request_id(&req);
@@ -444,7 +444,7 @@ pub(super) async fn revoke_form(
 
 pub(super) async fn revoke_submit(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let rid = request_id(&req);

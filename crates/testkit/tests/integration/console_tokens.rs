@@ -194,6 +194,11 @@ async fn bad_token_input_is_a_4xx_page_with_the_form() {
             assert!(p.body.contains(says), "{says}: {}", p.body);
             assert!(p.body.contains("<form"), "{}", p.body);
         }
+        // An odd query string is ignored, not refused.
+        let p = b.get("/console/tokens?revoked=%ZZ&&=").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(!p.body.contains("The token is revoked"));
+
         // `*` is accepted when typed.
         let (_, _) = generate(&mut b, "any", "*").await;
         let id = first_token_id(&b.get("/console/tokens").await);
@@ -207,7 +212,7 @@ async fn bad_token_input_is_a_4xx_page_with_the_form() {
 
         // Ids that are not a UUID, or no token of ours: 404 pages on every address.
         let unknown = uuid::Uuid::new_v4().to_string();
-        for id in ["not-a-uuid", "%00", unknown.as_str()] {
+        for id in ["not-a-uuid", "%00", "%FF%FE", unknown.as_str()] {
             for action in ["domains", "revoke"] {
                 let path = format!("/console/tokens/{id}/{action}");
                 assert_eq!(b.get(&path).await.status, 404, "{path}");

@@ -53,8 +53,9 @@ pub(crate) fn push_key(sql: &mut String, params: &mut Vec<Value>, t: &str, key: 
     }
 }
 
-/// Whether the key names at most a handful of rows: such a query is answered on the
-/// calling thread; anything else may scan and goes to a blocking thread.
+/// Whether the key names at most a handful of rows, or the page is a short walk of the
+/// insertion-order index: such a query is answered on the calling thread. Anything else may
+/// scan or sort the whole organization (another sort order) and goes to a blocking thread.
 pub(crate) fn is_point_lookup(q: &StoreQuery) -> bool {
     matches!(
         q.key,
@@ -64,7 +65,7 @@ pub(crate) fn is_point_lookup(q: &StoreQuery) -> bool {
                 | IndexKey::ExternalId(_)
                 | IndexKey::EmailLower(_)
         )
-    ) || q.limit.is_some_and(|l| l <= 200) && q.offset <= 10_000
+    ) || (q.sort == SortKey::Seq && q.limit.is_some_and(|l| l <= 200) && q.offset <= 10_000)
 }
 
 pub(crate) fn order_by(t: &str, sort: SortKey, descending: bool) -> String {

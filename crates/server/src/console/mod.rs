@@ -235,6 +235,17 @@ pub(crate) async fn read_form(body: Body, rid: &str) -> Result<Form, Response> {
     Ok(Form(fields))
 }
 
+/// The console's sections, in the order the setup guide meets them.
+const SECTIONS: &[(&str, &str)] = &[
+    ("/console", "Overview"),
+    ("/console/saml", "SAML"),
+    ("/console/tokens", "SCIM tokens"),
+    ("/console/users", "Users"),
+    ("/console/groups", "Groups"),
+    ("/console/audit", "Audit log"),
+    ("/console/admins", "Admins"),
+];
+
 /// The frame of every console page.
 pub(crate) fn layout(title: &str, ctx: Option<&ConsoleContext>, body: Markup) -> Markup {
     html! {
@@ -256,6 +267,15 @@ pub(crate) fn layout(title: &str, ctx: Option<&ConsoleContext>, body: Markup) ->
                         form.inline method="post" action="/console/logout" {
                             input type="hidden" name=(CSRF_FIELD) value=(ctx.session.csrf_token);
                             button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                @if ctx.is_some() {
+                    nav.sections aria-label="Console sections" {
+                        ul {
+                            @for (href, label) in SECTIONS {
+                                li { a href=(href) { (label) } }
+                            }
                         }
                     }
                 }

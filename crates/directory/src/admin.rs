@@ -4,12 +4,13 @@
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
-use crate::ids::{AdminKeyId, OrgId, TokenId};
+use crate::ids::{AdminId, AdminKeyId, OrgId, TokenId};
 use crate::model::{Actor, AdminKeyRecord, AuditEvent, Organization, ScimTokenRecord};
 use crate::query::AuditQuery;
 use crate::store::{Store, StoreError, StoredAuditEvent};
 use crate::token::{self, DomainList};
 use crate::token_cache::TokenCache;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) fn store_err(e: StoreError) -> Error {
@@ -243,6 +244,48 @@ impl AdminService {
             .list_audit(org.id, query)
             .await
             .map_err(store_err)
+    }
+}
+
+/// Who did something, in words an admin recognises: a token's name, an admin's email.
+/// Keyed by `(actor_kind, actor_id)`; actors that no longer exist have no entry.
+pub type ActorNames = HashMap<(String, String), String>;
+
+impl AdminService {
+    /// Names the actors of a page of audit events: one read of the organization's tokens
+    /// when any token acted, one lookup per distinct console admin.
+    pub async fn audit_actor_names(
+        &self,
+        org: &Organization,
+        events: &[StoredAuditEvent],
+    ) -> Result<ActorNames, Error> {
+        let mut names = ActorNames::new();
+        let acted = |kind: &'static str| {
+            events
+                .iter()
+                .filter(move |e| e.event.actor_kind == kind)
+                .filter_map(|e| e.event.actor_id.clone())
+        };
+        if acted("scim_token").next().is_some() {
+            for t in self.store.list_tokens(org.id).await.map_err(store_err)? {
+                names.insert(("scim_token".into(), t.id.to_string()), t.name);
+            }
+        }
+        let admins: HashSet<String> = acted("console_admin").collect();
+        for id in admins {
+            let Ok(admin_id) = id.parse::<AdminId>() else {
+                continue;
+            };
+            if let Some(a) = self
+                .store
+                .admin_by_id(org.id, admin_id)
+                .await
+                .map_err(store_err)?
+            {
+                names.insert(("console_admin".into(), id), a.email);
+            }
+        }
+        Ok(names)
     }
 }
 

@@ -61,11 +61,83 @@ impl StoreQuery {
     }
 }
 
-/// Audit log query: newest first.
+/// Audit log query. Every filter is optional and they combine with AND; results are always
+/// newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditQuery {
     pub operation_prefix: Option<String>,
+    /// `User`, `Group`, `token`…
+    pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// `scim_token`, `console_admin`, `saml_idp`, `admin_key`, `cli`.
+    pub actor_kind: Option<String>,
+    /// Only with `actor_kind`: the token, admin or IdP entity id.
+    pub actor_id: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+    /// Events at or after this instant…
+    pub since: Option<OffsetDateTime>,
+    /// …and strictly before this one.
+    pub until: Option<OffsetDateTime>,
+    /// A page further back: events older than this position.
     pub before_seq: Option<i64>,
+    /// A page forward: the `limit` events just newer than this position (still returned
+    /// newest first). Ignored when `before_seq` is set.
+    pub after_seq: Option<i64>,
     pub limit: u32,
+}
+
+/// Whether an audited action went through or was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    /// Status below 400.
+    Succeeded,
+    /// Status 400 or above: refusals and failures.
+    Refused,
+}
+
+/// The smallest string greater than every string that starts with `prefix`, so that a prefix
+/// match is an index range (`>= prefix AND < bound`) in both stores' binary collation. `None`
+/// when no such string exists (a prefix of only U+10FFFF): then only the lower bound applies.
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        // Surrogates are no chars: step over them.
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn prefix_bounds_cover_exactly_the_prefix() {
+        assert_eq!(prefix_upper_bound("scim.").as_deref(), Some("scim/"));
+        assert_eq!(prefix_upper_bound("a").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("").as_deref(), None);
+        assert_eq!(
+            prefix_upper_bound("x\u{D7FF}").as_deref(),
+            Some("x\u{E000}")
+        );
+        assert_eq!(prefix_upper_bound("x\u{10FFFF}").as_deref(), Some("y"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        let bound = prefix_upper_bound("scim.user").unwrap();
+        for inside in ["scim.user", "scim.user.create", "scim.user\u{10FFFF}"] {
+            assert!(inside >= "scim.user" && inside < bound.as_str(), "{inside}");
+        }
+        for outside in ["scim.group", "scim.usep", "scim.uses"] {
+            assert!(
+                !(outside >= "scim.user" && outside < bound.as_str()),
+                "{outside}"
+            );
+        }
+    }
 }

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
 use directory::model::{Actor, AdminKeyRecord, Organization, SamlConnection, ScimTokenRecord};
-use directory::query::AuditQuery;
 use directory::sso::SsoService;
 use directory::store::StoredAuditEvent;
 use directory::{Error, ErrorKind};
@@ -341,49 +340,9 @@ async fn audit(
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
-    let mut query = AuditQuery {
-        limit: 100,
-        ..Default::default()
-    };
-    for pair in q
-        .as_deref()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "limit" => {
-                query.limit = v.parse().map_err(|_| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "limit must be an integer from 1 to 1000",
-                        &rid,
-                    )
-                })?
-            }
-            "before" => {
-                query.before_seq = Some(v.parse().map_err(|_| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "before must be an event seq number",
-                        &rid,
-                    )
-                })?)
-            }
-            "operation" => query.operation_prefix = Some(v.to_string()),
-            "resource" => query.resource_id = Some(v.to_string()),
-            other => {
-                return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "unknown query parameter '{other}'; use limit, before, operation, resource"
-                    ),
-                    &rid,
-                ))
-            }
-        }
-    }
+    let filter = crate::audit_filter::parse(q.as_deref(), 100)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e, &rid))?;
+    let query = filter.query;
     let events = state
         .admin
         .audit(&org, &query)

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit_filter;
 pub mod cli;
 pub mod console;
 pub mod observability;

@@ -20,7 +20,9 @@ use directory::model::{
     Member, MemberKind, MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord,
     SessionRecord, UserRecord,
 };
-use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
+use directory::query::{
+    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery,
+};
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
@@ -1092,21 +1094,56 @@ impl Store for PostgresStore {
         let mut qb = QueryBuilder::<Postgres>::new("SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ");
         qb.push_bind(org.0);
         if let Some(p) = &q.operation_prefix {
-            qb.push(" AND substr(operation, 1, length(")
-                .push_bind(p.clone())
-                .push(")) = ")
-                .push_bind(p.clone());
+            // A range, not LIKE or substr: the prefix is literal (the column is COLLATE "C").
+            qb.push(" AND operation >= ").push_bind(p.clone());
+            if let Some(bound) = prefix_upper_bound(p) {
+                qb.push(" AND operation < ").push_bind(bound);
+            }
+        }
+        if let Some(t) = &q.resource_type {
+            qb.push(" AND resource_type = ").push_bind(t.clone());
         }
         if let Some(r) = &q.resource_id {
             qb.push(" AND resource_id = ").push_bind(r.clone());
         }
+        if let Some(k) = &q.actor_kind {
+            qb.push(" AND actor_kind = ").push_bind(k.clone());
+            if let Some(a) = &q.actor_id {
+                qb.push(" AND actor_id = ").push_bind(a.clone());
+            }
+        }
+        // Literal bounds, so the partial index of refusals (migration 0007) applies.
+        match q.outcome {
+            Some(AuditOutcome::Succeeded) => {
+                qb.push(" AND status < 400");
+            }
+            Some(AuditOutcome::Refused) => {
+                qb.push(" AND status >= 400");
+            }
+            None => {}
+        }
+        if let Some(t) = q.since {
+            qb.push(" AND at >= ").push_bind(ms(t));
+        }
+        if let Some(t) = q.until {
+            qb.push(" AND at < ").push_bind(ms(t));
+        }
+        // A forward page is read oldest first from its cursor, then turned around.
+        let forward = q.before_seq.is_none() && q.after_seq.is_some();
         if let Some(b) = q.before_seq {
             qb.push(" AND seq < ").push_bind(b);
+        } else if let Some(a) = q.after_seq {
+            qb.push(" AND seq > ").push_bind(a);
         }
-        qb.push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(i64::from(q.limit.clamp(1, 1000)));
+        qb.push(if forward {
+            " ORDER BY seq ASC LIMIT "
+        } else {
+            " ORDER BY seq DESC LIMIT "
+        })
+        .push_bind(i64::from(q.limit.clamp(1, 1000)));
         let rows = qb.build().fetch_all(&self.pool).await.map_err(backend)?;
-        rows.iter()
+        let mut events = rows
+            .iter()
             .map(|r| {
                 Ok(StoredAuditEvent {
                     seq: get(r, "seq")?,
@@ -1124,7 +1161,11 @@ impl Store for PostgresStore {
                     },
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        if forward {
+            events.reverse();
+        }
+        Ok(events)
     }
 
     async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()> {

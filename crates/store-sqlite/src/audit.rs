@@ -4,7 +4,7 @@ use crate::engine::backend;
 use crate::rows::{execute, fetch_all, from_ms, ms, parse_uuid};
 use directory::ids::OrgId;
 use directory::model::AuditEvent;
-use directory::query::AuditQuery;
+use directory::query::{prefix_upper_bound, AuditOutcome, AuditQuery};
 use directory::store::{StoreResult, StoredAuditEvent};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
@@ -39,22 +39,59 @@ pub(crate) fn list(
 ) -> StoreResult<Vec<StoredAuditEvent>> {
     let mut sql = "SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ?".to_string();
     let mut params = vec![Value::Text(org.to_string())];
+    let mut text = |sql: &mut String, clause: &str, v: &str| {
+        sql.push_str(clause);
+        params.push(Value::Text(v.to_string()));
+    };
     if let Some(p) = &q.operation_prefix {
-        sql.push_str(" AND substr(operation, 1, length(?)) = ?");
-        params.push(Value::Text(p.clone()));
-        params.push(Value::Text(p.clone()));
+        // A range, not LIKE or substr: the prefix is literal and the comparison can use an index.
+        text(&mut sql, " AND operation >= ?", p);
+        if let Some(bound) = prefix_upper_bound(p) {
+            text(&mut sql, " AND operation < ?", &bound);
+        }
+    }
+    if let Some(t) = &q.resource_type {
+        text(&mut sql, " AND resource_type = ?", t);
     }
     if let Some(r) = &q.resource_id {
-        sql.push_str(" AND resource_id = ?");
-        params.push(Value::Text(r.clone()));
+        text(&mut sql, " AND resource_id = ?", r);
     }
+    if let Some(k) = &q.actor_kind {
+        text(&mut sql, " AND actor_kind = ?", k);
+        if let Some(a) = &q.actor_id {
+            text(&mut sql, " AND actor_id = ?", a);
+        }
+    }
+    // Literal bounds, so the partial index of refusals (migration 0007) applies.
+    match q.outcome {
+        Some(AuditOutcome::Succeeded) => sql.push_str(" AND status < 400"),
+        Some(AuditOutcome::Refused) => sql.push_str(" AND status >= 400"),
+        None => {}
+    }
+    if let Some(t) = q.since {
+        sql.push_str(" AND at >= ?");
+        params.push(Value::Integer(ms(t)));
+    }
+    if let Some(t) = q.until {
+        sql.push_str(" AND at < ?");
+        params.push(Value::Integer(ms(t)));
+    }
+    // A forward page is read oldest first from its cursor, then turned around.
+    let forward = q.before_seq.is_none() && q.after_seq.is_some();
     if let Some(b) = q.before_seq {
         sql.push_str(" AND seq < ?");
         params.push(Value::Integer(b));
+    } else if let Some(a) = q.after_seq {
+        sql.push_str(" AND seq > ?");
+        params.push(Value::Integer(a));
     }
-    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    sql.push_str(if forward {
+        " ORDER BY seq ASC LIMIT ?"
+    } else {
+        " ORDER BY seq DESC LIMIT ?"
+    });
     params.push(Value::Integer(q.limit.clamp(1, 1000) as i64));
-    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+    let mut events = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
         Ok(StoredAuditEvent {
             seq: r.get(0).map_err(backend)?,
             event: AuditEvent {
@@ -70,5 +107,9 @@ pub(crate) fn list(
                 request_id: r.get(10).map_err(backend)?,
             },
         })
-    })
+    })?;
+    if forward {
+        events.reverse();
+    }
+    Ok(events)
 }

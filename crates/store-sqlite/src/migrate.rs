@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console_admins",
         include_str!("../migrations/0003_console_admins.sql"),
     ),
+    (
+        7,
+        "audit_filters",
+        include_str!("../migrations/0007_audit_filters.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

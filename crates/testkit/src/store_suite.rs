@@ -22,7 +22,7 @@ use directory::model::{
     Member, MemberKind, MembershipChange, Organization, SamlConnection, ScimTokenRecord,
     SessionRecord, UserRecord,
 };
-use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
+use directory::query::{AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
 use directory::store::{Store, StoreError};
 use directory::token::DomainList;
 use serde_json::{json, Value};
@@ -57,6 +57,7 @@ macro_rules! store_suite_tests {
             sequential_pages_follow_positions_across_deletes,
             organizations_never_see_each_other,
             audit_append_and_list,
+            audit_filters_combine_and_page_both_ways,
             saml_connection_put_get_replace,
             saml_login_domains_route_to_one_org,
             authn_requests_are_single_use_and_expire,
@@ -1938,6 +1939,180 @@ fn saml_connection(org: OrgId, domains: &[&str]) -> SamlConnection {
 
 fn unique_domain() -> String {
     format!("d{}.example", Uuid::new_v4().simple())
+}
+
+pub async fn audit_filters_combine_and_page_both_ways(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let token = TokenId::new_random().to_string();
+    let by_token = |op: &str, res: &str, status: u16, at_ms: i64| AuditEvent {
+        actor_kind: "scim_token".into(),
+        actor_id: Some(token.clone()),
+        status,
+        ..audit(org.id, op, Some(res), at_ms)
+    };
+    let events = vec![
+        by_token("scim.user.create", "u1", 201, 10),
+        by_token("scim.user.create", "u2", 400, 20),
+        AuditEvent {
+            actor_kind: "saml_idp".into(),
+            actor_id: Some("http://idp.example.com".into()),
+            ..audit(org.id, "saml.signin", Some("u1"), 30)
+        },
+        by_token("scim.group.create", "g1", 201, 40),
+        AuditEvent {
+            actor_kind: "saml_idp".into(),
+            actor_id: Some("http://idp.example.com".into()),
+            status: 403,
+            ..audit(org.id, "saml.signin", Some("u2"), 50)
+        },
+        audit(org.id, "token.create", None, 60),
+        by_token("scim.user.update", "u1", 200, 70),
+    ];
+    store.append_audit(&events).await.unwrap();
+    // The other organization's events match every filter below and must never show.
+    store
+        .append_audit(&[AuditEvent {
+            actor_kind: "scim_token".into(),
+            actor_id: Some(token.clone()),
+            status: 400,
+            ..audit(other.id, "scim.user.create", Some("u1"), 15)
+        }])
+        .await
+        .unwrap();
+
+    let list = |q: AuditQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_audit(org.id, &AuditQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.event.operation, e.event.resource_id.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(o, r)| (o.to_string(), r.to_string()))
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(
+        list(AuditQuery {
+            actor_kind: Some("scim_token".into()),
+            actor_id: Some(token.clone()),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[
+            ("scim.user.update", "u1"),
+            ("scim.group.create", "g1"),
+            ("scim.user.create", "u2"),
+            ("scim.user.create", "u1"),
+        ])
+    );
+    assert!(list(AuditQuery {
+        actor_kind: Some("scim_token".into()),
+        actor_id: Some(TokenId::new_random().to_string()),
+        ..AuditQuery::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        list(AuditQuery {
+            actor_kind: Some("saml_idp".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[("saml.signin", "u2"), ("saml.signin", "u1")])
+    );
+    assert_eq!(
+        list(AuditQuery {
+            outcome: Some(AuditOutcome::Refused),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[("saml.signin", "u2"), ("scim.user.create", "u2")])
+    );
+    assert_eq!(
+        list(AuditQuery {
+            outcome: Some(AuditOutcome::Succeeded),
+            resource_id: Some("u1".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[
+            ("scim.user.update", "u1"),
+            ("saml.signin", "u1"),
+            ("scim.user.create", "u1"),
+        ])
+    );
+    assert_eq!(
+        list(AuditQuery {
+            resource_type: Some("User".into()),
+            operation_prefix: Some("scim.".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[
+            ("scim.user.update", "u1"),
+            ("scim.group.create", "g1"),
+            ("scim.user.create", "u2"),
+            ("scim.user.create", "u1"),
+        ])
+    );
+    // since is inclusive, until exclusive.
+    assert_eq!(
+        list(AuditQuery {
+            since: Some(at(20)),
+            until: Some(at(50)),
+            ..AuditQuery::default()
+        })
+        .await,
+        pairs(&[
+            ("scim.group.create", "g1"),
+            ("saml.signin", "u1"),
+            ("scim.user.create", "u2"),
+        ])
+    );
+
+    // Pages of two, backwards and then forwards again, with a filter on: each page newest first.
+    let page = |before: Option<i64>, after: Option<i64>| {
+        let store = store.clone();
+        async move {
+            store
+                .list_audit(
+                    org.id,
+                    &AuditQuery {
+                        operation_prefix: Some("scim.".into()),
+                        before_seq: before,
+                        after_seq: after,
+                        limit: 2,
+                        ..AuditQuery::default()
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let ops = |v: &[directory::store::StoredAuditEvent]| {
+        v.iter()
+            .map(|e| e.event.resource_id.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let first = page(None, None).await;
+    assert_eq!(ops(&first), ["u1", "g1"]);
+    let second = page(Some(first[1].seq), None).await;
+    assert_eq!(ops(&second), ["u2", "u1"]);
+    assert!(page(Some(second[1].seq), None).await.is_empty());
+    let back = page(None, Some(second[0].seq)).await;
+    assert_eq!(back, first);
+    // A short forward page near the newest end is still newest first.
+    let newest = page(None, Some(first[1].seq)).await;
+    assert_eq!(ops(&newest), ["u1"]);
+    assert_eq!(newest[0].seq, first[0].seq);
 }
 
 pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {

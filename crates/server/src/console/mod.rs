@@ -5,6 +5,7 @@
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
+mod audit;
 mod invite;
 mod login;
 mod logout;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
             get(invite::form).post(invite::submit),
         )
         .route("/console/tokens", get(tokens::list).post(tokens::create))
+        .route("/console/audit", get(audit::page))
         .route(
             "/console/tokens/{id}/domains",
             get(tokens::domains_form).post(tokens::domains_submit),

@@ -154,9 +154,8 @@ async fn invite_password_sign_in_sign_out_and_throttle() {
                 &org,
                 &AuditQuery {
                     operation_prefix: Some("console.".into()),
-                    resource_id: None,
-                    before_seq: None,
                     limit: 50,
+                    ..AuditQuery::default()
                 },
             )
             .await

@@ -130,9 +130,8 @@ async fn generate_use_list_edit_and_revoke_a_token() {
                 &org,
                 &AuditQuery {
                     operation_prefix: Some("token.".into()),
-                    resource_id: None,
-                    before_seq: None,
                     limit: 100,
+                    ..AuditQuery::default()
                 },
             )
             .await

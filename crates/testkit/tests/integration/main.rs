@@ -10,4 +10,6 @@ mod entra;
 mod okta;
 mod protocol;
 mod sso;
+mod idp_server;
 mod tokens;
+mod walkthrough;

@@ -283,11 +283,15 @@ async fn set_up_saml(w: &mut Walk) {
     assert_eq!(status, 200, "{}", res.text().await.unwrap());
     w.idp = Some(served);
 
-    // The SP metadata the admin would paste into Okta is served at the Client ID's URL.
-    w.chrome
-        .goto(&format!("/saml/{}/metadata", w.client_id))
-        .await;
-    let sp = w.chrome.client().source().await.unwrap();
+    // The SP metadata for Okta is served at the Client ID's URL (a browser downloads it).
+    let sp = http
+        .get(conn["metadata_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(sp.contains(&format!("/saml/{}/acs", w.client_id)), "{sp}");
 }
 

@@ -70,7 +70,9 @@ impl Chrome {
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}{INSTALL_HINT}", chromedriver.display()));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {}: {e}{INSTALL_HINT}", chromedriver.display())
+            });
         let profile =
             std::env::temp_dir().join(format!("portcullis-chrome-{}", uuid::Uuid::new_v4()));
         // From here on, a panic drops `chrome`-to-be pieces by hand: build the guard first.
@@ -108,7 +110,10 @@ impl Chrome {
             .connect(&webdriver)
             .await
             .unwrap_or_else(|e| {
-                panic!("chromedriver could not start {}: {e}{INSTALL_HINT}", chromium.display())
+                panic!(
+                    "chromedriver could not start {}: {e}{INSTALL_HINT}",
+                    chromium.display()
+                )
             });
         let chrome = Chrome {
             client,
@@ -335,7 +340,8 @@ impl Chrome {
             return el;
         }
         let q = xpath_literal(id_or_label);
-        let label = format!("//label[normalize-space(.)={q} or starts-with(normalize-space(.), {q})]");
+        let label =
+            format!("//label[normalize-space(.)={q} or starts-with(normalize-space(.), {q})]");
         let Ok(label) = self.client.find(Locator::XPath(&label)).await else {
             panic!(
                 "no field with id or label {id_or_label:?} on {}",

@@ -438,7 +438,11 @@ impl IdpServer {
             .send()
             .await
             .unwrap_or_else(|e| panic!("the test IdP's control endpoint: {e}"));
-        assert_eq!(res.status().as_u16(), 200, "the test IdP refused the user {name_id:?}");
+        assert_eq!(
+            res.status().as_u16(),
+            200,
+            "the test IdP refused the user {name_id:?}"
+        );
     }
 }
 

@@ -175,7 +175,10 @@ async fn served_idp_refuses_what_is_not_an_authn_request() {
             .await
             .unwrap();
         assert_eq!(res.status(), 400, "{query}");
-        assert!(res.text().await.unwrap().starts_with("test IdP: "), "{query}");
+        assert!(
+            res.text().await.unwrap().starts_with("test IdP: "),
+            "{query}"
+        );
     }
     let res = http
         .post(format!("{}/user", served.control_url))

@@ -117,8 +117,16 @@ async fn the_setup_guide_in_a_real_browser() {
 async fn invite(w: &mut Walk) {
     let slug = format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let state = &w.server.state;
-    let org = state.admin.create_org(&slug, Some("Acme Corp")).await.unwrap();
-    let issued = state.console.invite(&org, ADMIN, &Actor::Cli).await.unwrap();
+    let org = state
+        .admin
+        .create_org(&slug, Some("Acme Corp"))
+        .await
+        .unwrap();
+    let issued = state
+        .console
+        .invite(&org, ADMIN, &Actor::Cli)
+        .await
+        .unwrap();
     w.invite_path = issued
         .link
         .strip_prefix(&w.server.base_url)
@@ -129,7 +137,10 @@ async fn invite(w: &mut Walk) {
     w.chrome.goto(&w.invite_path).await;
     assert_eq!(w.chrome.path().await, w.invite_path);
     let page = w.chrome.body_text().await;
-    assert!(page.contains(ADMIN), "the invitation does not name {ADMIN}: {page}");
+    assert!(
+        page.contains(ADMIN),
+        "the invitation does not name {ADMIN}: {page}"
+    );
     assert!(page.contains("New password"), "{page}");
     w.chrome.fill("password", GOOD_PASSWORD).await;
     w.chrome.fill("Confirm the password", GOOD_PASSWORD).await;
@@ -146,12 +157,18 @@ async fn accept_invitation(w: &mut Walk) {
     assert!(page.contains(&w.slug), "{page}");
     // The console session cookie is HttpOnly yet visible to WebDriver; its value is opaque.
     let session = w.chrome.cookie("portcullis_console").await;
-    assert!(session.is_some_and(|s| s.len() >= 20), "no console session cookie");
+    assert!(
+        session.is_some_and(|s| s.len() >= 20),
+        "no console session cookie"
+    );
 
     // The link was for one use: opening it again is refused.
     w.chrome.goto(&w.invite_path).await;
     let again = w.chrome.body_text().await;
-    assert!(!again.contains("New password"), "the invitation works twice: {again}");
+    assert!(
+        !again.contains("New password"),
+        "the invitation works twice: {again}"
+    );
     w.chrome.goto("/console").await;
 }
 
@@ -205,9 +222,15 @@ async fn generate_token(w: &mut Walk) {
     // The list never shows it again, only its prefix.
     w.chrome.goto("/console/tokens").await;
     let list = w.chrome.body_text().await;
-    assert!(list.contains("okta-prod") && list.contains(DOMAIN), "{list}");
+    assert!(
+        list.contains("okta-prod") && list.contains(DOMAIN),
+        "{list}"
+    );
     assert!(list.contains(&w.scim_token[..8]), "{list}");
-    assert!(!list.contains(&w.scim_token), "the list shows the token: {list}");
+    assert!(
+        !list.contains(&w.scim_token),
+        "the list shows the token: {list}"
+    );
     assert!(list.contains("never"), "used before the IdP had it: {list}");
 }
 
@@ -216,7 +239,11 @@ async fn provision_over_scim(w: &mut Walk) {
     let scim = w.scim();
     assert_eq!(scim.get("/Users?startIndex=1&count=2").await.status, 200);
     for (i, (given, family)) in [("Jane", "Doe"), ("Raj", "Patel")].into_iter().enumerate() {
-        let email = format!("{}.{}@{DOMAIN}", given.to_lowercase(), family.to_lowercase());
+        let email = format!(
+            "{}.{}@{DOMAIN}",
+            given.to_lowercase(),
+            family.to_lowercase()
+        );
         let r = scim
             .post(
                 "/Users",
@@ -243,7 +270,10 @@ async fn provision_over_scim(w: &mut Walk) {
 
     w.chrome.goto("/console/tokens").await;
     let list = w.chrome.body_text().await;
-    assert!(!list.contains("never"), "the token's last use is not shown: {list}");
+    assert!(
+        !list.contains("never"),
+        "the token's last use is not shown: {list}"
+    );
     w.shot("token-used").await;
 }
 

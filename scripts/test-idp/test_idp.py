@@ -12,11 +12,15 @@ Commands (the request is one JSON object; times are ISO 8601, e.g. 2026-11-01T10
   response  {issuer, destination, audience, name_id, key_pem, cert_pem, ...} -> {xml, saml_response,
             response_id, assertion_id, issue_instant}   (see `response` below for every field)
   verify    {xml, cert_pem, sp_key_pem?}  -> {signatures, verified}   (one bool per signature)
+  serve     {entity_id, key_pem, cert_pem, name_id, port?, tls_key_pem?, tls_cert_pem?}
+            -> prints {sso_url, metadata_url, control_url} once listening, then serves until killed (see `serve`)
 
 An error prints a message on stderr and exits with status 1.
 """
 
 import base64
+import html
+import http.server
 import datetime as dt
 import json
 import os
@@ -24,6 +28,9 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.parse
+import zlib
 from pathlib import Path
 
 from cryptography import x509
@@ -365,6 +372,134 @@ def verify(req):
     return {"signatures": count, "verified": verified}
 
 
+# ---------------------------------------------------------------- serve (for a real browser)
+
+def parse_authn_request(saml_request):
+    """HTTP-Redirect binding: base64 of the raw-deflated AuthnRequest."""
+    try:
+        xml = zlib.decompress(base64.b64decode(saml_request), -15)
+        doc = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    except (ValueError, zlib.error, etree.XMLSyntaxError) as e:
+        raise Fail(f"SAMLRequest is not a deflated, base64 AuthnRequest: {e}")
+    if doc.tag != f"{{{PROTOCOL}}}AuthnRequest":
+        raise Fail(f"SAMLRequest is a {doc.tag}, not an AuthnRequest")
+    issuer = doc.find(f"{{{ASSERTION}}}Issuer")
+    acs = doc.get("AssertionConsumerServiceURL")
+    if not doc.get("ID") or issuer is None or not issuer.text or not acs:
+        raise Fail("the AuthnRequest needs an ID, an Issuer and an AssertionConsumerServiceURL")
+    return {"id": doc.get("ID"), "issuer": issuer.text.strip(), "acs": acs}
+
+
+def continue_page(acs, saml_response, relay_state):
+    """What the IdP answers after sign-in: a form that POSTs to the ACS when Continue is
+    clicked (Okta's page submits it by script; a test clicks the button instead)."""
+    relay = ""
+    if relay_state is not None:
+        relay = f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Test IdP</title></head>
+<body><h1>Test IdP</h1><p id="signed-in-as">Signed in as {html.escape(SERVER["name_id"])}</p>
+<form id="saml-post" method="post" action="{html.escape(acs)}">
+<input type="hidden" name="SAMLResponse" value="{html.escape(saml_response)}">{relay}
+<button type="submit" id="continue">Continue</button></form></body></html>"""
+
+
+SERVER = {}
+SERVER_LOCK = threading.Lock()
+
+
+class IdpHandler(http.server.BaseHTTPRequestHandler):
+    """GET /sso (HTTP-Redirect binding), GET /metadata, POST /user {name_id} to change who signs in."""
+
+    def log_message(self, fmt, *args):
+        pass  # refusals are told in the answer; a test shows what it got
+
+    def answer(self, status, content_type, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == "/metadata":
+            return self.answer(200, "application/samlmetadata+xml", SERVER["metadata"])
+        if url.path != "/sso":
+            return self.answer(404, "text/plain", "not found\n")
+        try:
+            if "SAMLRequest" not in query:
+                raise Fail("no SAMLRequest in the query string")
+            authn = parse_authn_request(query["SAMLRequest"][0])
+            with SERVER_LOCK:
+                name_id = SERVER["name_id"]
+                signed = response({
+                    "issuer": SERVER["entity_id"],
+                    "destination": authn["acs"],
+                    "audience": authn["issuer"],
+                    "in_response_to": authn["id"],
+                    "name_id": name_id,
+                    "attributes": {"email": [name_id]},
+                    "key_pem": SERVER["key_pem"],
+                    "cert_pem": SERVER["cert_pem"],
+                })
+        except Fail as e:
+            return self.answer(400, "text/plain", f"test IdP: {e}\n")
+        relay = query.get("RelayState", [None])[0]
+        self.answer(200, "text/html; charset=utf-8", continue_page(authn["acs"], signed["saml_response"], relay))
+
+    def do_POST(self):
+        if urllib.parse.urlsplit(self.path).path != "/user":
+            return self.answer(404, "text/plain", "not found\n")
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            name_id = need(json.loads(self.rfile.read(length) or b"{}"), "name_id")
+        except (Fail, ValueError) as e:
+            return self.answer(400, "text/plain", f"test IdP: {e}\n")
+        with SERVER_LOCK:
+            SERVER["name_id"] = name_id
+        self.answer(200, "application/json", json.dumps({"name_id": name_id}))
+
+
+def serve(req):
+    """Serves the IdP to a browser on 127.0.0.1:`port` (0: any free port) until killed. Over
+    TLS when tls_key_pem and tls_cert_pem are given. Prints one JSON line once listening:
+    {sso_url, metadata_url}. Every sign-in is for `name_id` (its email attribute too) until
+    POST /user {"name_id": ...} names another user."""
+    SERVER.update({
+        "entity_id": need(req, "entity_id"),
+        "key_pem": need(req, "key_pem"),
+        "cert_pem": need(req, "cert_pem"),
+        "name_id": need(req, "name_id"),
+    })
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(req.get("port") or 0)), IdpHandler)
+    scheme = "http"
+    if req.get("tls_key_pem") and req.get("tls_cert_pem"):
+        import ssl
+        with tempfile.TemporaryDirectory() as tmp:
+            key_path, cert_path = Path(tmp, "tls.key"), Path(tmp, "tls.crt")
+            key_path.write_text(req["tls_key_pem"])
+            cert_path.write_text(req["tls_cert_pem"])
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(cert_path), str(key_path))
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    # The control endpoint stays plain HTTP, so a test's client needs no TLS.
+    control = http.server.ThreadingHTTPServer(("127.0.0.1", 0), IdpHandler)
+    threading.Thread(target=control.serve_forever, daemon=True).start()
+    base = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
+    sso_url = base + "/sso"
+    SERVER["metadata"] = metadata({"entity_id": SERVER["entity_id"], "sso_url": sso_url,
+                                   "cert_pems": req.get("cert_pems") or [SERVER["cert_pem"]]})["xml"]
+    print(json.dumps({"sso_url": sso_url, "metadata_url": base + "/metadata",
+                      "control_url": f"http://127.0.0.1:{control.server_address[1]}"}), flush=True)
+    httpd.serve_forever()
+    return None
+
+
 def responses(req):
     """Many responses for a benchmark: `base` is a `response` request without name_id, and
     each entry of `name_ids` gets its own response (fresh IDs), returned as base64 lines."""
@@ -378,6 +513,7 @@ COMMANDS = {
     "metadata": metadata,
     "response": response,
     "responses": responses,
+    "serve": serve,
     "verify": verify,
 }
 
@@ -392,6 +528,8 @@ def main():
     except (Fail, ValueError, KeyError, TypeError) as e:
         print(f"test_idp {sys.argv[1]}: {e}", file=sys.stderr)
         return 1
+    if out is None:
+        return 0
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0

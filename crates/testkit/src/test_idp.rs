@@ -7,6 +7,9 @@
 //! set, else `<repo>/.test-idp-venv/bin/python`. Without either a test panics
 //! and says to run the setup script: it never skips silently.
 //!
+//! For a real browser, [`TestIdp::serve_tls`] runs the same IdP as a web server: its `/sso`
+//! page posts a signed response to our ACS when its Continue button (`#continue`) is clicked.
+//!
 //! ```text
 //! let idp = TestIdp::new("http://www.okta.com/exk1test");
 //! let metadata = idp.metadata_xml("https://idp.example.com/sso/saml");
@@ -15,9 +18,9 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -307,6 +310,80 @@ impl TestIdp {
         verified
     }
 
+    /// Serves this IdP to a browser over plain HTTP until the [`IdpServer`] is dropped:
+    /// `GET /sso` answers an AuthnRequest (HTTP-Redirect binding) with a page whose Continue
+    /// button (`#continue`) POSTs a response signed for `name_id` to the request's ACS URL.
+    /// Chromium refuses to follow a sign-in form to a plain-HTTP IdP: browsers want
+    /// [`TestIdp::serve_tls`].
+    pub fn serve(&self, name_id: &str) -> IdpServer {
+        self.spawn_server(name_id, None)
+    }
+
+    /// [`TestIdp::serve`] over HTTPS with a fresh self-signed certificate (the browser is told
+    /// to accept it), as Okta's sign-in pages are HTTPS.
+    pub fn serve_tls(&self, name_id: &str) -> IdpServer {
+        let tls = self.keygen(None, None);
+        self.spawn_server(name_id, Some(&tls))
+    }
+
+    fn spawn_server(&self, name_id: &str, tls: Option<&IdpKey>) -> IdpServer {
+        let key = self.signing_key();
+        let certs: Vec<&str> = self.keys.iter().map(|k| k.cert_pem.as_str()).collect();
+        let request = json!({
+            "entity_id": self.entity_id,
+            "key_pem": key.key_pem,
+            "cert_pem": key.cert_pem,
+            "cert_pems": certs,
+            "name_id": name_id,
+            "tls_key_pem": tls.map(|t| t.key_pem.as_str()),
+            "tls_cert_pem": tls.map(|t| t.cert_pem.as_str()),
+        });
+        let mut child = Command::new(&self.python)
+            .arg(&self.script)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}{SETUP_HINT}", self.python.display()));
+        // The guard kills the child if anything below fails.
+        let mut server = IdpServer {
+            child: None,
+            sso_url: String::new(),
+            metadata_url: String::new(),
+            control_url: String::new(),
+            metadata_xml: String::new(),
+        };
+        let mut stdin = child.stdin.take().expect("child stdin");
+        let stdout = child.stdout.take().expect("child stdout");
+        server.child = Some(child);
+        stdin
+            .write_all(request.to_string().as_bytes())
+            .expect("write the test IdP request");
+        drop(stdin);
+        // The first line says where it listens; the pipe stays open until the child ends.
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        reader
+            .read_line(&mut line)
+            .expect("read the test IdP's address");
+        let out: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("test IdP `serve` did not say where it listens ({e}): {line:?}{SETUP_HINT}")
+        });
+        server.sso_url = string(&out, "sso_url");
+        server.metadata_url = string(&out, "metadata_url");
+        server.control_url = string(&out, "control_url");
+        server.metadata_xml = self.metadata_xml(&server.sso_url);
+        std::thread::spawn(move || {
+            // Keep reading so the child never blocks on a full pipe.
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        server
+    }
+
     fn call(&self, command: &str, request: Value) -> Value {
         let mut child = Command::new(&self.python)
             .arg(&self.script)
@@ -338,18 +415,49 @@ impl TestIdp {
     }
 }
 
+/// A running test IdP a browser signs in at (see [`TestIdp::serve`]). Dropping it stops it.
+#[derive(Debug)]
+pub struct IdpServer {
+    child: Option<Child>,
+    /// Where browsers are sent: `GET` with `SAMLRequest` and `RelayState`.
+    pub sso_url: String,
+    /// The IdP's metadata, served with `sso_url` as its single sign-on service.
+    pub metadata_url: String,
+    /// Plain HTTP on 127.0.0.1 even when the IdP is HTTPS: `POST {control_url}/user`.
+    pub control_url: String,
+    /// What `metadata_url` serves: the metadata to upload.
+    pub metadata_xml: String,
+}
+
+impl IdpServer {
+    /// From now on, sign-ins are for `name_id` (and its email attribute).
+    pub async fn set_user(&self, name_id: &str) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/user", self.control_url))
+            .json(&json!({ "name_id": name_id }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the test IdP's control endpoint: {e}"));
+        assert_eq!(
+            res.status().as_u16(),
+            200,
+            "the test IdP refused the user {name_id:?}"
+        );
+    }
+}
+
+impl Drop for IdpServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 const SETUP_HINT: &str = "\n(the SAML test IdP needs Python with signxml and Debian's xmlsec1: \
 run scripts/test-idp/setup.sh, and set PORTCULLIS_TEST_IDP_PYTHON to the python it prints \
 if you gave it TEST_IDP_VENV)";
-
-fn repo_root() -> PathBuf {
-    // crates/testkit → the workspace root
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match manifest_dir.ancestors().nth(2) {
-        Some(root) => root.to_path_buf(),
-        None => manifest_dir.join("../.."),
-    }
-}
 
 /// A fresh checkout has no venv yet: make it, so `cargo test` needs no step before it.
 /// The script takes a lock, so test binaries running at once set it up once.
@@ -371,7 +479,7 @@ fn set_up(root: &Path) {
 
 /// The venv python and the script, or a panic that says how to get them.
 fn locate() -> (PathBuf, PathBuf) {
-    let root = repo_root();
+    let root = crate::repo_root();
     let script = root.join("scripts/test-idp/test_idp.py");
     assert!(
         script.is_file(),

@@ -18,6 +18,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console_admins",
         include_str!("../migrations/0003_console_admins.sql"),
     ),
+    // 4–7 are taken by other changes of the same release.
+    (
+        8,
+        "audit_operation_index",
+        include_str!("../migrations/0008_audit_operation_index.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -5,6 +5,7 @@
 
 mod browser;
 mod console;
+mod console_saml;
 mod console_tokens;
 mod entra;
 mod okta;

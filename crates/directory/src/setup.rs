@@ -122,9 +122,12 @@ pub fn check_idp_metadata(
         ));
     }
     let idp = IdpMetadata::parse(text, now).map_err(explain)?;
-    let has_binding = [saml::metadata::BINDING_HTTP_REDIRECT, saml::metadata::BINDING_HTTP_POST]
-        .iter()
-        .any(|b| idp.sso_url(b).is_some());
+    let has_binding = [
+        saml::metadata::BINDING_HTTP_REDIRECT,
+        saml::metadata::BINDING_HTTP_POST,
+    ]
+    .iter()
+    .any(|b| idp.sso_url(b).is_some());
     if !has_binding {
         return Err(problem(
             K::NoSingleSignOnService,
@@ -218,7 +221,9 @@ pub fn day(t: OffsetDateTime) -> String {
 pub enum CertificateState {
     Valid,
     /// Ends within [`EXPIRY_WARNING`]: whole days left.
-    ExpiresSoon { days: i64 },
+    ExpiresSoon {
+        days: i64,
+    },
     Expired,
     NotYetValid,
 }
@@ -399,6 +404,9 @@ mod tests {
 
     #[test]
     fn days_print_as_dates() {
-        assert_eq!(day(time::macros::datetime!(2026-03-04 05:06 UTC)), "2026-03-04");
+        assert_eq!(
+            day(time::macros::datetime!(2026-03-04 05:06 UTC)),
+            "2026-03-04"
+        );
     }
 }

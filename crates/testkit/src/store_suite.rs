@@ -1986,7 +1986,10 @@ pub async fn last_audit_event_by_prefix_and_outcome(store: Arc<dyn Store>) {
     assert_eq!(last("saml.signin", false).await, Some(events[5].clone()));
     assert_eq!(last("saml.signin", true).await, Some(events[3].clone()));
     assert_eq!(last("token.", true).await, Some(events[4].clone()));
-    assert_eq!(last("scim.user.create", false).await, Some(events[0].clone()));
+    assert_eq!(
+        last("scim.user.create", false).await,
+        Some(events[0].clone())
+    );
     assert_eq!(last("nothing.", false).await, None);
     // Each organization sees its own.
     assert_eq!(

@@ -251,7 +251,10 @@ fn metadata_card(
 
 fn test_card(status: &SetupStatus) -> Markup {
     let conn = status.connection.as_ref();
-    let can_test = status.idp.as_ref().is_some_and(|i| i.redirect_sso_url().is_some());
+    let can_test = status
+        .idp
+        .as_ref()
+        .is_some_and(|i| i.redirect_sso_url().is_some());
     html! {
         section.card #test-card {
             h2 { "3. Test sign-in" }
@@ -521,7 +524,9 @@ pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Respo
         async move { render(&state, &ctx, status, &m, &rid).await }
     };
     let file = form.part("metadata");
-    let Some(file) = file.filter(|f| !f.data.is_empty() || f.filename.as_deref().is_some_and(|n| !n.is_empty())) else {
+    let Some(file) =
+        file.filter(|f| !f.data.is_empty() || f.filename.as_deref().is_some_and(|n| !n.is_empty()))
+    else {
         return refuse(
             StatusCode::BAD_REQUEST,
             "Choose the metadata file to upload (or drop it on the box).".into(),
@@ -572,7 +577,10 @@ pub(super) async fn test_result(State(state): State<AppState>, req: Request) -> 
                             (me.organization.name) "), not " (c.organization.name) ". Sign out of it and test again."
                         }
                     };
-                    return html_response(StatusCode::CONFLICT, layout("Test sign-in", ctx.as_ref(), body));
+                    return html_response(
+                        StatusCode::CONFLICT,
+                        layout("Test sign-in", ctx.as_ref(), body),
+                    );
                 }
             }
             let idp = match state.store.saml_connection(me.organization.id).await {

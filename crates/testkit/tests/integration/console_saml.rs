@@ -112,7 +112,12 @@ async fn generate(b: &mut Browser) -> Page {
             &[("csrf", &page.csrf()), ("domains", "")],
         )
         .await;
-    assert_eq!((p.status, p.location()), (303, "/console/saml"), "{}", p.body);
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/console/saml"),
+        "{}",
+        p.body
+    );
     b.get("/console/saml").await
 }
 
@@ -151,11 +156,15 @@ fn handmade(key_descriptor: &str, sso: &str) -> String {
 }
 
 fn key_descriptor(cert_b64: &str) -> String {
-    format!(r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#)
+    format!(
+        r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+    )
 }
 
 fn redirect_sso() -> String {
-    format!(r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{SSO_URL}"/>"#)
+    format!(
+        r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{SSO_URL}"/>"#
+    )
 }
 
 fn cert_b64(not_before: OffsetDateTime, validity: Duration) -> String {
@@ -174,7 +183,11 @@ async fn generate_client_id_values_equal_the_sp_metadata() {
         let (slug, mut b) = signed_in_admin(&server, "it@acme.com").await;
         let empty = b.get("/console/saml").await;
         assert_console_headers(&empty);
-        assert!(empty.body.contains("no SAML connection yet"), "{}", empty.body);
+        assert!(
+            empty.body.contains("no SAML connection yet"),
+            "{}",
+            empty.body
+        );
         assert!(empty.body.contains("id=\"generate-client-id\""));
         assert!(empty.body.contains("<label for=\"setup-domains\">"));
         assert!(!empty.body.contains("id=\"client-id\""));
@@ -189,11 +202,20 @@ async fn generate_client_id_values_equal_the_sp_metadata() {
         assert_eq!(text_of(&page, "audience-uri"), base);
         assert_eq!(text_of(&page, "sso-url"), format!("{base}/acs"));
         assert_eq!(text_of(&page, "login-url"), format!("{base}/login"));
-        assert_eq!(text_of(&page, "sp-metadata-url"), format!("{base}/metadata"));
+        assert_eq!(
+            text_of(&page, "sp-metadata-url"),
+            format!("{base}/metadata")
+        );
         assert!(page
             .body
             .contains(&format!("href=\"/saml/{client_id}/metadata\"")));
-        for id in ["client-id", "sso-url", "audience-uri", "login-url", "sp-metadata-url"] {
+        for id in [
+            "client-id",
+            "sso-url",
+            "audience-uri",
+            "login-url",
+            "sp-metadata-url",
+        ] {
             assert!(page.body.contains(&format!("data-copy=\"{id}\"")), "{id}");
         }
         // Okta's labels, in the order its form asks.
@@ -245,7 +267,9 @@ async fn upload_good_metadata_shows_the_idp_and_its_certificates() {
         let page = generate(&mut b).await;
         assert!(page.body.contains("enctype=\"multipart/form-data\""));
         assert!(page.body.contains("<label for=\"metadata-file\">"));
-        assert!(page.body.contains("id=\"metadata-file\" type=\"file\" name=\"metadata\""));
+        assert!(page
+            .body
+            .contains("id=\"metadata-file\" type=\"file\" name=\"metadata\""));
         assert!(page.body.contains("id=\"upload-metadata\""));
         assert!(page.body.contains("data-drop-into=\"metadata-file\""));
         assert!(!page.body.contains("id=\"test-sign-in\""));
@@ -376,7 +400,8 @@ async fn each_wrong_file_says_what_is_wrong() {
             assert!(p.body.contains(says), "{what}: {}", p.body);
             if status == 400 {
                 assert!(
-                    p.body.contains("class=\"error\" id=\"metadata-error\" role=\"alert\""),
+                    p.body
+                        .contains("class=\"error\" id=\"metadata-error\" role=\"alert\""),
                     "{what}: {}",
                     p.body
                 );
@@ -412,7 +437,10 @@ async fn certificates_warn_before_they_expire_and_show_when_expired() {
         let page = b.get("/console/saml").await;
         let certs = element(&page, "idp-certificates");
         assert!(certs.contains("class=\"warning\""), "{certs}");
-        assert!(certs.contains("Expires in 9 days") || certs.contains("Expires in 10 days"), "{certs}");
+        assert!(
+            certs.contains("Expires in 9 days") || certs.contains("Expires in 10 days"),
+            "{certs}"
+        );
 
         // One that expired after it was uploaded: shown as expired, next to the new one.
         let mut old = new_idp();
@@ -454,8 +482,12 @@ async fn switches_change_the_connection() {
         assert!(page.body.contains("<label for=\"idp-initiated\">"));
         assert!(page.body.contains("<label for=\"login-domains\">"));
         // Defaults: jit off, IdP-initiated on.
-        assert!(page.body.contains("id=\"jit\" type=\"checkbox\" name=\"jit\" value=\"on\" aria"));
-        assert!(page.body.contains("name=\"idp_initiated\" value=\"on\" checked"));
+        assert!(page
+            .body
+            .contains("id=\"jit\" type=\"checkbox\" name=\"jit\" value=\"on\" aria"));
+        assert!(page
+            .body
+            .contains("name=\"idp_initiated\" value=\"on\" checked"));
 
         let d = domain();
         let p = b
@@ -478,7 +510,9 @@ async fn switches_change_the_connection() {
         let saved = b.get("/console/saml?settings=saved").await;
         assert!(saved.body.contains("id=\"settings-ok\""));
         assert!(saved.body.contains("name=\"jit\" value=\"on\" checked"));
-        assert!(!saved.body.contains("name=\"idp_initiated\" value=\"on\" checked"));
+        assert!(!saved
+            .body
+            .contains("name=\"idp_initiated\" value=\"on\" checked"));
 
         // A refused domain: the form comes back as sent, with the reason; nothing changes.
         let p = b
@@ -521,7 +555,10 @@ async fn start_test_sign_in(b: &mut Browser) -> String {
         .unwrap_or_else(|| panic!("no test link in {}", page.body));
     let rest = &page.body[at + marker.len()..];
     let href = rest[..rest.find('"').unwrap()].to_string();
-    assert!(href.ends_with("/login?return_to=/console/saml/test-result"), "{href}");
+    assert!(
+        href.ends_with("/login?return_to=/console/saml/test-result"),
+        "{href}"
+    );
     let p = b.get(&href).await;
     assert_eq!(p.status, 302, "{}", p.body);
     let location = reqwest::Url::parse(p.location()).unwrap();
@@ -555,9 +592,18 @@ async fn test_sign_in_end_to_end_and_a_refused_one_on_the_page() {
         let entity_id = text_of(&page, "audience-uri");
         let acs_path = acs[server.base_url.len()..].to_string();
         let idp = new_idp();
-        assert_eq!(upload(&mut b, idp.metadata_xml(SSO_URL).as_bytes()).await.status, 303);
+        assert_eq!(
+            upload(&mut b, idp.metadata_xml(SSO_URL).as_bytes())
+                .await
+                .status,
+            303
+        );
         let before = b.get("/console/saml").await;
-        assert!(before.body.contains("No sign-in attempt yet"), "{}", before.body);
+        assert!(
+            before.body.contains("No sign-in attempt yet"),
+            "{}",
+            before.body
+        );
 
         // The IdP answers the AuthnRequest; the ACS sends the browser to the result page.
         let request_id = start_test_sign_in(&mut b).await;
@@ -585,15 +631,17 @@ async fn test_sign_in_end_to_end_and_a_refused_one_on_the_page() {
         assert_console_headers(&result);
         assert!(result.body.contains("id=\"test-result\""));
         assert!(
-            result
-                .body
-                .contains(&format!("Signed in as <strong>{user_name}</strong> through Okta")),
+            result.body.contains(&format!(
+                "Signed in as <strong>{user_name}</strong> through Okta"
+            )),
             "{}",
             result.body
         );
         // With the console session too, the same.
         let result = b.get("/console/saml/test-result").await;
-        assert!(result.body.contains(&format!("<strong>{user_name}</strong>")));
+        assert!(result
+            .body
+            .contains(&format!("<strong>{user_name}</strong>")));
 
         // The SAML page and the overview show it.
         let page = eventually(&mut b, "/console/saml", |p| {
@@ -608,7 +656,11 @@ async fn test_sign_in_end_to_end_and_a_refused_one_on_the_page() {
         let mut nobody = Browser::new(&server);
         let none = nobody.get("/console/saml/test-result").await;
         assert_eq!(none.status, 200);
-        assert!(none.body.contains("No SAML sign-in arrived"), "{}", none.body);
+        assert!(
+            none.body.contains("No SAML sign-in arrived"),
+            "{}",
+            none.body
+        );
 
         // A refused test: the SAML page shows it with the admin's reason.
         let request_id = start_test_sign_in(&mut b).await;
@@ -660,7 +712,12 @@ async fn overview_steps_flip_as_the_setup_progresses() {
         generate(&mut b).await;
         assert!(step_done(&b.get("/console").await, "step-client-id"));
         let idp = new_idp();
-        assert_eq!(upload(&mut b, idp.metadata_xml(SSO_URL).as_bytes()).await.status, 303);
+        assert_eq!(
+            upload(&mut b, idp.metadata_xml(SSO_URL).as_bytes())
+                .await
+                .status,
+            303
+        );
         let overview = b.get("/console").await;
         assert!(step_done(&overview, "step-metadata"));
         assert!(!step_done(&overview, "step-test-sign-in"));
@@ -671,7 +728,11 @@ async fn overview_steps_flip_as_the_setup_progresses() {
         let p = b
             .post(
                 "/console/tokens",
-                &[("csrf", &list.csrf()), ("name", "okta-prod"), ("domains", &d)],
+                &[
+                    ("csrf", &list.csrf()),
+                    ("name", "okta-prod"),
+                    ("domains", &d),
+                ],
             )
             .await;
         assert_eq!(p.status, 200, "{}", p.body);
@@ -730,7 +791,16 @@ async fn csrf_missing_or_wrong_is_403_on_each_form() {
             let p = b.post("/console/saml/settings", &fields).await;
             assert_eq!(p.status, 403, "{fields:?}: {}", p.body);
         }
-        assert!(!server.state.sso.connection(&org).await.unwrap().unwrap().jit);
+        assert!(
+            !server
+                .state
+                .sso
+                .connection(&org)
+                .await
+                .unwrap()
+                .unwrap()
+                .jit
+        );
 
         let xml = new_idp().metadata_xml(SSO_URL);
         for csrf in [None, Some(""), Some("csrf_wrong")] {
@@ -744,7 +814,10 @@ async fn csrf_missing_or_wrong_is_403_on_each_form() {
         }
         // Not multipart at all: no CSRF field either.
         let p = b
-            .post("/console/saml/metadata", &[("csrf", "x"), ("metadata", &xml)])
+            .post(
+                "/console/saml/metadata",
+                &[("csrf", "x"), ("metadata", &xml)],
+            )
             .await;
         assert_eq!(p.status, 403, "{}", p.body);
         let conn = server.state.sso.connection(&org).await.unwrap().unwrap();
@@ -752,7 +825,10 @@ async fn csrf_missing_or_wrong_is_403_on_each_form() {
 
         // Signed out: the login page, never the action.
         let mut stranger = Browser::new(&server);
-        assert_eq!(stranger.get("/console/saml").await.location(), "/console/login");
+        assert_eq!(
+            stranger.get("/console/saml").await.location(),
+            "/console/login"
+        );
     });
 }
 
@@ -762,17 +838,28 @@ async fn odd_input_never_500() {
         let (_, mut b) = signed_in_admin(&server, "it@acme.com").await;
         let page = generate(&mut b).await;
         let csrf = page.csrf();
-        for q in ["?metadata=ok&&&", "?%ff%fe=1", "?settings=%00", "?a=<script>"] {
+        for q in [
+            "?metadata=ok&&&",
+            "?%ff%fe=1",
+            "?settings=%00",
+            "?a=<script>",
+        ] {
             assert_eq!(b.get(&format!("/console/saml{q}")).await.status, 200, "{q}");
             assert_eq!(b.get(&format!("/console{q}")).await.status, 200, "{q}");
         }
         // Odd multipart bodies.
         let odd: Vec<(String, Vec<u8>)> = vec![
             ("multipart/form-data".into(), b"--x\r\n".to_vec()),
-            (format!("multipart/form-data; boundary={BOUNDARY}"), b"garbage".to_vec()),
             (
                 format!("multipart/form-data; boundary={BOUNDARY}"),
-                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}").into_bytes(),
+                b"garbage".to_vec(),
+            ),
+            (
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}"
+                )
+                .into_bytes(),
             ),
             ("text/plain".into(), vec![0xff; 100]),
         ];
@@ -799,7 +886,11 @@ async fn odd_input_never_500() {
         // Odd settings and setup values.
         let long = "a".repeat(5000);
         for fields in [
-            vec![("csrf", csrf.as_str()), ("jit", "maybe"), ("domains", "\u{0}")],
+            vec![
+                ("csrf", csrf.as_str()),
+                ("jit", "maybe"),
+                ("domains", "\u{0}"),
+            ],
             vec![("csrf", csrf.as_str()), ("domains", long.as_str())],
             vec![("csrf", csrf.as_str()), ("domains", "a..b, -x-.com")],
         ] {

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod model;
 pub mod query;
 pub mod scim_service;
+pub mod setup;
 pub mod sso;
 pub mod store;
 pub mod token;

@@ -254,6 +254,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &str,
     ) -> StoreResult<Option<SamlConnection>>;
+    /// The organization's newest audit event whose operation starts with `operation_prefix`
+    /// (non-empty ASCII, e.g. `scim.` or `saml.signin`), only a successful one (status 2xx)
+    /// when `succeeded_only`. Served by an index on (org, operation, seq): a few index seeks
+    /// per distinct operation under the prefix, whatever the size of the log.
+    async fn last_audit_event(
+        &self,
+        org: OrgId,
+        operation_prefix: &str,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<StoredAuditEvent>>;
     /// The organization whose people sign in with this (lower-cased) email domain.
     async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>>;
 

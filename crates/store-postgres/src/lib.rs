@@ -33,6 +33,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod console;
+mod last_event;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -1181,6 +1182,15 @@ impl Store for PostgresStore {
         client_id: &str,
     ) -> StoreResult<Option<SamlConnection>> {
         sso::connection_by_client_id(&self.pool, client_id).await
+    }
+
+    async fn last_audit_event(
+        &self,
+        org: OrgId,
+        operation_prefix: &str,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<StoredAuditEvent>> {
+        last_event::newest(&self.pool, org, operation_prefix, succeeded_only).await
     }
 
     async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {

@@ -29,6 +29,7 @@ mod console;
 mod cursors;
 mod engine;
 mod groups;
+mod last_event;
 mod migrate;
 mod query;
 mod rows;
@@ -359,6 +360,21 @@ impl Store for SqliteStore {
         let client_id = client_id.to_string();
         self.engine
             .read(move |c| sso::connection_by_client_id(c, &client_id))
+            .await
+    }
+
+    async fn last_audit_event(
+        &self,
+        org: OrgId,
+        operation_prefix: &str,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<StoredAuditEvent>> {
+        let upper = directory::setup::prefix_upper_bound(operation_prefix).ok_or_else(|| {
+            StoreError::Backend("the operation prefix must be non-empty ASCII".into())
+        })?;
+        let prefix = operation_prefix.to_string();
+        self.engine
+            .read(move |c| last_event::newest(c, org, &prefix, &upper, succeeded_only))
             .await
     }
 

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_filters",
         include_str!("../migrations/0007_audit_filters.sql"),
     ),
+    (
+        8,
+        "audit_operation_index",
+        include_str!("../migrations/0008_audit_operation_index.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

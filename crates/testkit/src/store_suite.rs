@@ -58,6 +58,7 @@ macro_rules! store_suite_tests {
             organizations_never_see_each_other,
             audit_append_and_list,
             audit_filters_combine_and_page_both_ways,
+            last_audit_event_by_prefix_and_outcome,
             saml_connection_put_get_replace,
             saml_login_domains_route_to_one_org,
             authn_requests_are_single_use_and_expire,
@@ -2113,6 +2114,84 @@ pub async fn audit_filters_combine_and_page_both_ways(store: Arc<dyn Store>) {
     let newest = page(None, Some(first[1].seq)).await;
     assert_eq!(ops(&newest), ["u1"]);
     assert_eq!(newest[0].seq, first[0].seq);
+pub async fn last_audit_event_by_prefix_and_outcome(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    for prefix in ["scim.", "saml.signin"] {
+        for ok in [false, true] {
+            assert_eq!(store.last_audit_event(org.id, prefix, ok).await, Ok(None));
+        }
+    }
+    let with_status = |op: &str, status: u16, t: i64| AuditEvent {
+        status,
+        ..audit(org.id, op, None, t)
+    };
+    let events = vec![
+        with_status("scim.user.create", 201, 1),
+        with_status("saml.signin", 403, 2),
+        with_status("scim.user.patch", 400, 3),
+        with_status("saml.signin", 200, 4),
+        with_status("token.create", 200, 5),
+        with_status("saml.signin", 403, 6),
+        // Neighbours of the prefixes' ranges: never theirs.
+        with_status("scimx.user.create", 201, 7),
+        with_status("scim/", 201, 8),
+        with_status("saml.signim", 201, 9),
+    ];
+    store.append_audit(&events).await.unwrap();
+    store
+        .append_audit(&[audit(other.id, "scim.group.delete", None, 10)])
+        .await
+        .unwrap();
+
+    let last = |prefix: &'static str, ok: bool| {
+        let store = store.clone();
+        async move {
+            store
+                .last_audit_event(org.id, prefix, ok)
+                .await
+                .unwrap()
+                .map(|e| e.event)
+        }
+    };
+    assert_eq!(last("scim.", false).await, Some(events[2].clone()));
+    assert_eq!(last("scim.", true).await, Some(events[0].clone()));
+    assert_eq!(last("saml.signin", false).await, Some(events[5].clone()));
+    assert_eq!(last("saml.signin", true).await, Some(events[3].clone()));
+    assert_eq!(last("token.", true).await, Some(events[4].clone()));
+    assert_eq!(
+        last("scim.user.create", false).await,
+        Some(events[0].clone())
+    );
+    assert_eq!(last("nothing.", false).await, None);
+    // Each organization sees its own.
+    assert_eq!(
+        store
+            .last_audit_event(other.id, "scim.", false)
+            .await
+            .unwrap()
+            .map(|e| e.event.operation),
+        Some("scim.group.delete".into())
+    );
+    // The position is the log's.
+    let listed = store
+        .list_audit(
+            org.id,
+            &AuditQuery {
+                operation_prefix: Some("saml.signin".into()),
+                limit: 1,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let newest = store
+        .last_audit_event(org.id, "saml.signin", false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.seq, listed[0].seq);
+    assert!(store.last_audit_event(org.id, "", false).await.is_err());
 }
 
 pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {

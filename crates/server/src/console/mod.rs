@@ -9,7 +9,9 @@ mod audit;
 mod invite;
 mod login;
 mod logout;
+mod multipart;
 mod overview;
+mod saml;
 mod static_files;
 mod tokens;
 
@@ -50,6 +52,11 @@ pub fn router() -> Router<AppState> {
             "/console/invite/{secret}",
             get(invite::form).post(invite::submit),
         )
+        .route("/console/saml", get(saml::page))
+        .route("/console/saml/setup", post(saml::setup))
+        .route("/console/saml/metadata", post(saml::upload))
+        .route("/console/saml/settings", post(saml::settings))
+        .route(saml::TEST_RESULT, get(saml::test_result))
         .route("/console/tokens", get(tokens::list).post(tokens::create))
         .route("/console/audit", get(audit::page))
         .route(

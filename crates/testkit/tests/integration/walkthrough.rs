@@ -107,7 +107,7 @@ async fn the_setup_guide_in_a_real_browser() {
         // Next: `console_test_sign_in` — the SAML page's "Test sign-in" runs the flow in a new
         //   window and reports the result; the overview checklist then shows it passed.
         sso_sign_in,
-        // Next: `audit_log` — /console/audit shows the SCIM requests and the sign-in above.
+        audit_log,
     );
     w.chrome.quit().await;
 }
@@ -356,4 +356,32 @@ async fn sso_sign_in(w: &mut Walk) {
     w.chrome.goto("/me").await;
     assert_eq!(w.chrome.heading().await, "Not signed in");
     assert!(w.chrome.cookie("portcullis_session").await.is_none());
+}
+
+/// "Check the audit log": the console shows what the IdP did, the refusal with its reason, and
+/// the sign-in; filtering to refusals leaves only the refusal.
+async fn audit_log(w: &mut Walk) {
+    w.chrome.goto("/console").await;
+    w.chrome.click_text("Audit log").await;
+    w.chrome.wait_for_path("/console/audit").await;
+    assert_eq!(w.chrome.heading().await, "Audit log");
+    let log = w.chrome.text("audit-events").await;
+    for seen in [
+        "scim.user.create",
+        "scim.group.create",
+        "saml.signin",
+        "token.create",
+        "email domain other.com is not allowed for token okta-prod",
+    ] {
+        assert!(log.contains(seen), "the audit log lacks {seen}: {log}");
+    }
+    w.shot("audit-log").await;
+
+    w.chrome.goto("/console/audit?outcome=refused").await;
+    let refused = w.chrome.text("audit-events").await;
+    assert!(refused.contains("other.com"), "{refused}");
+    assert!(
+        !refused.contains("scim.group.create") && !refused.contains("saml.signin"),
+        "a success among the refusals: {refused}"
+    );
 }

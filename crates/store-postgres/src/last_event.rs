@@ -1,0 +1,64 @@
+//! The newest audit event under an operation prefix, for the console's set-up overview.
+
+use super::{backend, from_ms, get};
+use directory::ids::OrgId;
+use directory::model::AuditEvent;
+use directory::store::{StoreError, StoreResult, StoredAuditEvent};
+use sqlx::PgPool;
+
+/// A skip scan of `audit_org_operation_seq`: the distinct operations in the prefix's range,
+/// one seek each, then the newest event of each from the (partial, when only successes count)
+/// index. `operation` is COLLATE "C", so the range is a byte range. Cost: a few seeks per
+/// distinct operation, not a walk through the log.
+pub(crate) async fn newest(
+    pool: &PgPool,
+    org: OrgId,
+    prefix: &str,
+    succeeded_only: bool,
+) -> StoreResult<Option<StoredAuditEvent>> {
+    let upper = directory::setup::prefix_upper_bound(prefix).ok_or_else(|| {
+        StoreError::Backend("the operation prefix must be non-empty ASCII".into())
+    })?;
+    let ok = if succeeded_only {
+        " AND e.status >= 200 AND e.status < 300"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "WITH RECURSIVE ops(op) AS ( \
+           SELECT (SELECT operation FROM audit_events WHERE org_id = $1 AND operation >= $2 AND operation < $3 ORDER BY operation LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT a.operation FROM audit_events a WHERE a.org_id = $1 AND a.operation > ops.op AND a.operation < $3 ORDER BY a.operation LIMIT 1) \
+           FROM ops WHERE ops.op IS NOT NULL \
+         ) \
+         SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id \
+         FROM audit_events WHERE org_id = $1 AND seq = ( \
+           SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = $1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
+           FROM ops WHERE ops.op IS NOT NULL)"
+    );
+    let row = sqlx::query(&sql)
+        .bind(org.0)
+        .bind(prefix)
+        .bind(upper)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.map(|r| {
+        Ok(StoredAuditEvent {
+            seq: get(&r, "seq")?,
+            event: AuditEvent {
+                org_id: OrgId(get(&r, "org_id")?),
+                at: from_ms(get(&r, "at")?),
+                actor_kind: get(&r, "actor_kind")?,
+                actor_id: get(&r, "actor_id")?,
+                operation: get(&r, "operation")?,
+                resource_type: get(&r, "resource_type")?,
+                resource_id: get(&r, "resource_id")?,
+                status: u16::try_from(get::<i32>(&r, "status")?).unwrap_or(0),
+                detail: get(&r, "detail")?,
+                request_id: get(&r, "request_id")?,
+            },
+        })
+    })
+    .transpose()
+}

@@ -20,18 +20,6 @@ pub const EXPIRY_WARNING: Duration = Duration::days(30);
 /// The largest metadata file accepted: real ones are a few KiB.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
 
-/// The exclusive upper end of the range of strings that start with `prefix` (non-empty
-/// ASCII): the prefix with its last byte incremented, e.g. `scim.` → `scim/`.
-pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let last = *prefix.as_bytes().last()?;
-    if !prefix.is_ascii() || last >= 0x7f {
-        return None;
-    }
-    let mut upper = prefix[..prefix.len() - 1].to_string();
-    upper.push(char::from(last + 1));
-    Some(upper)
-}
-
 // ------------------------------------------------------------------ uploaded metadata
 
 /// What is wrong with an uploaded IdP metadata file.
@@ -330,18 +318,6 @@ pub async fn setup_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_bounds() {
-        assert_eq!(prefix_upper_bound("scim.").as_deref(), Some("scim/"));
-        assert_eq!(
-            prefix_upper_bound("saml.signin").as_deref(),
-            Some("saml.signio")
-        );
-        assert_eq!(prefix_upper_bound(""), None);
-        assert_eq!(prefix_upper_bound("é"), None);
-        assert_eq!(prefix_upper_bound("a\u{7f}"), None);
-    }
 
     fn kind(bytes: &[u8]) -> MetadataProblemKind {
         match check_idp_metadata(bytes, OffsetDateTime::now_utc()) {

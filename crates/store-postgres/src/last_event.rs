@@ -16,7 +16,7 @@ pub(crate) async fn newest(
     prefix: &str,
     succeeded_only: bool,
 ) -> StoreResult<Option<StoredAuditEvent>> {
-    let upper = directory::setup::prefix_upper_bound(prefix).ok_or_else(|| {
+    let upper = directory::query::prefix_upper_bound(prefix).ok_or_else(|| {
         StoreError::Backend("the operation prefix must be non-empty ASCII".into())
     })?;
     let ok = if succeeded_only {

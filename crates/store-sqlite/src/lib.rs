@@ -369,7 +369,7 @@ impl Store for SqliteStore {
         operation_prefix: &str,
         succeeded_only: bool,
     ) -> StoreResult<Option<StoredAuditEvent>> {
-        let upper = directory::setup::prefix_upper_bound(operation_prefix).ok_or_else(|| {
+        let upper = directory::query::prefix_upper_bound(operation_prefix).ok_or_else(|| {
             StoreError::Backend("the operation prefix must be non-empty ASCII".into())
         })?;
         let prefix = operation_prefix.to_string();

@@ -18,6 +18,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console_admins",
         include_str!("../migrations/0003_console_admins.sql"),
     ),
+    // 4 and 5 belong to other features; the runner applies whatever is newer than the
+    // database, so a gap is fine.
+    (
+        6,
+        "console_admin_roles",
+        include_str!("../migrations/0006_console_admin_roles.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

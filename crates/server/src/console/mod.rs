@@ -5,10 +5,12 @@
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
+mod admins;
 mod invite;
 mod login;
 mod logout;
 mod overview;
+mod sso;
 mod static_files;
 mod tokens;
 
@@ -58,6 +60,17 @@ pub fn router() -> Router<AppState> {
             "/console/tokens/{id}/revoke",
             get(tokens::revoke_form).post(tokens::revoke_submit),
         )
+        .route("/console/login/sso", post(sso::start))
+        .route("/console/sso", get(sso::finish))
+        .route("/console/admins", get(admins::page).post(admins::invite))
+        .route(
+            "/console/admins/{id}/remove",
+            get(admins::remove_form).post(admins::remove_submit),
+        )
+        .route("/console/admins/group", post(admins::set_group))
+        .route("/console/admins/group/clear", post(admins::clear_group))
+        .route("/console/admins/users", post(admins::grant))
+        .route("/console/admins/users/{id}/revoke", post(admins::revoke))
         .route("/console/static/console.css", get(static_files::css))
         .route("/console/static/console.js", get(static_files::js))
         .route("/console/{*rest}", get(not_found).post(not_found))

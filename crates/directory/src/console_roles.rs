@@ -173,7 +173,7 @@ impl ConsoleService {
             }
             ([], false) => {
                 return refuse(format!(
-                    "{name} is a local group: its members are changed in this console, so it cannot grant the admin role. Choose a group your identity provider manages over SCIM"
+                    "the group {name} is a local group: its members are changed in this console, so it cannot grant the admin role. Choose a group your identity provider manages over SCIM"
                 ))
                 .await
             }
@@ -249,11 +249,11 @@ impl ConsoleService {
         let refusal = match &user {
             None => Some(format!("there is no user with userName {name} in {}", org.name)),
             Some(u) if u.managed_by == ManagedBy::Scim => Some(format!(
-                "{} is Externally Managed: your identity provider decides about them. Add them to the admin group in your identity provider instead",
+                "the user {} is Externally Managed: your identity provider decides about them. Add them to the admin group in your identity provider instead",
                 u.user_name
             )),
             Some(u) if !u.active => Some(format!(
-                "{} is deactivated: reactivate them first",
+                "the user {} is deactivated: reactivate them first",
                 u.user_name
             )),
             Some(_) => None,

@@ -2161,7 +2161,6 @@ pub async fn sessions_create_touch_delete(store: Arc<dyn Store>) {
         last_seen_at: at(0),
         idle_expires_at: at(1_000),
         absolute_expires_at: at(5_000),
-        sso_user_id: None,
     };
     let (s1, s2, s3) = (session(u1, 1), session(u1, 2), session(u2, 3));
     for s in [&s1, &s2, &s3] {
@@ -2367,6 +2366,7 @@ pub async fn console_sessions_create_touch_delete(store: Arc<dyn Store>) {
         last_seen_at: at(0),
         idle_expires_at: at(1_000),
         absolute_expires_at: at(5_000),
+        sso_user_id: None,
     };
     let (s1, s2, s3) = (session(a1, 1), session(a1, 2), session(a2, 3));
     for s in [&s1, &s2, &s3] {

@@ -15,12 +15,13 @@ const SSO_URL: &str = "https://acme.okta.example/app/portcullis/exk1/sso/saml";
 
 /// The text of the element with `id`.
 fn text_of(page: &Page, id: &str) -> String {
-    let marker = format!("id=\"{id}\">");
+    let marker = format!("id=\"{id}\"");
     let at = page
         .body
         .find(&marker)
         .unwrap_or_else(|| panic!("no #{id} in {}", page.body));
-    let rest = &page.body[at + marker.len()..];
+    let rest = &page.body[at..];
+    let rest = &rest[rest.find('>').unwrap() + 1..];
     rest[..rest.find('<').unwrap()].to_string()
 }
 

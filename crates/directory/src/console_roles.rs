@@ -109,7 +109,10 @@ impl ConsoleService {
             "console_admin",
             Some(admin.id.to_string()),
             200,
-            format!("removed admin {} and ended their console sessions", admin.email),
+            format!(
+                "removed admin {} and ended their console sessions",
+                admin.email
+            ),
         )
         .await;
         Ok(admin)
@@ -121,7 +124,11 @@ impl ConsoleService {
             Some(id) => self.store.get_group(org.id, id).await.map_err(store_err)?,
             None => None,
         };
-        let ids = self.store.admin_role_users(org.id).await.map_err(store_err)?;
+        let ids = self
+            .store
+            .admin_role_users(org.id)
+            .await
+            .map_err(store_err)?;
         let mut users = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(u) = self.store.get_user(org.id, id).await.map_err(store_err)? {
@@ -157,8 +164,15 @@ impl ConsoleService {
             .filter(|g| g.display_name.to_lowercase() == lower)
             .collect();
         let refuse = |detail: String| async {
-            self.audit_role(ctx, "console.admin_group.set", "group", None, 400, detail.clone())
-                .await;
+            self.audit_role(
+                ctx,
+                "console.admin_group.set",
+                "group",
+                None,
+                400,
+                detail.clone(),
+            )
+            .await;
             Err(Error::invalid(detail))
         };
         let managed: Vec<&GroupRecord> = same.iter().filter(|g| scim_managed(g)).collect();
@@ -259,8 +273,15 @@ impl ConsoleService {
             Some(_) => None,
         };
         if let Some(detail) = refusal {
-            self.audit_role(ctx, "console.admin_role.grant", "user", None, 400, detail.clone())
-                .await;
+            self.audit_role(
+                ctx,
+                "console.admin_role.grant",
+                "user",
+                None,
+                400,
+                detail.clone(),
+            )
+            .await;
             return Err(Error::invalid(detail));
         }
         let Some(user) = user else {
@@ -344,10 +365,16 @@ impl ConsoleService {
                 None => None,
             };
             let ask = match group {
-                Some(g) => format!("ask an admin to add you to the admin group {}", g.display_name),
+                Some(g) => format!(
+                    "ask an admin to add you to the admin group {}",
+                    g.display_name
+                ),
                 None => "ask an admin to grant you the admin role on the Admins page".to_string(),
             };
-            let message = format!("{email} signed in but is not an admin of {}: {ask}.", org.name);
+            let message = format!(
+                "{email} signed in but is not an admin of {}: {ask}.",
+                org.name
+            );
             self.record_sso(org, None, user, 403, &message).await;
             return Ok(SsoConsoleOutcome::NotAdmin(message));
         }
@@ -440,7 +467,9 @@ impl ConsoleService {
                 }
             }
         }
-        Err(Error::internal("the admin account kept changing during sign-in"))
+        Err(Error::internal(
+            "the admin account kept changing during sign-in",
+        ))
     }
 
     async fn record_sso(

@@ -344,8 +344,12 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> StoreResult<()>;
     /// Grants the admin role to a user of the organization; granting twice is no error.
-    async fn grant_admin_role(&self, org: OrgId, user: UserId, at: OffsetDateTime)
-        -> StoreResult<()>;
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
     /// Takes the role back; returns whether the user had it.
     async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool>;
     /// The users granted the role directly, oldest grant first.

@@ -41,14 +41,12 @@ pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> Stor
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    sqlx::query(
-        "DELETE FROM console_invites WHERE org_id = $1 AND email = $2 AND used_at IS NULL",
-    )
-    .bind(org.0)
-    .bind(&email)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+    sqlx::query("DELETE FROM console_invites WHERE org_id = $1 AND email = $2 AND used_at IS NULL")
+        .bind(org.0)
+        .bind(&email)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     tx.commit().await.map_err(backend)
 }
 
@@ -136,7 +134,11 @@ pub(crate) async fn grant_admin_role(
     Ok(())
 }
 
-pub(crate) async fn revoke_admin_role(pool: &PgPool, org: OrgId, user: UserId) -> StoreResult<bool> {
+pub(crate) async fn revoke_admin_role(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<bool> {
     let done = sqlx::query("DELETE FROM console_admin_users WHERE org_id = $1 AND user_id = $2")
         .bind(org.0)
         .bind(user.0)
@@ -154,9 +156,7 @@ pub(crate) async fn admin_role_users(pool: &PgPool, org: OrgId) -> StoreResult<V
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    rows.iter()
-        .map(|r| get(r, "user_id").map(UserId))
-        .collect()
+    rows.iter().map(|r| get(r, "user_id").map(UserId)).collect()
 }
 
 pub(crate) async fn holds_admin_role(pool: &PgPool, org: OrgId, user: UserId) -> StoreResult<bool> {
@@ -176,7 +176,11 @@ pub(crate) async fn holds_admin_role(pool: &PgPool, org: OrgId, user: UserId) ->
     Ok(found.is_some())
 }
 
-pub(crate) async fn delete_user_sessions(pool: &PgPool, org: OrgId, user: UserId) -> StoreResult<u64> {
+pub(crate) async fn delete_user_sessions(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND sso_user_id = $2")
         .bind(org.0)
         .bind(user.0)

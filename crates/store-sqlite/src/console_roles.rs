@@ -164,7 +164,11 @@ pub(crate) fn holds_admin_role(conn: &Connection, org: OrgId, user: UserId) -> S
     Ok(found.is_some())
 }
 
-pub(crate) fn delete_user_sessions(conn: &Connection, org: OrgId, user: UserId) -> StoreResult<u64> {
+pub(crate) fn delete_user_sessions(
+    conn: &Connection,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<u64> {
     let n = execute(
         conn,
         "DELETE FROM console_sessions WHERE org_id = ? AND sso_user_id = ?",

@@ -2517,14 +2517,19 @@ pub async fn console_admins_list_link_delete(store: Arc<dyn Store>) {
     let u = UserId::new_random();
     store.link_admin_user(org.id, a.id, u).await.unwrap();
     a.user_id = Some(u);
-    assert_eq!(store.admin_by_user(org.id, u).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.admin_by_user(org.id, u).await.unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(store.admin_by_user(other.id, u).await.unwrap(), None);
     assert_eq!(
         store.link_admin_user(org.id, b.id, u).await,
         Err(StoreError::Conflict("user".into()))
     );
     assert_eq!(
-        store.link_admin_user(other.id, b.id, UserId::new_random()).await,
+        store
+            .link_admin_user(other.id, b.id, UserId::new_random())
+            .await,
         Err(StoreError::NotFound)
     );
     let mut made = admin(org.id, "sso@acme.com");
@@ -2564,11 +2569,17 @@ pub async fn console_admins_list_link_delete(store: Arc<dyn Store>) {
     store.delete_admin(org.id, b.id).await.unwrap();
     assert_eq!(store.admin_by_id(org.id, b.id).await.unwrap(), None);
     assert_eq!(
-        store.console_session_by_hash(&session.id_hash).await.unwrap(),
+        store
+            .console_session_by_hash(&session.id_hash)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.take_admin_invite(&invite.token_hash, at(1)).await.unwrap(),
+        store
+            .take_admin_invite(&invite.token_hash, at(1))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -2623,7 +2634,10 @@ pub async fn console_admin_roles_group_and_grants(store: Arc<dyn Store>) {
     assert!(!store.holds_admin_role(org.id, outsider.id).await.unwrap());
     assert!(!store.holds_admin_role(org.id, inactive.id).await.unwrap());
     assert!(!store.holds_admin_role(other.id, member.id).await.unwrap());
-    assert!(!store.holds_admin_role(org.id, UserId::new_random()).await.unwrap());
+    assert!(!store
+        .holds_admin_role(org.id, UserId::new_random())
+        .await
+        .unwrap());
 
     // Grants: idempotent, listed oldest first, revoked once.
     store
@@ -2654,7 +2668,10 @@ pub async fn console_admin_roles_group_and_grants(store: Arc<dyn Store>) {
     let changes = vec![MembershipChange::Remove(vec![member.id.to_string()])];
     let mut g = store.get_group(org.id, admins.id).await.unwrap().unwrap();
     g.version += 1;
-    store.update_group(&g, admins.version, &changes).await.unwrap();
+    store
+        .update_group(&g, admins.version, &changes)
+        .await
+        .unwrap();
     assert!(!store.holds_admin_role(org.id, member.id).await.unwrap());
     let again = vec![MembershipChange::Add(vec![member.id.to_string()])];
     g.version += 1;
@@ -2700,14 +2717,23 @@ pub async fn console_sso_sessions_end_by_user(store: Arc<dyn Store>) {
     );
     let other = new_org(&store).await;
     assert_eq!(
-        store.delete_user_console_sessions(other.id, u1).await.unwrap(),
+        store
+            .delete_user_console_sessions(other.id, u1)
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(
-        store.delete_user_console_sessions(org.id, u1).await.unwrap(),
+        store
+            .delete_user_console_sessions(org.id, u1)
+            .await
+            .unwrap(),
         1
     );
-    assert_eq!(store.console_session_by_hash(&s1.id_hash).await.unwrap(), None);
+    assert_eq!(
+        store.console_session_by_hash(&s1.id_hash).await.unwrap(),
+        None
+    );
     assert_eq!(
         store.console_session_by_hash(&s2.id_hash).await.unwrap(),
         Some(s2)

@@ -101,7 +101,10 @@ async fn sso_sign_in(server: &TestServer, s: &Sso, user_name: &str) -> (Browser,
     }
     let csrf = login.csrf();
     let p = b
-        .post("/console/login/sso", &[("csrf", &csrf), ("email", user_name)])
+        .post(
+            "/console/login/sso",
+            &[("csrf", &csrf), ("email", user_name)],
+        )
         .await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_console_headers(&p);
@@ -112,7 +115,10 @@ async fn sso_sign_in(server: &TestServer, s: &Sso, user_name: &str) -> (Browser,
         p.body
     );
     let path = next.strip_prefix(&server.base_url).unwrap().to_string();
-    assert!(path.ends_with("/login?return_to=%2Fconsole%2Fsso"), "{path}");
+    assert!(
+        path.ends_with("/login?return_to=%2Fconsole%2Fsso"),
+        "{path}"
+    );
     let to_idp = b.get(&path).await;
     assert_eq!(to_idp.status, 302, "{}", to_idp.body);
     let location = reqwest::Url::parse(to_idp.location()).unwrap();
@@ -157,7 +163,10 @@ async fn assert_console_session(b: &mut Browser, back: &Page, email: &str) {
     assert_eq!(href_of(back, "continue-to-console"), "/console");
     let set = back.headers["set-cookie"].to_str().unwrap();
     assert!(set.starts_with("portcullis_console="), "{set}");
-    assert!(set.contains("SameSite=Strict") && set.contains("HttpOnly"), "{set}");
+    assert!(
+        set.contains("SameSite=Strict") && set.contains("HttpOnly"),
+        "{set}"
+    );
     let overview = b.get("/console").await;
     assert_eq!(overview.status, 200, "{}", overview.body);
     assert!(overview.body.contains(email), "{}", overview.body);
@@ -165,7 +174,12 @@ async fn assert_console_session(b: &mut Browser, back: &Page, email: &str) {
 
 async fn signed_out(b: &mut Browser) {
     let p = b.get("/console").await;
-    assert_eq!((p.status, p.location()), (303, "/console/login"), "{}", p.body);
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/console/login"),
+        "{}",
+        p.body
+    );
 }
 
 /// Adds a local (console-made) user straight to the store: the users page is not ours.
@@ -318,9 +332,7 @@ async fn invite_from_the_console_then_remove_the_admin() {
         // Remove: a confirmation first; it ends both of the second admin's sessions.
         let list = b.get("/console/admins").await;
         let second_id = id_after(&list.body, "id=\"remove-admin-");
-        let confirm = b
-            .get(&format!("/console/admins/{second_id}/remove"))
-            .await;
+        let confirm = b.get(&format!("/console/admins/{second_id}/remove")).await;
         assert_eq!(confirm.status, 200, "{}", confirm.body);
         assert!(confirm.body.contains("second@acme.com"));
         assert!(confirm.body.contains("id=\"confirm-remove-admin\""));
@@ -376,7 +388,10 @@ async fn invite_from_the_console_then_remove_the_admin() {
         assert_eq!(b.get("/console").await.status, 200);
 
         let ops = audit_ops(&server, &org, "console.").await;
-        assert!(ops.contains(&("console.admin.remove".into(), 200)), "{ops:?}");
+        assert!(
+            ops.contains(&("console.admin.remove".into(), 200)),
+            "{ops:?}"
+        );
         assert!(ops.contains(&("console.invite".into(), 200)), "{ops:?}");
     });
 }
@@ -394,12 +409,23 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "add", "path": "members", "value": [{"value": alice_id}]}]
         });
-        assert_eq!(s.scim.patch(&format!("/Groups/{group_id}"), &add).await.status / 100, 2);
+        assert_eq!(
+            s.scim
+                .patch(&format!("/Groups/{group_id}"), &add)
+                .await
+                .status
+                / 100,
+            2
+        );
 
         // Before any admin group: signed in to Portcullis, but no console.
         let (_, back) = sso_sign_in(&server, &s, &alice).await;
         assert_eq!(back.status, 403, "{}", back.body);
-        assert!(back.body.contains("not an admin of Acme Corp"), "{}", back.body);
+        assert!(
+            back.body.contains("not an admin of Acme Corp"),
+            "{}",
+            back.body
+        );
 
         // The admin chooses the group by name (case does not matter).
         let p = post_form(
@@ -417,7 +443,11 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
         );
         let page = s.admin.get("/console/admins").await;
         assert!(text_of(&page, "admin-group-current").contains("Everyone directly in"));
-        assert!(page.body.contains("<strong>IT-Admins</strong>"), "{}", page.body);
+        assert!(
+            page.body.contains("<strong>IT-Admins</strong>"),
+            "{}",
+            page.body
+        );
 
         // A member signs in and gets a console session.
         let (mut a, back) = sso_sign_in(&server, &s, &alice).await;
@@ -451,14 +481,25 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
             "Operations": [{"op": "remove", "path": format!("members[value eq \"{alice_id}\"]")}]
         });
         assert_eq!(
-            s.scim.patch(&format!("/Groups/{group_id}"), &remove).await.status / 100,
+            s.scim
+                .patch(&format!("/Groups/{group_id}"), &remove)
+                .await
+                .status
+                / 100,
             2
         );
         signed_out(&mut a).await;
         signed_out(&mut a2).await;
 
         // Back in the group, then deactivated over SCIM: signed out too.
-        assert_eq!(s.scim.patch(&format!("/Groups/{group_id}"), &add).await.status / 100, 2);
+        assert_eq!(
+            s.scim
+                .patch(&format!("/Groups/{group_id}"), &add)
+                .await
+                .status
+                / 100,
+            2
+        );
         let (mut a, back) = sso_sign_in(&server, &s, &alice).await;
         assert_console_session(&mut a, &back, &alice).await;
         let deactivate = json!({
@@ -466,7 +507,10 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
             "Operations": [{"op": "replace", "value": {"active": false}}]
         });
         assert_eq!(
-            s.scim.patch(&format!("/Users/{alice_id}"), &deactivate).await.status,
+            s.scim
+                .patch(&format!("/Users/{alice_id}"), &deactivate)
+                .await
+                .status,
             200
         );
         // SCIM deactivation ended the console session in the store, not just at the check.
@@ -498,7 +542,10 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
             ("console.admin_group.set", 200),
             ("console.admin_group.clear", 200),
         ] {
-            assert!(ops.contains(&(want.0.into(), want.1)), "{want:?} in {ops:?}");
+            assert!(
+                ops.contains(&(want.0.into(), want.1)),
+                "{want:?} in {ops:?}"
+            );
         }
         let _ = &s.slug;
     });
@@ -516,7 +563,10 @@ async fn local_users_granted_the_role_sign_in_until_revoked() {
         // Externally Managed and unknown users are refused with the reason.
         for (name, says) in [
             (dave.as_str(), "Externally Managed"),
-            ("nobody@acme.com", "There is no user with userName nobody@acme.com"),
+            (
+                "nobody@acme.com",
+                "There is no user with userName nobody@acme.com",
+            ),
         ] {
             let p = post_form(
                 &mut s.admin,
@@ -553,7 +603,11 @@ async fn local_users_granted_the_role_sign_in_until_revoked() {
         assert_eq!(p.status, 404, "{}", p.body);
         let (_, back) = sso_sign_in(&server, &s, &carol_name).await;
         assert_eq!(back.status, 403, "{}", back.body);
-        assert!(back.body.contains("grant you the admin role"), "{}", back.body);
+        assert!(
+            back.body.contains("grant you the admin role"),
+            "{}",
+            back.body
+        );
 
         let ops = audit_ops(&server, &s.org, "console.admin_role").await;
         for want in [
@@ -561,7 +615,10 @@ async fn local_users_granted_the_role_sign_in_until_revoked() {
             ("console.admin_role.grant", 400),
             ("console.admin_role.revoke", 200),
         ] {
-            assert!(ops.contains(&(want.0.into(), want.1)), "{want:?} in {ops:?}");
+            assert!(
+                ops.contains(&(want.0.into(), want.1)),
+                "{want:?} in {ops:?}"
+            );
         }
     });
 }
@@ -579,16 +636,28 @@ async fn local_unknown_and_odd_groups_are_refused() {
             ("a\u{0}b", 400, "one line"),
             (&"x".repeat(3000) as &str, 400, "one line"),
         ] {
-            let p = post_form(&mut b, "/console/admins", "/console/admins/group", &[("group", name)])
-                .await;
+            let p = post_form(
+                &mut b,
+                "/console/admins",
+                "/console/admins/group",
+                &[("group", name)],
+            )
+            .await;
             assert_eq!(p.status, status, "{name:?}: {}", p.body);
-            assert!(text_of(&p, "admin-group-error").contains(says), "{name:?}: {}", p.body);
+            assert!(
+                text_of(&p, "admin-group-error").contains(says),
+                "{name:?}: {}",
+                p.body
+            );
             assert_console_headers(&p);
         }
         let page = b.get("/console/admins").await;
         assert!(text_of(&page, "admin-group-current").contains("No group"));
         let ops = audit_ops(&server, &org, "console.admin_group").await;
-        assert!(ops.contains(&("console.admin_group.set".into(), 400)), "{ops:?}");
+        assert!(
+            ops.contains(&("console.admin_group.set".into(), 400)),
+            "{ops:?}"
+        );
     });
 }
 
@@ -618,8 +687,14 @@ async fn every_new_form_refuses_missing_or_wrong_csrf() {
             ),
             ("/console/admins/group".to_string(), ("group", "IT-Admins")),
             ("/console/admins/group/clear".to_string(), ("x", "y")),
-            ("/console/admins/users".to_string(), ("user_name", "local@acme.com")),
-            (format!("/console/admins/users/{}/revoke", user.id), ("x", "y")),
+            (
+                "/console/admins/users".to_string(),
+                ("user_name", "local@acme.com"),
+            ),
+            (
+                format!("/console/admins/users/{}/revoke", user.id),
+                ("x", "y"),
+            ),
         ];
         for (action, field) in &forms {
             let p = b.post(action, &[*field]).await;
@@ -683,9 +758,17 @@ async fn odd_input_and_other_organizations_are_4xx() {
         ] {
             let path = format!("/console/admins/{id}/remove");
             assert_eq!(b.get(&path).await.status, 404, "{path}");
-            assert_eq!(b.post(&path, &[("csrf", &csrf)]).await.status, 404, "{path}");
+            assert_eq!(
+                b.post(&path, &[("csrf", &csrf)]).await.status,
+                404,
+                "{path}"
+            );
             let revoke = format!("/console/admins/users/{id}/revoke");
-            assert_eq!(b.post(&revoke, &[("csrf", &csrf)]).await.status, 404, "{revoke}");
+            assert_eq!(
+                b.post(&revoke, &[("csrf", &csrf)]).await.status,
+                404,
+                "{revoke}"
+            );
         }
         assert!(server
             .state
@@ -696,7 +779,13 @@ async fn odd_input_and_other_organizations_are_4xx() {
             .is_some());
 
         // Odd invitation emails: the form again with the reason.
-        for email in ["", "not-an-email", "a b@c.d", "\u{0}@x.y", &"a".repeat(3000)] {
+        for email in [
+            "",
+            "not-an-email",
+            "a b@c.d",
+            "\u{0}@x.y",
+            &"a".repeat(3000),
+        ] {
             let p = b
                 .post("/console/admins", &[("csrf", &csrf), ("email", email)])
                 .await;
@@ -706,7 +795,10 @@ async fn odd_input_and_other_organizations_are_4xx() {
         // Odd userNames.
         for name in ["", "\u{7}", &"u".repeat(3000)] {
             let p = b
-                .post("/console/admins/users", &[("csrf", &csrf), ("user_name", name)])
+                .post(
+                    "/console/admins/users",
+                    &[("csrf", &csrf), ("user_name", name)],
+                )
                 .await;
             assert_eq!(p.status, 400, "{name:?}: {}", p.body);
         }
@@ -718,9 +810,7 @@ async fn odd_input_and_other_organizations_are_4xx() {
             )
             .await;
         assert_eq!(p.status, 400, "{}", p.body);
-        let p = b
-            .post_raw("/console/admins", vec![b'a'; 64 * 1024])
-            .await;
+        let p = b.post_raw("/console/admins", vec![b'a'; 64 * 1024]).await;
         assert_eq!(p.status, 413);
         assert_eq!(b.get("/console/admins?removed=%FF&x").await.status, 200);
 

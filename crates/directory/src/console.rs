@@ -359,6 +359,9 @@ impl ConsoleService {
                 }
                 let reason = match &admin {
                     None => "unknown organization or email",
+                    Some(a) if a.password_hash.is_none() && a.user_id.is_some() => {
+                        "this admin signs in through SSO only"
+                    }
                     Some(a) if a.password_hash.is_none() => "the invitation was not accepted yet",
                     Some(_) => "wrong password",
                 };

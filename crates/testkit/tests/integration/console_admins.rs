@@ -547,7 +547,6 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
                 "{want:?} in {ops:?}"
             );
         }
-        let _ = &s.slug;
     });
 }
 
@@ -591,8 +590,33 @@ async fn local_users_granted_the_role_sign_in_until_revoked() {
         assert!(page.body.contains("id=\"admin-users\""));
         assert!(page.body.contains(&carol_name));
 
+        // Invited first (no password yet): her SSO sign-in links that account, no second one.
+        let p = post_form(
+            &mut s.admin,
+            "/console/admins",
+            "/console/admins",
+            &[("email", &carol_name)],
+        )
+        .await;
+        assert_eq!(p.status, 200, "{}", p.body);
         let (mut c, back) = sso_sign_in(&server, &s, &carol_name).await;
         assert_console_session(&mut c, &back, &carol_name).await;
+        let accounts = server.state.store.list_admins(s.org.id).await.unwrap();
+        assert_eq!(accounts.len(), 2, "{accounts:?}");
+        let account = accounts.iter().find(|a| a.email == carol_name).unwrap();
+        assert_eq!(account.user_id, Some(carol.id));
+        let page = s.admin.get("/console/admins").await;
+        assert!(
+            page.body
+                .contains(&format!("<td>{carol_name}</td><td>SSO</td><td>Active</td>")),
+            "{}",
+            page.body
+        );
+        // No password: the password form refuses her, and the SSO session stays.
+        let mut pw = Browser::new(&server);
+        let p = pw.login(&s.slug, &carol_name, GOOD_PASSWORD).await;
+        assert_eq!(p.status, 401, "{}", p.body);
+        assert_eq!(c.get("/console").await.status, 200);
 
         // Revoke: her SSO console session ends at once.
         let action = format!("/console/admins/users/{}/revoke", carol.id);

@@ -523,6 +523,29 @@ async fn admin_group_members_sign_in_through_saml_and_lose_it_with_the_role() {
         assert_eq!(sessions, 0);
         signed_out(&mut a).await;
 
+        // Deleted over SCIM: signed out as well.
+        let erin = format!("erin@{}", s.domain);
+        let erin_id = s.scim.create_user(&erin).await;
+        let add_erin = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": erin_id}]}]
+        });
+        assert_eq!(
+            s.scim
+                .patch(&format!("/Groups/{group_id}"), &add_erin)
+                .await
+                .status
+                / 100,
+            2
+        );
+        let (mut e, back) = sso_sign_in(&server, &s, &erin).await;
+        assert_console_session(&mut e, &back, &erin).await;
+        assert_eq!(
+            s.scim.delete(&format!("/Users/{erin_id}")).await.status,
+            204
+        );
+        signed_out(&mut e).await;
+
         // Clearing the group: refused on the next sign-in, with the other advice.
         let p = post_form(
             &mut s.admin,

@@ -169,18 +169,18 @@ fn roles_section(ctx: &ConsoleContext, roles: &AdminRoles, x: &Extras) -> Markup
             h3 { "Local users with the admin role" }
             @if roles.users.is_empty() {
                 p.muted #admin-users-empty { "No local user holds the role." }
-            } @else {
-                ul #admin-users {
-                    @for u in &roles.users {
-                        li {
-                            (u.user_name)
-                            @if !u.active { " (deactivated)" }
-                            " "
-                            form.inline method="post" action={ "/console/admins/users/" (u.id) "/revoke" } {
-                                input type="hidden" name=(CSRF_FIELD) value=(csrf);
-                                button id={ "revoke-admin-role-" (u.id) } type="submit" {
-                                    "Revoke" span.visually-hidden { " the role of " (u.user_name) }
-                                }
+            }
+            // Always there (empty or not), so the list has one stable id.
+            ul #admin-users {
+                @for u in &roles.users {
+                    li {
+                        (u.user_name)
+                        @if !u.active { " (deactivated)" }
+                        " "
+                        form.inline method="post" action={ "/console/admins/users/" (u.id) "/revoke" } {
+                            input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                            button id={ "revoke-admin-role-" (u.id) } type="submit" {
+                                "Revoke" span.visually-hidden { " the role of " (u.user_name) }
                             }
                         }
                     }

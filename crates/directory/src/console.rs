@@ -88,9 +88,9 @@ pub struct PendingInvite {
 
 #[derive(Clone)]
 pub struct ConsoleService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    audit: AuditLog,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audit: AuditLog,
     base_url: String,
 }
 
@@ -139,6 +139,7 @@ impl ConsoleService {
                     password_hash: None,
                     created_at: now,
                     last_sign_in_at: None,
+                    user_id: None,
                 };
                 match self.store.create_admin(&fresh).await {
                     Ok(()) => fresh,
@@ -271,7 +272,7 @@ impl ConsoleService {
             format!("{} set a password", admin.email),
         )
         .await;
-        let signed_in = self.open_session(organization, admin, now).await?;
+        let signed_in = self.open_session(organization, admin, now, None).await?;
         Ok(Some(signed_in))
     }
 
@@ -358,6 +359,9 @@ impl ConsoleService {
                 }
                 let reason = match &admin {
                     None => "unknown organization or email",
+                    Some(a) if a.password_hash.is_none() && a.user_id.is_some() => {
+                        "this admin signs in through SSO only"
+                    }
                     Some(a) if a.password_hash.is_none() => "the invitation was not accepted yet",
                     Some(_) => "wrong password",
                 };
@@ -379,7 +383,7 @@ impl ConsoleService {
             .await;
         let mut admin = admin;
         admin.last_sign_in_at = Some(now);
-        let signed_in = self.open_session(org, admin, now).await?;
+        let signed_in = self.open_session(org, admin, now, None).await?;
         Ok(SignInOutcome::SignedIn(Box::new(signed_in)))
     }
 
@@ -411,7 +415,19 @@ impl ConsoleService {
             .admin_by_id(session.org_id, session.admin_id)
             .await
             .map_err(store_err)?;
-        let Some(admin) = admin.filter(|a| a.password_hash.is_some()) else {
+        // A password session needs the password to still be set; an SSO session needs the
+        // user to still hold the admin role (active, granted or in the admin group): one
+        // point lookup, so losing the role ends the session at the next request.
+        let live = match (&admin, session.sso_user_id) {
+            (None, _) => false,
+            (Some(_), Some(user)) => self
+                .store
+                .holds_admin_role(session.org_id, user)
+                .await
+                .map_err(store_err)?,
+            (Some(a), None) => a.password_hash.is_some(),
+        };
+        let Some(admin) = admin.filter(|_| live) else {
             self.store
                 .delete_console_session(&hash)
                 .await
@@ -455,11 +471,13 @@ impl ConsoleService {
             .map_err(store_err)
     }
 
-    async fn open_session(
+    /// `sso_user`: the directory user a SAML sign-in opened the session as.
+    pub(crate) async fn open_session(
         &self,
         organization: Organization,
         admin: AdminAccount,
         now: OffsetDateTime,
+        sso_user: Option<crate::ids::UserId>,
     ) -> Result<ConsoleSignIn, Error> {
         let secret = token::generate_secret(SESSION_KIND);
         let session = ConsoleSession {
@@ -471,6 +489,7 @@ impl ConsoleService {
             last_seen_at: now,
             idle_expires_at: now + CONSOLE_IDLE_TIMEOUT,
             absolute_expires_at: now + CONSOLE_ABSOLUTE_TIMEOUT,
+            sso_user_id: sso_user,
         };
         self.store
             .create_console_session(&session)

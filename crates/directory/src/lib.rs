@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bulk;
 pub mod clock;
 pub mod console;
+pub mod console_roles;
 pub mod error;
 pub mod ids;
 pub mod model;

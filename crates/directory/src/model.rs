@@ -272,6 +272,9 @@ pub struct AdminAccount {
     pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
     pub last_sign_in_at: Option<OffsetDateTime>,
+    /// The directory user this admin signs in as through the organization's SAML SSO, once
+    /// they have.
+    pub user_id: Option<UserId>,
 }
 
 // The hash stays out of logs.
@@ -284,6 +287,7 @@ impl std::fmt::Debug for AdminAccount {
             .field("has_password", &self.password_hash.is_some())
             .field("created_at", &self.created_at)
             .field("last_sign_in_at", &self.last_sign_in_at)
+            .field("user_id", &self.user_id)
             .finish()
     }
 }
@@ -312,4 +316,7 @@ pub struct ConsoleSession {
     pub last_seen_at: OffsetDateTime,
     pub idle_expires_at: OffsetDateTime,
     pub absolute_expires_at: OffsetDateTime,
+    /// Opened through SAML as this directory user: lives only while the user holds the
+    /// admin role.
+    pub sso_user_id: Option<UserId>,
 }

@@ -699,6 +699,11 @@ impl ScimService {
         if let Err(e) = self.store.delete_user_sessions(org, user).await {
             tracing::error!(error = %e, %user, "could not end the sessions of a deactivated user");
         }
+        // Console sessions opened through SAML too (the session lookup checks the admin
+        // role as well, so a failure here is logged, not returned, for the same reason).
+        if let Err(e) = self.store.delete_user_console_sessions(org, user).await {
+            tracing::error!(error = %e, %user, "could not end the console sessions of a deactivated user");
+        }
     }
 
     pub async fn delete_user(

@@ -1,16 +1,17 @@
 //! Console administrators, invites, console sessions and the sign-in throttle.
 
 use super::{backend, from_ms, get, ms, write_error};
-use directory::ids::{AdminId, OrgId};
+use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
 use directory::store::{StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-const ADMIN_COLUMNS: &str = "id, org_id, email, password_hash, created_at, last_sign_in_at";
+pub(crate) const ADMIN_COLUMNS: &str =
+    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
 
-fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
+pub(crate) fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
         id: AdminId(get(r, "id")?),
         org_id: OrgId(get(r, "org_id")?),
@@ -18,10 +19,11 @@ fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
         password_hash: get(r, "password_hash")?,
         created_at: from_ms(get(r, "created_at")?),
         last_sign_in_at: get::<Option<i64>>(r, "last_sign_in_at")?.map(from_ms),
+        user_id: get::<Option<uuid::Uuid>>(r, "user_id")?.map(UserId),
     })
 }
 
-fn one_row(changed: u64) -> StoreResult<()> {
+pub(crate) fn one_row(changed: u64) -> StoreResult<()> {
     if changed == 0 {
         Err(StoreError::NotFound)
     } else {
@@ -31,7 +33,7 @@ fn one_row(changed: u64) -> StoreResult<()> {
 
 pub(crate) async fn create_admin(pool: &PgPool, a: &AdminAccount) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(a.id.0)
     .bind(a.org_id.0)
@@ -39,6 +41,7 @@ pub(crate) async fn create_admin(pool: &PgPool, a: &AdminAccount) -> StoreResult
     .bind(&a.password_hash)
     .bind(ms(a.created_at))
     .bind(a.last_sign_in_at.map(ms))
+    .bind(a.user_id.map(|u| u.0))
     .execute(pool)
     .await
     .map_err(|e| write_error(e, "email"))?;
@@ -172,7 +175,7 @@ pub(crate) async fn take_invite(
 
 pub(crate) async fn create_session(pool: &PgPool, s: &ConsoleSession) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&s.id_hash)
     .bind(s.org_id.0)
@@ -182,6 +185,7 @@ pub(crate) async fn create_session(pool: &PgPool, s: &ConsoleSession) -> StoreRe
     .bind(ms(s.last_seen_at))
     .bind(ms(s.idle_expires_at))
     .bind(ms(s.absolute_expires_at))
+    .bind(s.sso_user_id.map(|u| u.0))
     .execute(pool)
     .await
     .map_err(|e| write_error(e, "console session"))?;
@@ -193,7 +197,7 @@ pub(crate) async fn session_by_hash(
     hash: &str,
 ) -> StoreResult<Option<ConsoleSession>> {
     let row = sqlx::query(
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM console_sessions WHERE id_hash = $1",
+        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = $1",
     )
     .bind(hash)
     .fetch_optional(pool)
@@ -209,6 +213,7 @@ pub(crate) async fn session_by_hash(
             last_seen_at: from_ms(get(&r, "last_seen_at")?),
             idle_expires_at: from_ms(get(&r, "idle_expires_at")?),
             absolute_expires_at: from_ms(get(&r, "absolute_expires_at")?),
+            sso_user_id: get::<Option<uuid::Uuid>>(&r, "sso_user_id")?.map(UserId),
         })
     })
     .transpose()

@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 mod console;
 mod last_event;
+mod console_roles;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -1292,6 +1293,56 @@ impl Store for PostgresStore {
         console::take_invite(&self.pool, token_hash, now).await
     }
 
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        console_roles::list_admins(&self.pool, org).await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        console_roles::delete_admin(&self.pool, org, id).await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        console_roles::link_admin_user(&self.pool, org, id, user).await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        console_roles::admin_by_user(&self.pool, org, user).await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        console_roles::admin_group(&self.pool, org).await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        console_roles::set_admin_group(&self.pool, org, group, at).await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        console_roles::grant_admin_role(&self.pool, org, user, at).await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        console_roles::revoke_admin_role(&self.pool, org, user).await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        console_roles::admin_role_users(&self.pool, org).await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        console_roles::holds_admin_role(&self.pool, org, user).await
+    }
+
     async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
         console::create_session(&self.pool, session).await
     }
@@ -1315,6 +1366,10 @@ impl Store for PostgresStore {
 
     async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
         console::delete_admin_sessions(&self.pool, org, admin).await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        console_roles::delete_user_sessions(&self.pool, org, user).await
     }
 
     async fn record_failed_sign_in(

@@ -2,15 +2,16 @@
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
-use directory::ids::{AdminId, OrgId};
+use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
 use directory::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use time::{Duration, OffsetDateTime};
 
-const ADMIN_COLUMNS: &str = "id, org_id, email, password_hash, created_at, last_sign_in_at";
+pub(crate) const ADMIN_COLUMNS: &str =
+    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
 
-fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
+pub(crate) fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
         id: parse_uuid::<AdminId>(&r.get::<_, String>(0).map_err(backend)?)?,
         org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
@@ -18,13 +19,18 @@ fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
         password_hash: r.get(3).map_err(backend)?,
         created_at: from_ms(r.get(4).map_err(backend)?),
         last_sign_in_at: r.get::<_, Option<i64>>(5).map_err(backend)?.map(from_ms),
+        user_id: optional_uuid(r.get(6).map_err(backend)?)?,
     })
+}
+
+fn optional_uuid(v: Option<String>) -> StoreResult<Option<UserId>> {
+    v.map(|s| parse_uuid::<UserId>(&s)).transpose()
 }
 
 pub(crate) fn create_admin(conn: &Connection, a: &AdminAccount) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         params![
             a.id.to_string(),
             a.org_id.to_string(),
@@ -32,6 +38,7 @@ pub(crate) fn create_admin(conn: &Connection, a: &AdminAccount) -> StoreResult<(
             a.password_hash,
             ms(a.created_at),
             a.last_sign_in_at.map(ms),
+            a.user_id.map(|u| u.to_string()),
         ],
     )
     .map_err(|e| write_error(e, "email"))?;
@@ -64,7 +71,7 @@ pub(crate) fn admin_by_id(
     )
 }
 
-fn one_row(changed: usize) -> StoreResult<()> {
+pub(crate) fn one_row(changed: usize) -> StoreResult<()> {
     if changed == 0 {
         Err(StoreError::NotFound)
     } else {
@@ -162,7 +169,7 @@ pub(crate) fn take_invite(
 pub(crate) fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             s.id_hash,
             s.org_id.to_string(),
@@ -172,6 +179,7 @@ pub(crate) fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResu
             ms(s.last_seen_at),
             ms(s.idle_expires_at),
             ms(s.absolute_expires_at),
+            s.sso_user_id.map(|u| u.to_string()),
         ],
     )
     .map_err(|e| write_error(e, "console session"))?;
@@ -184,7 +192,7 @@ pub(crate) fn session_by_hash(
 ) -> StoreResult<Option<ConsoleSession>> {
     fetch_optional(
         conn,
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM console_sessions WHERE id_hash = ?",
+        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = ?",
         params![hash],
         |r| {
             Ok(ConsoleSession {
@@ -196,6 +204,7 @@ pub(crate) fn session_by_hash(
                 last_seen_at: from_ms(r.get(5).map_err(backend)?),
                 idle_expires_at: from_ms(r.get(6).map_err(backend)?),
                 absolute_expires_at: from_ms(r.get(7).map_err(backend)?),
+                sso_user_id: optional_uuid(r.get(8).map_err(backend)?)?,
             })
         },
     )

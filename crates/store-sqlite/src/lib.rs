@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 
 mod audit;
 mod console;
+mod console_roles;
 mod cursors;
 mod engine;
 mod groups;
@@ -525,6 +526,76 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        self.engine
+            .read(move |c| console_roles::list_admins(c, org))
+            .await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        self.engine
+            .write(move |c| console_roles::delete_admin(c, org, id))
+            .await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        self.engine
+            .write(move |c| console_roles::link_admin_user(c, org, id, user))
+            .await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        self.engine
+            .read(move |c| console_roles::admin_by_user(c, org, user))
+            .await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        self.engine
+            .read(move |c| console_roles::admin_group(c, org))
+            .await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| console_roles::set_admin_group(c, org, group, at))
+            .await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| console_roles::grant_admin_role(c, org, user, at))
+            .await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .write(move |c| console_roles::revoke_admin_role(c, org, user))
+            .await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        self.engine
+            .read(move |c| console_roles::admin_role_users(c, org))
+            .await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .read(move |c| console_roles::holds_admin_role(c, org, user))
+            .await
+    }
+
     async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
         let session = session.clone();
         self.engine
@@ -561,6 +632,12 @@ impl Store for SqliteStore {
     async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
         self.engine
             .write(move |c| console::delete_admin_sessions(c, org, admin))
+            .await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| console_roles::delete_user_sessions(c, org, user))
             .await
     }
 

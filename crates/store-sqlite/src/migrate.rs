@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_console_admins.sql"),
     ),
     (
+        6,
+        "console_admin_roles",
+        include_str!("../migrations/0006_console_admin_roles.sql"),
+    ),
+    (
         7,
         "audit_filters",
         include_str!("../migrations/0007_audit_filters.sql"),

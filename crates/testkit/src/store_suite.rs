@@ -68,6 +68,9 @@ macro_rules! store_suite_tests {
             console_invites_single_use_and_expire,
             console_sessions_create_touch_delete,
             sign_in_failures_counted_in_window,
+            console_admins_list_link_delete,
+            console_admin_roles_group_and_grants,
+            console_sso_sessions_end_by_user,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -2471,6 +2474,7 @@ fn admin(org: OrgId, email: &str) -> AdminAccount {
         password_hash: None,
         created_at: at(0),
         last_sign_in_at: None,
+        user_id: None,
     }
 }
 
@@ -2616,6 +2620,7 @@ pub async fn console_sessions_create_touch_delete(store: Arc<dyn Store>) {
         last_seen_at: at(0),
         idle_expires_at: at(1_000),
         absolute_expires_at: at(5_000),
+        sso_user_id: None,
     };
     let (s1, s2, s3) = (session(a1, 1), session(a1, 2), session(a2, 3));
     for s in [&s1, &s2, &s3] {
@@ -2740,4 +2745,255 @@ pub async fn sign_in_failures_counted_in_window(store: Arc<dyn Store>) {
     store.clear_failed_sign_ins(&key).await.unwrap();
     assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
     assert_eq!(store.failed_sign_ins(&other, now, window).await.unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console admins page and admin roles.
+
+pub async fn console_admins_list_link_delete(store: Arc<dyn Store>) {
+    let (org, other) = (new_org(&store).await, new_org(&store).await);
+    let mut a = admin(org.id, "a@acme.com");
+    let mut b = admin(org.id, "b@acme.com");
+    b.created_at = at(10);
+    store.create_admin(&b).await.unwrap();
+    store.create_admin(&a).await.unwrap();
+    store
+        .create_admin(&admin(other.id, "x@other.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_admins(org.id).await.unwrap(),
+        vec![a.clone(), b.clone()],
+        "oldest first, this organization only"
+    );
+
+    // Linking to a directory user; one admin per user; another org's id changes nothing.
+    let u = UserId::new_random();
+    store.link_admin_user(org.id, a.id, u).await.unwrap();
+    a.user_id = Some(u);
+    assert_eq!(
+        store.admin_by_user(org.id, u).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.admin_by_user(other.id, u).await.unwrap(), None);
+    assert_eq!(
+        store.link_admin_user(org.id, b.id, u).await,
+        Err(StoreError::Conflict("user".into()))
+    );
+    assert_eq!(
+        store
+            .link_admin_user(other.id, b.id, UserId::new_random())
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let mut made = admin(org.id, "sso@acme.com");
+    made.user_id = Some(UserId::new_random());
+    store.create_admin(&made).await.unwrap();
+    assert_eq!(
+        store.admin_by_id(org.id, made.id).await.unwrap(),
+        Some(made.clone())
+    );
+
+    // Deleting an admin takes their sessions and pending invitations with them.
+    let session = ConsoleSession {
+        id_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+        org_id: org.id,
+        admin_id: b.id,
+        csrf_token: "csrf".into(),
+        created_at: at(0),
+        last_seen_at: at(0),
+        idle_expires_at: at(1_000),
+        absolute_expires_at: at(5_000),
+        sso_user_id: None,
+    };
+    store.create_console_session(&session).await.unwrap();
+    let invite = AdminInvite {
+        token_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+        org_id: org.id,
+        email: b.email.clone(),
+        created_at: at(0),
+        expires_at: at(100_000),
+        used_at: None,
+    };
+    store.create_admin_invite(&invite).await.unwrap();
+    assert_eq!(
+        store.delete_admin(other.id, b.id).await,
+        Err(StoreError::NotFound)
+    );
+    store.delete_admin(org.id, b.id).await.unwrap();
+    assert_eq!(store.admin_by_id(org.id, b.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .console_session_by_hash(&session.id_hash)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_admin_invite(&invite.token_hash, at(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delete_admin(org.id, b.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.list_admins(org.id).await.unwrap(), vec![a, made]);
+}
+
+pub async fn console_admin_roles_group_and_grants(store: Arc<dyn Store>) {
+    let (org, other) = (new_org(&store).await, new_org(&store).await);
+    let member = user(org.id, "member@acme.com");
+    let local = user(org.id, "local@acme.com");
+    let outsider = user(org.id, "outsider@acme.com");
+    let mut inactive = user(org.id, "gone@acme.com");
+    inactive.doc["active"] = json!(false);
+    inactive.reindex();
+    assert!(!inactive.active);
+    for u in [&member, &local, &outsider, &inactive] {
+        store.insert_user(u).await.unwrap();
+    }
+    let admins = group(org.id, "IT-Admins");
+    let nested = group(org.id, "Nested");
+    store
+        .insert_group(&nested, &[outsider.id.to_string()])
+        .await
+        .unwrap();
+    store
+        .insert_group(
+            &admins,
+            &[
+                member.id.to_string(),
+                inactive.id.to_string(),
+                nested.id.to_string(),
+            ],
+        )
+        .await
+        .unwrap();
+
+    // No group, no grants: nobody.
+    assert_eq!(store.admin_group(org.id).await.unwrap(), None);
+    assert!(!store.holds_admin_role(org.id, member.id).await.unwrap());
+
+    store
+        .set_admin_group(org.id, Some(admins.id), at(1))
+        .await
+        .unwrap();
+    assert_eq!(store.admin_group(org.id).await.unwrap(), Some(admins.id));
+    assert_eq!(store.admin_group(other.id).await.unwrap(), None);
+    assert!(store.holds_admin_role(org.id, member.id).await.unwrap());
+    // Direct members only, active only, this organization only.
+    assert!(!store.holds_admin_role(org.id, outsider.id).await.unwrap());
+    assert!(!store.holds_admin_role(org.id, inactive.id).await.unwrap());
+    assert!(!store.holds_admin_role(other.id, member.id).await.unwrap());
+    assert!(!store
+        .holds_admin_role(org.id, UserId::new_random())
+        .await
+        .unwrap());
+
+    // Grants: idempotent, listed oldest first, revoked once.
+    store
+        .grant_admin_role(org.id, local.id, at(5))
+        .await
+        .unwrap();
+    store
+        .grant_admin_role(org.id, local.id, at(6))
+        .await
+        .unwrap();
+    store
+        .grant_admin_role(org.id, inactive.id, at(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.admin_role_users(org.id).await.unwrap(),
+        vec![local.id, inactive.id]
+    );
+    assert!(store.admin_role_users(other.id).await.unwrap().is_empty());
+    assert!(store.holds_admin_role(org.id, local.id).await.unwrap());
+    assert!(!store.holds_admin_role(org.id, inactive.id).await.unwrap());
+    assert!(!store.revoke_admin_role(other.id, local.id).await.unwrap());
+    assert!(store.revoke_admin_role(org.id, local.id).await.unwrap());
+    assert!(!store.revoke_admin_role(org.id, local.id).await.unwrap());
+    assert!(!store.holds_admin_role(org.id, local.id).await.unwrap());
+
+    // Leaving the group ends the role; so does clearing the group.
+    let changes = vec![MembershipChange::Remove(vec![member.id.to_string()])];
+    let mut g = store.get_group(org.id, admins.id).await.unwrap().unwrap();
+    g.version += 1;
+    store
+        .update_group(&g, admins.version, &changes)
+        .await
+        .unwrap();
+    assert!(!store.holds_admin_role(org.id, member.id).await.unwrap());
+    let again = vec![MembershipChange::Add(vec![member.id.to_string()])];
+    g.version += 1;
+    store.update_group(&g, g.version - 1, &again).await.unwrap();
+    assert!(store.holds_admin_role(org.id, member.id).await.unwrap());
+    store.set_admin_group(org.id, None, at(9)).await.unwrap();
+    assert_eq!(store.admin_group(org.id).await.unwrap(), None);
+    assert!(!store.holds_admin_role(org.id, member.id).await.unwrap());
+    // Choosing another group replaces the first.
+    store
+        .set_admin_group(org.id, Some(nested.id), at(10))
+        .await
+        .unwrap();
+    store
+        .set_admin_group(org.id, Some(admins.id), at(11))
+        .await
+        .unwrap();
+    assert_eq!(store.admin_group(org.id).await.unwrap(), Some(admins.id));
+}
+
+pub async fn console_sso_sessions_end_by_user(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let (u1, u2) = (UserId::new_random(), UserId::new_random());
+    let a = AdminId::new_random();
+    let session = |sso: Option<UserId>| ConsoleSession {
+        id_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+        org_id: org.id,
+        admin_id: a,
+        csrf_token: "csrf".into(),
+        created_at: at(0),
+        last_seen_at: at(0),
+        idle_expires_at: at(1_000),
+        absolute_expires_at: at(5_000),
+        sso_user_id: sso,
+    };
+    let (s1, s2, s3) = (session(Some(u1)), session(Some(u2)), session(None));
+    for s in [&s1, &s2, &s3] {
+        store.create_console_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.console_session_by_hash(&s1.id_hash).await.unwrap(),
+        Some(s1.clone())
+    );
+    let other = new_org(&store).await;
+    assert_eq!(
+        store
+            .delete_user_console_sessions(other.id, u1)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_user_console_sessions(org.id, u1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.console_session_by_hash(&s1.id_hash).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.console_session_by_hash(&s2.id_hash).await.unwrap(),
+        Some(s2)
+    );
+    assert_eq!(
+        store.console_session_by_hash(&s3.id_hash).await.unwrap(),
+        Some(s3)
+    );
 }

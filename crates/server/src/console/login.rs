@@ -20,6 +20,16 @@ struct Filled {
 }
 
 fn login_form(csrf: &str, filled: &Filled, message: Option<&str>) -> Markup {
+    login_form_with(csrf, filled, message, "", None)
+}
+
+fn login_form_with(
+    csrf: &str,
+    filled: &Filled,
+    message: Option<&str>,
+    sso_email: &str,
+    sso_message: Option<&str>,
+) -> Markup {
     layout(
         "Sign in to the console",
         None,
@@ -42,7 +52,41 @@ fn login_form(csrf: &str, filled: &Filled, message: Option<&str>) -> Markup {
                 button type="submit" { "Sign in" }
             }
             p.muted { "New admin? Use the invitation link you were sent to set your password." }
+            section.card #sso {
+                h2 { "Sign in with your organization's SSO" }
+                @if let Some(m) = sso_message {
+                    p.error #sso-error role="alert" { (m) }
+                }
+                form.stack #sso-form method="post" action="/console/login/sso" {
+                    input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                    label for="sso-email" { "Work email" }
+                    input #sso-email type="email" name="email" required autocomplete="username"
+                        value=(sso_email) aria-describedby="sso-help";
+                    p.muted #sso-help {
+                        "For admins through your identity provider (for example a member of the admin group). "
+                        "You sign in there and come back here."
+                    }
+                    button #sso-sign-in type="submit" { "Sign in with SSO" }
+                }
+            }
         },
+    )
+}
+
+/// The login page again, with a refusal of the SSO form.
+pub(super) fn page_with_sso_error(
+    status: StatusCode,
+    csrf: &str,
+    email: &str,
+    detail: &str,
+) -> Response {
+    let mut message = detail.to_string();
+    if let Some(first) = message.get(..1) {
+        message = format!("{}{}", first.to_uppercase(), &message[1..]);
+    }
+    html_response(
+        status,
+        login_form_with(csrf, &Filled::default(), None, email, Some(&message)),
     )
 }
 

@@ -6,12 +6,14 @@
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
 mod audit;
+mod admins;
 mod invite;
 mod login;
 mod logout;
 mod multipart;
 mod overview;
 mod saml;
+mod sso;
 mod static_files;
 mod tokens;
 
@@ -67,6 +69,17 @@ pub fn router() -> Router<AppState> {
             "/console/tokens/{id}/revoke",
             get(tokens::revoke_form).post(tokens::revoke_submit),
         )
+        .route("/console/login/sso", post(sso::start))
+        .route("/console/sso", get(sso::finish))
+        .route("/console/admins", get(admins::page).post(admins::invite))
+        .route(
+            "/console/admins/{id}/remove",
+            get(admins::remove_form).post(admins::remove_submit),
+        )
+        .route("/console/admins/group", post(admins::set_group))
+        .route("/console/admins/group/clear", post(admins::clear_group))
+        .route("/console/admins/users", post(admins::grant))
+        .route("/console/admins/users/{id}/revoke", post(admins::revoke))
         .route("/console/static/console.css", get(static_files::css))
         .route("/console/static/console.js", get(static_files::js))
         .route("/console/{*rest}", get(not_found).post(not_found))

@@ -7,6 +7,7 @@ mod browser;
 mod console;
 mod console_audit;
 mod console_saml;
+mod console_admins;
 mod console_tokens;
 mod entra;
 mod idp_server;

@@ -1,0 +1,191 @@
+//! The admins page and admin roles: listing and removing admins, linking an admin to the
+//! directory user they sign in as, the admin group and the local users granted the role.
+
+use super::{backend, get, ms, write_error};
+use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use directory::ids::{AdminId, GroupId, OrgId, UserId};
+use directory::model::AdminAccount;
+use directory::store::StoreResult;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+pub(crate) async fn list_admins(pool: &PgPool, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+    sqlx::query(&format!(
+        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 ORDER BY created_at, email"
+    ))
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(admin_row)
+    .collect()
+}
+
+pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let email: Option<String> = sqlx::query_scalar(
+        "DELETE FROM console_admins WHERE org_id = $1 AND id = $2 RETURNING email",
+    )
+    .bind(org.0)
+    .bind(id.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let Some(email) = email else {
+        return one_row(0);
+    };
+    sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND admin_id = $2")
+        .bind(org.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("DELETE FROM console_invites WHERE org_id = $1 AND email = $2 AND used_at IS NULL")
+        .bind(org.0)
+        .bind(&email)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn link_admin_user(
+    pool: &PgPool,
+    org: OrgId,
+    id: AdminId,
+    user: UserId,
+) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE console_admins SET user_id = $1 WHERE org_id = $2 AND id = $3")
+        .bind(user.0)
+        .bind(org.0)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "user"))?;
+    one_row(done.rows_affected())
+}
+
+pub(crate) async fn admin_by_user(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<Option<AdminAccount>> {
+    sqlx::query(&format!(
+        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND user_id = $2"
+    ))
+    .bind(org.0)
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| admin_row(&r))
+    .transpose()
+}
+
+pub(crate) async fn admin_group(pool: &PgPool, org: OrgId) -> StoreResult<Option<GroupId>> {
+    let row = sqlx::query("SELECT group_id FROM console_admin_group WHERE org_id = $1")
+        .bind(org.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.map(|r| get(&r, "group_id").map(GroupId)).transpose()
+}
+
+pub(crate) async fn set_admin_group(
+    pool: &PgPool,
+    org: OrgId,
+    group: Option<GroupId>,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    match group {
+        Some(g) => sqlx::query(
+            "INSERT INTO console_admin_group (org_id, group_id, set_at) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO UPDATE SET group_id = EXCLUDED.group_id, set_at = EXCLUDED.set_at",
+        )
+        .bind(org.0)
+        .bind(g.0)
+        .bind(ms(at))
+        .execute(pool)
+        .await,
+        None => sqlx::query("DELETE FROM console_admin_group WHERE org_id = $1")
+            .bind(org.0)
+            .execute(pool)
+            .await,
+    }
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn grant_admin_role(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO console_admin_users (org_id, user_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT (org_id, user_id) DO NOTHING",
+    )
+    .bind(org.0)
+    .bind(user.0)
+    .bind(ms(at))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn revoke_admin_role(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM console_admin_users WHERE org_id = $1 AND user_id = $2")
+        .bind(org.0)
+        .bind(user.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn admin_role_users(pool: &PgPool, org: OrgId) -> StoreResult<Vec<UserId>> {
+    let rows = sqlx::query(
+        "SELECT user_id FROM console_admin_users WHERE org_id = $1 ORDER BY granted_at, user_id",
+    )
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(|r| get(r, "user_id").map(UserId)).collect()
+}
+
+pub(crate) async fn holds_admin_role(pool: &PgPool, org: OrgId, user: UserId) -> StoreResult<bool> {
+    // Primary-key lookups: the user, the grant, the admin group, one membership row.
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM users u WHERE u.id = $2 AND u.org_id = $1 AND u.active AND (
+             EXISTS (SELECT 1 FROM console_admin_users a WHERE a.org_id = $1 AND a.user_id = $2)
+             OR EXISTS (SELECT 1 FROM console_admin_group g JOIN group_members m
+                        ON m.group_id = g.group_id AND m.member_id = $2 AND m.org_id = $1
+                        WHERE g.org_id = $1))",
+    )
+    .bind(org.0)
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    Ok(found.is_some())
+}
+
+pub(crate) async fn delete_user_sessions(
+    pool: &PgPool,
+    org: OrgId,
+    user: UserId,
+) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND sso_user_id = $2")
+        .bind(org.0)
+        .bind(user.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected())
+}

@@ -31,6 +31,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod console;
+mod console_groups;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -1059,6 +1060,26 @@ impl Store for PostgresStore {
             Self::group_from_row,
         )
         .await
+    }
+
+    async fn list_groups_after(
+        &self,
+        org: OrgId,
+        name_prefix: Option<&str>,
+        after: Option<&(String, GroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupRecord>> {
+        console_groups::list_after(&self.pool, org, name_prefix, after, limit).await
+    }
+
+    async fn group_members_after(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        console_groups::members_after(&self.pool, org, id, after, limit).await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {

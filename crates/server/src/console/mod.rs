@@ -5,6 +5,7 @@
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
+mod groups;
 mod invite;
 mod login;
 mod logout;
@@ -57,6 +58,29 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/tokens/{id}/revoke",
             get(tokens::revoke_form).post(tokens::revoke_submit),
+        )
+        .route("/console/groups", get(groups::list))
+        .route(
+            "/console/groups/new",
+            get(groups::new_form).post(groups::create),
+        )
+        .route("/console/groups/{id}", get(groups::show))
+        .route("/console/groups/{id}/rename", post(groups::rename))
+        .route(
+            "/console/groups/{id}/members/add",
+            post(groups::add_members),
+        )
+        .route(
+            "/console/groups/{id}/members/remove",
+            post(groups::remove_members),
+        )
+        .route(
+            "/console/groups/{id}/handover",
+            get(groups::handover_form).post(groups::handover_submit),
+        )
+        .route(
+            "/console/groups/{id}/delete",
+            get(groups::delete_form).post(groups::delete_submit),
         )
         .route("/console/static/console.css", get(static_files::css))
         .route("/console/static/console.js", get(static_files::js))

@@ -5,6 +5,7 @@
 
 mod browser;
 mod console;
+mod console_groups;
 mod console_tokens;
 mod entra;
 mod okta;

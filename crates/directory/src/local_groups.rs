@@ -605,6 +605,30 @@ impl LocalGroupService {
         let gid = parse_group_id(id);
         let result = async {
             let gid = gid.clone()?;
+            let group = self.get(org, &gid.to_string()).await?;
+            writable(&group)?;
+            // Push Groups links by name: two groups of that name visible to the IdP would
+            // leave it to guess which one it links.
+            let same_name = self
+                .store
+                .query_groups(
+                    org.id,
+                    true,
+                    &StoreQuery {
+                        limit: Some(1),
+                        ..StoreQuery::all(Some(IndexKey::DisplayNameLower(
+                            group.display_name.to_lowercase(),
+                        )))
+                    },
+                )
+                .await
+                .map_err(store_err)?;
+            if !same_name.items.is_empty() {
+                return Err(Error::conflict(format!(
+                    "your identity provider already sees a group named '{}': rename this one before handing it over",
+                    group.display_name
+                )));
+            }
             self.change(org, gid, move |current| {
                 writable(current)?;
                 let mut next = current.clone();

@@ -14,7 +14,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use directory::console::ConsoleContext;
-use directory::local_groups::{split_people, GroupSource};
+use directory::local_groups::{split_people, GroupSource, HANDED_OVER_REASON, SCIM_MANAGED_REASON};
 use directory::model::{Actor, GroupRecord, MemberKind};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
@@ -430,7 +430,24 @@ async fn answer(
         Ok(done) => see_other_to(&format!("{}?done={done}", group_url(g))),
         Err(e) => match e.kind {
             ErrorKind::NotFound => not_found_page(rid),
-            ErrorKind::Conflict => read_only_page(ctx, g, &e.detail),
+            ErrorKind::Conflict
+                if e.detail == SCIM_MANAGED_REASON || e.detail == HANDED_OVER_REASON =>
+            {
+                read_only_page(ctx, g, &e.detail)
+            }
+            ErrorKind::Conflict => {
+                group_page(
+                    state,
+                    ctx,
+                    g,
+                    None,
+                    StatusCode::CONFLICT,
+                    None,
+                    Some(&e.detail),
+                    rid,
+                )
+                .await
+            }
             ErrorKind::Invalid => {
                 group_page(
                     state,

@@ -1004,3 +1004,52 @@ async fn odd_input_is_a_clear_refusal_never_a_500() {
         assert_eq!(r.status, 400);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hand_over_is_refused_while_the_idp_sees_a_group_of_that_name() {
+    on_every_backend!(|server| {
+        let (slug, mut b) = signed_in_admin(&server, "it@acme.com").await;
+        let scim = server.token_for(&slug, &["acme.com"]).await;
+        scim.create_group("Engineering").await;
+        let api = Api::new(&server, &slug).await;
+        let r = api
+            .json("POST", "/groups", &json!({"displayName": "engineering"}))
+            .await;
+        let g = r.body["id"].as_str().unwrap().to_string();
+
+        let r = api
+            .send("POST", &format!("/groups/{g}/handover"), None)
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rename this one"));
+        let url = format!("/console/groups/{g}");
+        let csrf = b.get(&url).await.csrf();
+        let p = b.post(&format!("{url}/handover"), &[("csrf", &csrf)]).await;
+        assert_eq!(p.status, 409, "{}", p.body);
+        assert!(p.body.contains("id=\"group-error\""), "{}", p.body);
+        assert!(p.body.contains("rename this one"));
+        assert_eq!(
+            api.get(&format!("/groups/{g}")).await.body["source"],
+            "local"
+        );
+
+        // Renamed, it can be handed over.
+        let r = api
+            .json(
+                "PATCH",
+                &format!("/groups/{g}"),
+                &json!({"displayName": "Engineering (local)"}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        let p = b.post(&format!("{url}/handover"), &[("csrf", &csrf)]).await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        assert_eq!(
+            api.get(&format!("/groups/{g}")).await.body["source"],
+            "handed_over"
+        );
+    });
+}

@@ -897,6 +897,8 @@ async fn odd_input_is_a_clear_refusal_never_a_500() {
         assert_eq!(b.get("/console/groups?cursor=AAAA").await.status, 400);
         assert_eq!(b.get(&format!("{url}?cursor=zzz")).await.status, 400);
         assert_eq!(b.get("/console/groups?q=%FF&x&&=").await.status, 200);
+        assert_eq!(b.get("/console/groups?q=%00").await.status, 200);
+        assert_eq!(b.get("/console/groups?q=Sa%00").await.status, 200);
         assert_eq!(b.get(&format!("{url}?done=%3Cscript%3E")).await.status, 200);
         let long = "x".repeat(300);
         assert_eq!(
@@ -974,6 +976,12 @@ async fn odd_input_is_a_clear_refusal_never_a_500() {
             400
         );
         assert_eq!(api.get("/groups/not-a-uuid").await.status, 404);
+        let r = api.get("/groups?q=%00").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["groups"].as_array().unwrap().len(), 0);
+        // The rename of non-UTF-8 bytes above stored U+FFFD in their place.
+        let r = api.get("/groups?q=%EF%BF%BD").await;
+        assert_eq!(r.body["groups"].as_array().unwrap().len(), 1, "{}", r.body);
         let r = api
             .send("DELETE", &format!("/groups/{g}/members/not-a-uuid"), None)
             .await;

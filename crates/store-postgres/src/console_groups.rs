@@ -29,13 +29,14 @@ pub(crate) async fn list_after(
             .push_bind(format!("{p}{}", char::MAX));
     }
     if let Some((name, id)) = after {
-        q.push(" AND (g.display_name_lower > ")
+        // `>=` first, so the (org, name) index starts the walk at the cursor.
+        q.push(" AND g.display_name_lower >= ")
             .push_bind(name.clone())
-            .push(" OR (g.display_name_lower = ")
+            .push(" AND (g.display_name_lower > ")
             .push_bind(name.clone())
-            .push(" AND g.id > ")
+            .push(" OR g.id > ")
             .push_bind(id.0)
-            .push("))");
+            .push(")");
     }
     q.push(" ORDER BY g.display_name_lower, g.id LIMIT ")
         .push_bind(i64::from(limit));

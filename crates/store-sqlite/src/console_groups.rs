@@ -28,7 +28,8 @@ pub(crate) fn list_after(
         params.push(Value::Text(format!("{p}{MAX_CHAR}")));
     }
     if let Some((name, id)) = after {
-        sql.push_str(" AND (g.display_name_lower > ? OR (g.display_name_lower = ? AND g.id > ?))");
+        // `>=` first, so the (org, name) index starts the walk at the cursor.
+        sql.push_str(" AND g.display_name_lower >= ? AND (g.display_name_lower > ? OR g.id > ?)");
         params.push(Value::Text(name.clone()));
         params.push(Value::Text(name.clone()));
         params.push(Value::Text(id.to_string()));

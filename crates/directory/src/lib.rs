@@ -13,6 +13,7 @@ pub mod console;
 pub mod console_roles;
 pub mod error;
 pub mod ids;
+pub mod local_groups;
 pub mod model;
 pub mod query;
 pub mod scim_service;

@@ -232,6 +232,25 @@ pub trait Store: Send + Sync + 'static {
         scim_only: bool,
         query: &StoreQuery,
     ) -> StoreResult<Page<GroupRecord>>;
+    /// A page of the organization's groups (SCIM-visible or not) in lower-cased displayName
+    /// order, then id: those whose lower-cased name starts with `name_prefix`, after the
+    /// (lower-cased name, id) `after`. One walk of the (org, name) index: O(page).
+    async fn list_groups_after(
+        &self,
+        org: OrgId,
+        name_prefix: Option<&str>,
+        after: Option<&(String, GroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupRecord>>;
+    /// A page of a group's members in member-id order after the member id `after`: O(page)
+    /// whatever the group's size. An unknown group has no members.
+    async fn group_members_after(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>>;
 
     // Audit.
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;

@@ -35,6 +35,7 @@ use uuid::Uuid;
 mod console;
 mod last_event;
 mod console_roles;
+mod console_groups;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -1063,6 +1064,26 @@ impl Store for PostgresStore {
             Self::group_from_row,
         )
         .await
+    }
+
+    async fn list_groups_after(
+        &self,
+        org: OrgId,
+        name_prefix: Option<&str>,
+        after: Option<&(String, GroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupRecord>> {
+        console_groups::list_after(&self.pool, org, name_prefix, after, limit).await
+    }
+
+    async fn group_members_after(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        console_groups::members_after(&self.pool, org, id, after, limit).await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 mod audit;
 mod console;
 mod console_roles;
+mod console_groups;
 mod cursors;
 mod engine;
 mod groups;
@@ -329,6 +330,34 @@ impl Store for SqliteStore {
         } else {
             self.engine.read_long(work).await
         }
+    }
+
+    async fn list_groups_after(
+        &self,
+        org: OrgId,
+        name_prefix: Option<&str>,
+        after: Option<&(String, GroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupRecord>> {
+        let (prefix, after) = (name_prefix.map(str::to_string), after.cloned());
+        self.engine
+            .read(move |c| {
+                console_groups::list_after(c, org, prefix.as_deref(), after.as_ref(), limit)
+            })
+            .await
+    }
+
+    async fn group_members_after(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        let after = after.map(str::to_string);
+        self.engine
+            .read(move |c| console_groups::members_after(c, org, id, after.as_deref(), limit))
+            .await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {

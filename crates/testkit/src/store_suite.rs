@@ -45,6 +45,8 @@ macro_rules! store_suite_tests {
             version_mismatch_is_refused,
             query_users_by_each_index_key_and_sort_and_window,
             query_groups_by_key_sort_and_window,
+            list_groups_after_pages_by_name_with_prefix,
+            group_members_after_pages_by_member_id,
             emails_index,
             groups_and_members_add_remove_removeall_unknown_member,
             delete_user_removes_memberships,
@@ -2996,4 +2998,159 @@ pub async fn console_sso_sessions_end_by_user(store: Arc<dyn Store>) {
         store.console_session_by_hash(&s3.id_hash).await.unwrap(),
         Some(s3)
     );
+// The console's keyset pages of groups and members.
+
+pub async fn list_groups_after_pages_by_name_with_prefix(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let names = ["beta", "Alpha", "alpha", "Alphabet", "gamma", "ÄÖ", "al%_x"];
+    let mut inserted = Vec::new();
+    for n in names {
+        let mut g = group(org.id, n);
+        if n == "gamma" {
+            // Local and invisible to SCIM: the console lists it all the same.
+            g.managed_by = ManagedBy::Local;
+            g.scim_visible = false;
+        }
+        store.insert_group(&g, &[]).await.unwrap();
+        inserted.push(g);
+    }
+    store
+        .insert_group(&group(other.id, "alpha"), &[])
+        .await
+        .unwrap();
+
+    // Walk every group two at a time: (lower-cased name, id) order, each exactly once.
+    let mut expected: Vec<(String, GroupId)> = inserted
+        .iter()
+        .map(|g| (g.display_name.to_lowercase(), g.id))
+        .collect();
+    expected.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
+    let mut seen: Vec<(String, GroupId)> = Vec::new();
+    let mut after: Option<(String, GroupId)> = None;
+    loop {
+        let page = store
+            .list_groups_after(org.id, None, after.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        if page.is_empty() {
+            break;
+        }
+        for g in &page {
+            assert_eq!(g.org_id, org.id);
+            seen.push((g.display_name.to_lowercase(), g.id));
+        }
+        let last = page.last().unwrap();
+        after = Some((last.display_name.to_lowercase(), last.id));
+    }
+    // Names sort by bytes in both stores; ties (alpha, Alpha) by id in each store's order.
+    let names_seen: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    let names_expected: Vec<&str> = expected.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names_seen, names_expected);
+    let mut ids: Vec<GroupId> = seen.iter().map(|s| s.1).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), names.len());
+
+    // A prefix is a prefix of the lower-cased name: not a pattern, not a substring.
+    let alpha = store
+        .list_groups_after(org.id, Some("alpha"), None, 10)
+        .await
+        .unwrap();
+    let mut got: Vec<String> = alpha.iter().map(|g| g.display_name.clone()).collect();
+    got.sort();
+    assert_eq!(got, ["Alpha", "Alphabet", "alpha"]);
+    let pattern = store
+        .list_groups_after(org.id, Some("al%"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pattern.len(), 1);
+    assert_eq!(pattern[0].display_name, "al%_x");
+    let umlaut = store
+        .list_groups_after(org.id, Some("äö"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(umlaut.len(), 1);
+    assert!(store
+        .list_groups_after(org.id, Some("zzz"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Prefix and cursor together: the page after the first "alpha…".
+    let first = &alpha[0];
+    let rest = store
+        .list_groups_after(
+            org.id,
+            Some("alpha"),
+            Some(&(first.display_name.to_lowercase(), first.id)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(rest.iter().all(|g| g.id != first.id));
+}
+
+pub async fn group_members_after_pages_by_member_id(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let mut members = Vec::new();
+    for i in 0..7 {
+        let u = user(org.id, &format!("member{i}@acme.com"));
+        store.insert_user(&u).await.unwrap();
+        members.push(u.id.to_string());
+    }
+    let nested = group(org.id, "nested");
+    store.insert_group(&nested, &[]).await.unwrap();
+    members.push(nested.id.to_string());
+    let g = group(org.id, "big");
+    store.insert_group(&g, &members).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .group_members_after(org.id, g.id, after.as_deref(), 3)
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|m| m.id.clone());
+        seen.extend(page);
+    }
+    let ids: Vec<String> = seen.iter().map(|m| m.id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "member-id order, each once");
+    let mut expected = members.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let n = seen.iter().find(|m| m.id == nested.id.to_string()).unwrap();
+    assert_eq!(n.kind, MemberKind::Group);
+    assert_eq!(n.display.as_deref(), Some("nested"));
+    let u = seen.iter().find(|m| m.id == members[0]).unwrap();
+    assert_eq!(u.kind, MemberKind::User);
+    assert_eq!(u.display.as_deref(), Some("member0@acme.com"));
+
+    // Another organization, an unknown group: no members.
+    assert!(store
+        .group_members_after(other.id, g.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .group_members_after(org.id, GroupId::new_random(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // After the last member: nothing.
+    assert!(store
+        .group_members_after(org.id, g.id, Some(&expected[expected.len() - 1]), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod admins;
+mod groups;
 mod invite;
 mod login;
 mod logout;
@@ -80,6 +81,29 @@ pub fn router() -> Router<AppState> {
         .route("/console/admins/group/clear", post(admins::clear_group))
         .route("/console/admins/users", post(admins::grant))
         .route("/console/admins/users/{id}/revoke", post(admins::revoke))
+        .route("/console/groups", get(groups::list))
+        .route(
+            "/console/groups/new",
+            get(groups::new_form).post(groups::create),
+        )
+        .route("/console/groups/{id}", get(groups::show))
+        .route("/console/groups/{id}/rename", post(groups::rename))
+        .route(
+            "/console/groups/{id}/members/add",
+            post(groups::add_members),
+        )
+        .route(
+            "/console/groups/{id}/members/remove",
+            post(groups::remove_members),
+        )
+        .route(
+            "/console/groups/{id}/handover",
+            get(groups::handover_form).post(groups::handover_submit),
+        )
+        .route(
+            "/console/groups/{id}/delete",
+            get(groups::delete_form).post(groups::delete_submit),
+        )
         .route("/console/static/console.css", get(static_files::css))
         .route("/console/static/console.js", get(static_files::js))
         .route("/console/{*rest}", get(not_found).post(not_found))

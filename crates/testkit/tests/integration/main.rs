@@ -8,6 +8,7 @@ mod console;
 mod console_audit;
 mod console_saml;
 mod console_admins;
+mod console_groups;
 mod console_tokens;
 mod entra;
 mod idp_server;

@@ -259,6 +259,58 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("cannot type into {id_or_label:?}: {e}"));
     }
 
+    /// Chooses the file at `path` in the file input with `id`, as the file picker does.
+    pub async fn upload(&self, id: &str, path: &std::path::Path) {
+        let el = self.find_id(id).await;
+        let path = path
+            .to_str()
+            .unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
+        el.send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("cannot choose {path} in #{id}: {e}"));
+    }
+
+    /// Waits for a window other than the one shown (a link with `target="_blank"`), shows
+    /// it, and returns the handle of the window shown before.
+    pub async fn switch_to_new_window(&self) -> fantoccini::wd::WindowHandle {
+        let before = self
+            .client
+            .window()
+            .await
+            .unwrap_or_else(|e| panic!("no current window: {e}"));
+        let start = Instant::now();
+        loop {
+            let windows = self
+                .client
+                .windows()
+                .await
+                .unwrap_or_else(|e| panic!("cannot list windows: {e}"));
+            if let Some(new) = windows.into_iter().find(|w| *w != before) {
+                self.client
+                    .switch_to_window(new)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot switch windows: {e}"));
+                return before;
+            }
+            if start.elapsed() > PATIENCE {
+                panic!("no new window opened within {PATIENCE:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Closes the window shown and shows `back` again.
+    pub async fn close_window_to(&self, back: fantoccini::wd::WindowHandle) {
+        self.client
+            .close_window()
+            .await
+            .unwrap_or_else(|e| panic!("cannot close the window: {e}"));
+        self.client
+            .switch_to_window(back)
+            .await
+            .unwrap_or_else(|e| panic!("cannot switch back: {e}"));
+    }
+
     /// Clicks the element with `id`.
     pub async fn click(&self, id: &str) {
         let el = self.find_id(id).await;

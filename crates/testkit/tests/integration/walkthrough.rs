@@ -1,6 +1,9 @@
 //! The setup guide walked in headless Chromium, as an IT admin does it: accept the invitation,
-//! sign in to the console, generate the SCIM token, let the "IdP" provision users and a group
-//! with it, set up SAML and sign a provisioned user in through `/login` at an HTTPS test IdP.
+//! sign in to the console, generate the Client ID and upload the IdP metadata on the SAML page,
+//! generate the SCIM token, let the "IdP" provision users and a group with it, see them
+//! Externally Managed and the SCIM group refuse edits, test SAML sign-in from the console, sign
+//! a provisioned user in through `/login` at an HTTPS test IdP, invite a second admin and let
+//! an IdP group's member into the console through SSO, then read it all in the audit log.
 //!
 //! Each step is one function that asserts what the admin sees (page text, address, cookies)
 //! and then, when `PORTCULLIS_SCREENSHOTS` names a directory, leaves a numbered screenshot
@@ -95,19 +98,17 @@ async fn the_setup_guide_in_a_real_browser() {
         invite,
         accept_invitation,
         console_sign_in,
+        saml_page,
         generate_token,
         provision_over_scim,
         // Next: `users_externally_managed` — /console/users lists the provisioned users, each
         //   with the Externally Managed tag; the user page is read-only.
-        // Next: `scim_group_read_only` — /console/groups marks the SCIM group, and editing
-        //   its members is refused with the reason shown.
-        set_up_saml,
-        // Next: `saml_page` — /console/saml: generate the Client ID, copy the Okta values,
-        //   upload the IdP metadata file (replaces the admin API calls of `set_up_saml`).
-        // Next: `console_test_sign_in` — the SAML page's "Test sign-in" runs the flow in a new
-        //   window and reports the result; the overview checklist then shows it passed.
+        scim_group_read_only,
+        console_test_sign_in,
         sso_sign_in,
+        admins_and_sso_admin,
         audit_log,
+        setup_complete,
     );
     w.chrome.quit().await;
 }
@@ -277,54 +278,6 @@ async fn provision_over_scim(w: &mut Walk) {
     w.shot("token-used").await;
 }
 
-/// SAML with what exists today: the admin API sets up the connection and takes the metadata
-/// of the browser-facing test IdP. (`saml_page` will do this in the console.)
-async fn set_up_saml(w: &mut Walk) {
-    let idp = TestIdp::new("http://www.okta.com/exk1walkthrough");
-    let (jane, _) = w.users[0].clone();
-    let served = idp.serve_tls(&jane);
-    let (_, key) = w
-        .server
-        .state
-        .admin
-        .create_admin_key(Some("walkthrough"))
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
-    let api = format!("{}/api/v1/orgs/{}/saml", w.server.base_url, w.slug);
-    let res = http
-        .post(format!("{api}/setup"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let conn: Value = res.json().await.unwrap();
-    w.client_id = conn["client_id"].as_str().unwrap().to_string();
-    let res = http
-        .put(format!("{api}/metadata"))
-        .bearer_auth(&key)
-        .header("content-type", "application/xml")
-        .body(served.metadata_xml.clone())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    assert_eq!(status, 200, "{}", res.text().await.unwrap());
-    w.idp = Some(served);
-
-    // The SP metadata for Okta is served at the Client ID's URL (a browser downloads it).
-    let sp = http
-        .get(conn["metadata_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(sp.contains(&format!("/saml/{}/acs", w.client_id)), "{sp}");
-}
-
 /// A provisioned user signs in: /login routes the email to the organization's IdP, the IdP
 /// posts its signed response back, and /me shows who is signed in.
 async fn sso_sign_in(w: &mut Walk) {
@@ -384,4 +337,226 @@ async fn audit_log(w: &mut Walk) {
         !refused.contains("scim.group.create") && !refused.contains("saml.signin"),
         "a success among the refusals: {refused}"
     );
+}
+
+/// The first user the IdP will provision, known before provisioning so the IdP can be
+/// started with the SAML set-up.
+fn jane() -> String {
+    format!("jane.doe@{DOMAIN}")
+}
+
+/// "Generate your client ID" and "upload it to Command": the SAML page generates the Client
+/// ID, shows the values to paste into Okta, and takes the IdP metadata file.
+async fn saml_page(w: &mut Walk) {
+    w.chrome.goto("/console").await;
+    w.chrome.click_text("SAML").await;
+    w.chrome.wait_for_path("/console/saml").await;
+    assert!(w.chrome.has("generate-client-id").await);
+    w.chrome.fill("setup-domains", DOMAIN).await;
+    w.chrome.click("generate-client-id").await;
+    let client_id = w.chrome.wait_for("client-id").await;
+    assert!(!client_id.is_empty());
+    w.client_id = client_id.trim().to_string();
+    let acs = w.chrome.text("sso-url").await;
+    assert_eq!(
+        acs.trim(),
+        format!("{}/saml/{}/acs", w.server.base_url, w.client_id)
+    );
+    let audience = w.chrome.text("audience-uri").await;
+    assert!(audience.contains(&w.client_id), "{audience}");
+    w.shot("saml-client-id").await;
+
+    // The SP metadata Okta may read is at the address the page gives.
+    let sp = reqwest::get(
+        w.chrome
+            .text("sp-metadata-url")
+            .await
+            .trim()
+            .to_string(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(sp.contains(&format!("/saml/{}/acs", w.client_id)), "{sp}");
+
+    // The metadata file saved from Okta ("Save Page As … .xml"), chosen with the file picker.
+    let idp = TestIdp::new("http://www.okta.com/exk1walkthrough");
+    let served = idp.serve_tls(&jane());
+    let dir = std::env::temp_dir().join(format!("portcullis-walk-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("okta-metadata.xml");
+    std::fs::write(&file, &served.metadata_xml).unwrap();
+    w.chrome.upload("metadata-file", &file).await;
+    w.chrome.click("upload-metadata").await;
+    let ok = w.chrome.wait_for("metadata-ok").await;
+    assert!(!ok.is_empty());
+    let entity = w.chrome.text("idp-entity-id").await;
+    assert!(entity.contains("exk1walkthrough"), "{entity}");
+    let certs = w.chrome.text("idp-certificates").await;
+    assert!(!certs.is_empty());
+    w.shot("saml-metadata-uploaded").await;
+    let _ = std::fs::remove_dir_all(&dir);
+    w.idp = Some(served);
+
+    // A wrong file is refused with what is wrong with it: here, our own SP metadata.
+    let wrong = std::env::temp_dir().join(format!("sp-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&wrong, &sp).unwrap();
+    w.chrome.upload("metadata-file", &wrong).await;
+    w.chrome.click("upload-metadata").await;
+    let error = w.chrome.wait_for("metadata-error").await;
+    assert!(
+        error.to_lowercase().contains("service provider"),
+        "the refusal does not say the file is SP metadata: {error}"
+    );
+    let _ = std::fs::remove_file(&wrong);
+}
+
+/// "Users can only be added/removed from SCIM managed groups through SCIM": the group page
+/// shows why it is read-only, offers no edit, and an edit posted anyway is refused.
+async fn scim_group_read_only(w: &mut Walk) {
+    w.chrome.goto("/console").await;
+    w.chrome.click_text("Groups").await;
+    w.chrome.wait_for_path("/console/groups").await;
+    let list = w.chrome.text("groups-table").await;
+    assert!(
+        list.contains("Engineering") && list.contains("Externally Managed"),
+        "{list}"
+    );
+    w.chrome.goto(&format!("/console/groups/{}", w.group_id)).await;
+    let reason = w.chrome.wait_for("managed-by-idp").await;
+    assert!(reason.contains("identity provider"), "{reason}");
+    for form in ["rename-form", "add-members-form", "handover-link", "delete-link"] {
+        assert!(!w.chrome.has(form).await, "a SCIM group offers #{form}");
+    }
+    let members = w.chrome.text("members-table").await;
+    for (email, _) in &w.users {
+        assert!(members.contains(email.as_str()), "{members}");
+    }
+    w.shot("scim-group-read-only").await;
+
+    // A rename posted by hand (the form is not offered) is refused with the same reason.
+    let csrf: String = w
+        .chrome
+        .client()
+        .execute(
+            "return document.querySelector('input[name=csrf]').value;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.chrome
+        .client()
+        .execute(
+            "const f = document.createElement('form');
+             f.method = 'post';
+             f.action = arguments[0];
+             for (const [k, v] of [['csrf', arguments[1]], ['name', 'Renamed by hand']]) {
+               const i = document.createElement('input');
+               i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
+             }
+             document.body.appendChild(f);
+             f.submit();",
+            vec![
+                json!(format!("/console/groups/{}/rename", w.group_id)),
+                json!(csrf),
+            ],
+        )
+        .await
+        .unwrap();
+    w.chrome
+        .wait_for_path(&format!("/console/groups/{}/rename", w.group_id))
+        .await;
+    let refused = w.chrome.body_text().await;
+    assert!(
+        refused.contains("identity provider") && !refused.contains("Renamed by hand"),
+        "{refused}"
+    );
+    w.shot("scim-group-edit-refused").await;
+    let scim = w.scim().get(&format!("/Groups/{}", w.group_id)).await;
+    assert_eq!(scim.body["displayName"], "Engineering");
+}
+
+/// The SAML page's "Test sign-in" runs the SP-initiated flow in a new window and reports the
+/// result; the page then shows the attempt.
+async fn console_test_sign_in(w: &mut Walk) {
+    let idp_sso = w.idp.as_ref().unwrap().sso_url.clone();
+    w.chrome.goto("/console/saml").await;
+    w.chrome.click("test-sign-in").await;
+    let console_window = w.chrome.switch_to_new_window().await;
+    w.chrome.wait_for_url_prefix(&idp_sso).await;
+    let at_idp = w.chrome.wait_for("signed-in-as").await;
+    assert!(at_idp.contains(&jane()), "{at_idp}");
+    w.chrome.click("continue").await;
+    let result = w.chrome.wait_for("test-result").await;
+    assert!(
+        result.contains(&jane()),
+        "the test result does not name the user: {result}"
+    );
+    w.shot("saml-test-sign-in").await;
+    w.chrome.close_window_to(console_window).await;
+
+    w.chrome.goto("/console/saml").await;
+    let last = w.chrome.wait_for("last-sign-in").await;
+    assert!(last.contains("succeeded"), "{last}");
+}
+
+/// The console's admins: a second admin is invited (a one-time link), and the members of the
+/// IdP group Engineering become admins who sign in to the console through SAML.
+async fn admins_and_sso_admin(w: &mut Walk) {
+    let idp_sso = w.idp.as_ref().unwrap().sso_url.clone();
+    w.chrome.goto("/console").await;
+    w.chrome.click_text("Admins").await;
+    w.chrome.wait_for_path("/console/admins").await;
+    w.chrome.fill("invite-email", &format!("second-admin@{DOMAIN}")).await;
+    w.chrome.click("invite-admin").await;
+    let link = w.chrome.wait_for("invite-link").await;
+    assert!(
+        link.starts_with(&format!("{}/console/invite/", w.server.base_url)),
+        "{link}"
+    );
+    w.chrome.fill("admin-group", "Engineering").await;
+    w.chrome.click("set-admin-group").await;
+    let current = w.chrome.wait_for("admin-group-current").await;
+    assert!(current.contains("Engineering"), "{current}");
+    w.shot("admins").await;
+
+    // Jane is in Engineering: she signs in to the console through Okta.
+    w.chrome.click_text("Sign out").await;
+    w.chrome.wait_for_path("/console/login").await;
+    w.chrome.fill("sso-email", &jane()).await;
+    w.chrome.click("sso-sign-in").await;
+    w.chrome.wait_for_url_prefix(&idp_sso).await;
+    w.chrome.wait_for("signed-in-as").await;
+    w.chrome.click("continue").await;
+    w.chrome.wait_for_path("/console").await;
+    assert_eq!(w.chrome.heading().await, "Overview");
+    let page = w.chrome.body_text().await;
+    assert!(page.contains(&jane()), "the console is not Jane's: {page}");
+    assert!(w.chrome.cookie("portcullis_console").await.is_some());
+}
+
+/// The overview's checklist, every step done.
+async fn setup_complete(w: &mut Walk) {
+    w.chrome.goto("/console").await;
+    for step in [
+        "step-client-id",
+        "step-metadata",
+        "step-test-sign-in",
+        "step-token",
+        "step-first-request",
+        "step-last-request",
+    ] {
+        let text = w.chrome.text(step).await;
+        assert!(
+            !text.contains("not done yet"),
+            "#{step} is not done: {text}"
+        );
+    }
+    w.shot("overview-complete").await;
+    w.phone_shot("overview-complete-phone").await;
 }

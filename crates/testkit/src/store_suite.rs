@@ -2119,6 +2119,8 @@ pub async fn audit_filters_combine_and_page_both_ways(store: Arc<dyn Store>) {
     let newest = page(None, Some(first[1].seq)).await;
     assert_eq!(ops(&newest), ["u1"]);
     assert_eq!(newest[0].seq, first[0].seq);
+}
+
 pub async fn last_audit_event_by_prefix_and_outcome(store: Arc<dyn Store>) {
     let org = new_org(&store).await;
     let other = new_org(&store).await;
@@ -2998,6 +3000,8 @@ pub async fn console_sso_sessions_end_by_user(store: Arc<dyn Store>) {
         store.console_session_by_hash(&s3.id_hash).await.unwrap(),
         Some(s3)
     );
+}
+
 // The console's keyset pages of groups and members.
 
 pub async fn list_groups_after_pages_by_name_with_prefix(store: Arc<dyn Store>) {

@@ -238,9 +238,8 @@ async fn audit_ops(server: &TestServer, org: &Organization, prefix: &str) -> Vec
             org,
             &AuditQuery {
                 operation_prefix: Some(prefix.into()),
-                resource_id: None,
-                before_seq: None,
                 limit: 200,
+                ..AuditQuery::default()
             },
         )
         .await

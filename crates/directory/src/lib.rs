@@ -12,6 +12,7 @@ pub mod clock;
 pub mod console;
 pub mod error;
 pub mod ids;
+pub mod local_users;
 pub mod model;
 pub mod query;
 pub mod scim_service;

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{slug}/saml/setup", axum::routing::post(setup_saml))
         .route("/orgs/{slug}/saml/metadata", put(upload_saml_metadata))
         .route("/me", get(crate::sso_routes::api_me))
+        .merge(crate::api_users::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(label_route))
 }
@@ -46,7 +47,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn from_domain(e: Error, rid: &RequestId) -> Self {
+    pub(crate) fn from_domain(e: Error, rid: &RequestId) -> Self {
         if e.kind == ErrorKind::Internal {
             tracing::error!(request_id = %rid.0, detail = %e.detail, "internal error");
         }
@@ -61,7 +62,7 @@ impl Problem {
     pub(crate) fn unauthenticated(detail: impl Into<String>, rid: &RequestId) -> Self {
         Problem::new(StatusCode::UNAUTHORIZED, detail, rid)
     }
-    fn new(status: StatusCode, detail: impl Into<String>, rid: &RequestId) -> Self {
+    pub(crate) fn new(status: StatusCode, detail: impl Into<String>, rid: &RequestId) -> Self {
         Problem {
             status,
             title: status.canonical_reason().unwrap_or("Error"),
@@ -95,9 +96,9 @@ impl IntoResponse for Problem {
     }
 }
 
-type ApiResult = Result<Response, Problem>;
+pub(crate) type ApiResult = Result<Response, Problem>;
 
-fn ok_json(status: StatusCode, v: Value) -> Response {
+pub(crate) fn ok_json(status: StatusCode, v: Value) -> Response {
     let mut res = (status, Bytes::from(v.to_string())).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -106,7 +107,7 @@ fn ok_json(status: StatusCode, v: Value) -> Response {
     res
 }
 
-async fn operator(
+pub(crate) async fn operator(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
@@ -132,7 +133,7 @@ async fn operator(
         })
 }
 
-fn body_json<T: for<'de> Deserialize<'de>>(bytes: &Bytes, rid: &RequestId) -> Result<T, Problem> {
+pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(bytes: &Bytes, rid: &RequestId) -> Result<T, Problem> {
     serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -142,7 +143,7 @@ fn body_json<T: for<'de> Deserialize<'de>>(bytes: &Bytes, rid: &RequestId) -> Re
     })
 }
 
-fn ts(t: time::OffsetDateTime) -> Value {
+pub(crate) fn ts(t: time::OffsetDateTime) -> Value {
     Value::from(t.format(&Rfc3339).unwrap_or_default())
 }
 
@@ -232,7 +233,7 @@ async fn create_org(
     Ok(ok_json(StatusCode::CREATED, org_json(&org)))
 }
 
-async fn org(state: &AppState, slug: &str, rid: &RequestId) -> Result<Organization, Problem> {
+pub(crate) async fn org(state: &AppState, slug: &str, rid: &RequestId) -> Result<Organization, Problem> {
     state
         .admin
         .org(slug)

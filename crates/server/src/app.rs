@@ -6,6 +6,7 @@ use axum::Router;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::console::ConsoleService;
+use directory::local_users::LocalUserService;
 use directory::scim_service::{Limits, ScimService};
 use directory::sso::SsoService;
 use directory::token_cache::TokenCache;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub admin: AdminService,
     pub sso: SsoService,
     pub console: ConsoleService,
+    pub users: LocalUserService,
     pub config: Arc<ServerConfig>,
 }
 
@@ -56,6 +58,7 @@ impl AppState {
             audit.clone(),
             &config.base_url,
         );
+        let users = LocalUserService::new(store.clone(), clock.clone(), audit.clone());
         let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,
@@ -63,6 +66,7 @@ impl AppState {
             admin,
             sso,
             console,
+            users,
             config: Arc::new(config),
         }
     }

@@ -4,6 +4,7 @@
 //! render its result or error in their surface's format.
 
 pub mod api;
+pub mod api_users;
 pub mod app;
 pub mod cli;
 pub mod console;

@@ -20,7 +20,7 @@ use directory::model::{
     Member, MemberKind, MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord,
     SessionRecord, UserRecord,
 };
-use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
+use directory::query::{AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery};
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
@@ -31,6 +31,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod console;
+mod console_users;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -911,6 +912,18 @@ impl Store for PostgresStore {
                 ))
             })
             .collect()
+    }
+
+    async fn list_users_page(
+        &self,
+        org: OrgId,
+        q: &UserListQuery,
+    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+        console_users::list_page(&self.pool, org, q).await
+    }
+
+    async fn user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        console_users::user_sessions(&self.pool, org, user).await
     }
 
     async fn insert_group(&self, g: &GroupRecord, members: &[String]) -> StoreResult<()> {

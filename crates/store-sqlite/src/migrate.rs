@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console_admins",
         include_str!("../migrations/0003_console_admins.sql"),
     ),
+    (
+        4,
+        "console_users",
+        include_str!("../migrations/0004_console_users.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -6,6 +6,7 @@
 mod browser;
 mod console;
 mod console_tokens;
+mod console_users;
 mod entra;
 mod okta;
 mod protocol;

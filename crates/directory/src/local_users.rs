@@ -108,6 +108,11 @@ impl ListParams {
                     "the search is longer than {MAX_SEARCH_CHARS} characters"
                 )))
             }
+            Some(q) if q.chars().any(char::is_control) => {
+                return Err(Error::invalid(
+                    "the search may not contain control characters",
+                ))
+            }
             Some(q) => Some(q.to_lowercase()),
             None => None,
         };
@@ -115,11 +120,7 @@ impl ListParams {
             None | Some("all") => None,
             Some("active") => Some(true),
             Some("deactivated") => Some(false),
-            Some(_) => {
-                return Err(Error::invalid(
-                    "status must be all, active or deactivated",
-                ))
-            }
+            Some(_) => return Err(Error::invalid("status must be all, active or deactivated")),
         };
         let managed_by = match blank_to_none(&self.source) {
             None | Some("all") => None,
@@ -301,7 +302,14 @@ impl LocalUserService {
         }
     }
 
-    async fn record(&self, org: OrgId, actor: &Actor, operation: &str, user: UserId, detail: String) {
+    async fn record(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        operation: &str,
+        user: UserId,
+        detail: String,
+    ) {
         self.audit
             .record(AuditEvent {
                 org_id: org,
@@ -509,8 +517,14 @@ impl LocalUserService {
         if !next.active {
             self.end_all_sessions_quietly(org, uid).await;
         }
-        self.record(org, actor, operation, uid, format!("user {}", next.user_name))
-            .await;
+        self.record(
+            org,
+            actor,
+            operation,
+            uid,
+            format!("user {}", next.user_name),
+        )
+        .await;
         Ok(next)
     }
 
@@ -537,16 +551,32 @@ impl LocalUserService {
             .await
             .map_err(store_err)?;
         if !sessions.iter().any(|s| s.id_hash == session) {
-            return Err(Error::not_found("this user has no such session; it may have ended already"));
+            return Err(Error::not_found(
+                "this user has no such session; it may have ended already",
+            ));
         }
-        self.store.delete_session(session).await.map_err(store_err)?;
-        self.record(org, actor, "console.user.end_session", user.id, "one session ended".into())
-            .await;
+        self.store
+            .delete_session(session)
+            .await
+            .map_err(store_err)?;
+        self.record(
+            org,
+            actor,
+            "console.user.end_session",
+            user.id,
+            "one session ended".into(),
+        )
+        .await;
         Ok(())
     }
 
     /// Ends every session of the user; returns how many there were.
-    pub async fn end_all_sessions(&self, org: OrgId, id: &str, actor: &Actor) -> Result<u64, Error> {
+    pub async fn end_all_sessions(
+        &self,
+        org: OrgId,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<u64, Error> {
         let user = self.get(org, id).await?;
         let n = self
             .store
@@ -588,6 +618,7 @@ mod tests {
         let q = params("", "all", "").to_query().unwrap();
         assert_eq!((q.prefix, q.active, q.managed_by), (None, None, None));
         assert!(params("", "gone", "").to_query().is_err());
+        assert!(params("a\u{0}b", "", "").to_query().is_err());
         assert!(params("", "", "ldap").to_query().is_err());
         assert!(params(&"x".repeat(MAX_SEARCH_CHARS + 1), "", "")
             .to_query()
@@ -608,7 +639,8 @@ mod tests {
 
     #[test]
     fn edits_keep_the_rest_of_the_document() {
-        let doc = json!({"userName": "a", "name": {"givenName": "A", "formatted": "A B"}, "title": "x"});
+        let doc =
+            json!({"userName": "a", "name": {"givenName": "A", "formatted": "A B"}, "title": "x"});
         let edit = clean_edit(&UserEdit {
             display_name: Some(" Ann ".into()),
             family_name: Some("Bee".into()),

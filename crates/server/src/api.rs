@@ -133,7 +133,10 @@ pub(crate) async fn operator(
         })
 }
 
-pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(bytes: &Bytes, rid: &RequestId) -> Result<T, Problem> {
+pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(
+    bytes: &Bytes,
+    rid: &RequestId,
+) -> Result<T, Problem> {
     serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -233,7 +236,11 @@ async fn create_org(
     Ok(ok_json(StatusCode::CREATED, org_json(&org)))
 }
 
-pub(crate) async fn org(state: &AppState, slug: &str, rid: &RequestId) -> Result<Organization, Problem> {
+pub(crate) async fn org(
+    state: &AppState,
+    slug: &str,
+    rid: &RequestId,
+) -> Result<Organization, Problem> {
     state
         .admin
         .org(slug)

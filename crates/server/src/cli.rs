@@ -424,10 +424,9 @@ async fn saml_command(
 
 async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_)
-        | Command::Saml(_)
-        | Command::Admin(_)
-        | Command::BenchLoadUsers(_) => Ok(()),
+        Command::Serve(_) | Command::Saml(_) | Command::Admin(_) | Command::BenchLoadUsers(_) => {
+            Ok(())
+        }
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())
@@ -555,7 +554,11 @@ async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Res
 }
 
 /// The synthetic user `i` of the benchmark organization.
-fn bench_user(org: directory::OrgId, i: u64, args: &BenchLoadUsersArgs) -> directory::model::UserRecord {
+fn bench_user(
+    org: directory::OrgId,
+    i: u64,
+    args: &BenchLoadUsersArgs,
+) -> directory::model::UserRecord {
     use directory::model::{ManagedBy, UserRecord};
     let now = time::OffsetDateTime::now_utc();
     let first = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal"][(i % 8) as usize];

@@ -58,7 +58,11 @@ pub(crate) async fn list_page(
             .push_bind(end)
             .push(")");
     }
-    let dir = if q.before_seq.is_some() { "DESC" } else { "ASC" };
+    let dir = if q.before_seq.is_some() {
+        "DESC"
+    } else {
+        "ASC"
+    };
     qb.push(format!(" ORDER BY u.seq {dir} LIMIT "))
         .push_bind(q.limit as i64);
     let rows = qb.build().fetch_all(pool).await.map_err(backend)?;

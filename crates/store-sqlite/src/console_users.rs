@@ -84,7 +84,11 @@ pub(crate) fn page_sql(org: OrgId, q: &UserListQuery, broad: bool) -> (String, V
             params.push(Value::Text(prefix_end(p)));
         }
     }
-    let dir = if q.before_seq.is_some() { "DESC" } else { "ASC" };
+    let dir = if q.before_seq.is_some() {
+        "DESC"
+    } else {
+        "ASC"
+    };
     sql.push_str(&format!(" ORDER BY u.seq {dir} LIMIT ?"));
     params.push(Value::Integer(q.limit as i64));
     (sql, params)
@@ -160,7 +164,9 @@ mod tests {
             for broad in [false, true] {
                 for active in [None, Some(true), Some(false)] {
                     for managed_by in [None, Some(ManagedBy::Scim), Some(ManagedBy::Local)] {
-                        for (after_seq, before_seq) in [(None, None), (Some(5), None), (None, Some(5))] {
+                        for (after_seq, before_seq) in
+                            [(None, None), (Some(5), None), (None, Some(5))]
+                        {
                             let q = UserListQuery {
                                 prefix: prefix.map(str::to_string),
                                 active,

@@ -2534,7 +2534,13 @@ pub async fn console_user_pages_filter_search_and_keyset(store: Arc<dyn Store>) 
 
     // Keyset pages: forward with after_seq, backward with before_seq.
     let rows = store
-        .list_users_page(org.id, &UserListQuery { limit: 4, ..Default::default() })
+        .list_users_page(
+            org.id,
+            &UserListQuery {
+                limit: 4,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 4);
@@ -2544,7 +2550,10 @@ pub async fn console_user_pages_filter_search_and_keyset(store: Arc<dyn Store>) 
         limit: 4,
         ..Default::default()
     };
-    assert_eq!(page_names(&store, org.id, &next).await, ["u4", "u5", "u6", "u7"]);
+    assert_eq!(
+        page_names(&store, org.id, &next).await,
+        ["u4", "u5", "u6", "u7"]
+    );
     let back = UserListQuery {
         before_seq: Some(rows[3].0),
         limit: 2,
@@ -2581,7 +2590,9 @@ pub async fn console_user_pages_filter_search_and_keyset(store: Arc<dyn Store>) 
     assert_eq!(page_names(&store, org.id, &search("u1")).await, ["u1"]);
     assert_eq!(page_names(&store, org.id, &search("zed")).await, ["u3"]);
     assert_eq!(page_names(&store, org.id, &search("zq@acme")).await, ["u3"]);
-    assert!(page_names(&store, org.id, &search("nobody")).await.is_empty());
+    assert!(page_names(&store, org.id, &search("nobody"))
+        .await
+        .is_empty());
     assert!(page_names(&store, org.id, &search("%")).await.is_empty());
     assert_eq!(page_names(&store, org.id, &search("u")).await.len(), 10);
     let mut s = search("u");
@@ -2620,7 +2631,10 @@ pub async fn user_sessions_newest_first_and_scoped(store: Arc<dyn Store>) {
         store.user_sessions(org.id, u1).await.unwrap(),
         vec![newer.clone(), older.clone()]
     );
-    assert_eq!(store.user_sessions(other.id, u1).await.unwrap(), vec![elsewhere]);
+    assert_eq!(
+        store.user_sessions(other.id, u1).await.unwrap(),
+        vec![elsewhere]
+    );
     assert_eq!(store.delete_user_sessions(org.id, u1).await.unwrap(), 2);
     assert!(store.user_sessions(org.id, u1).await.unwrap().is_empty());
     assert_eq!(store.user_sessions(org.id, u2).await.unwrap(), vec![theirs]);

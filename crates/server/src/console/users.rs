@@ -43,7 +43,10 @@ fn query_pairs(req: &Request) -> Vec<(String, String)> {
 }
 
 fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 /// A 303 to a page of ours whose address is built from an id.

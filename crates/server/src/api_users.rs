@@ -97,13 +97,15 @@ async fn list_users(
             "after" => p.after = v,
             "before" => p.before = v,
             "limit" => p.limit = v,
-            other => return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                format!(
+            other => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
                     "unknown parameter '{other}': use q, status, source, after, before or limit"
                 ),
-                &rid,
-            )),
+                    &rid,
+                ))
+            }
         }
     }
     let page = state

@@ -569,7 +569,7 @@ fn bench_user(
         "displayName": format!("{first} L{i:07}"),
         "emails": [{"value": format!("m{i:07}@{}", args.domain), "primary": true, "type": "work"}],
         "externalId": format!("00u{i:07}"),
-        "active": args.deactivated_every == 0 || i % args.deactivated_every != 0,
+        "active": args.deactivated_every == 0 || !i.is_multiple_of(args.deactivated_every),
     });
     let mut u = UserRecord {
         id: directory::UserId::new_random(),
@@ -580,7 +580,7 @@ fn bench_user(
         active: true,
         emails: Vec::new(),
         doc,
-        managed_by: if args.local_every != 0 && i % args.local_every == 0 {
+        managed_by: if args.local_every != 0 && i.is_multiple_of(args.local_every) {
             ManagedBy::Local
         } else {
             ManagedBy::Scim

@@ -13,11 +13,39 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+/// Matches counted at most per searched column before a prefix counts as broad.
+const BROAD: i64 = 2_000;
+
+/// Whether a prefix matches many users (at least [`BROAD`] in some column); each count stops
+/// at [`BROAD`] index entries.
+async fn is_broad(pool: &PgPool, org: OrgId, prefix: &str) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT GREATEST(\
+         (SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE org_id = $1 AND user_name_lower >= $2 AND user_name_lower < $3 LIMIT $4) a), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE org_id = $1 AND display_name_lower >= $2 AND display_name_lower < $3 LIMIT $4) b), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM user_emails WHERE org_id = $1 AND email_lower >= $2 AND email_lower < $3 LIMIT $4) c))",
+    )
+    .bind(org.0)
+    .bind(prefix)
+    .bind(prefix_end(prefix))
+    .bind(BROAD)
+    .fetch_one(pool)
+    .await
+    .map_err(backend)?;
+    Ok(n >= BROAD)
+}
+
+/// A narrow prefix reads its few matches through the three indexes and sorts them; a broad
+/// one walks the seq order (under the filters) and stops once the page is full.
 pub(crate) async fn list_page(
     pool: &PgPool,
     org: OrgId,
     q: &UserListQuery,
 ) -> StoreResult<Vec<(i64, UserRecord)>> {
+    let broad = match &q.prefix {
+        Some(p) => is_broad(pool, org, p).await?,
+        None => false,
+    };
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
         "SELECT {USER_COLUMNS}, u.seq FROM users u WHERE u.org_id = "
     ));
@@ -34,7 +62,23 @@ pub(crate) async fn list_page(
     if let Some(before) = q.before_seq {
         qb.push(" AND u.seq < ").push_bind(before);
     }
-    if let Some(p) = &q.prefix {
+    if let (Some(p), true) = (&q.prefix, broad) {
+        // `|| ''` keeps the planner off the name indexes: the page is read in seq order.
+        let end = prefix_end(p);
+        qb.push(" AND ((u.user_name_lower || '') >= ")
+            .push_bind(p.clone())
+            .push(" AND (u.user_name_lower || '') < ")
+            .push_bind(end.clone())
+            .push(" OR (u.display_name_lower || '') >= ")
+            .push_bind(p.clone())
+            .push(" AND (u.display_name_lower || '') < ")
+            .push_bind(end.clone())
+            .push(" OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id AND e.email_lower >= ")
+            .push_bind(p.clone())
+            .push(" AND e.email_lower < ")
+            .push_bind(end)
+            .push("))");
+    } else if let Some(p) = &q.prefix {
         // Three index range scans (userName, displayName, email), never a scan of the
         // organization.
         let end = prefix_end(p);

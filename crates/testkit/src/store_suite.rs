@@ -68,6 +68,7 @@ macro_rules! store_suite_tests {
             sign_in_failures_counted_in_window,
             console_user_pages_filter_search_and_keyset,
             user_sessions_newest_first_and_scoped,
+            console_user_pages_broad_search,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -2638,4 +2639,61 @@ pub async fn user_sessions_newest_first_and_scoped(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user_sessions(org.id, u1).await.unwrap(), 2);
     assert!(store.user_sessions(org.id, u1).await.unwrap().is_empty());
     assert_eq!(store.user_sessions(org.id, u2).await.unwrap(), vec![theirs]);
+}
+
+/// A prefix matching thousands of users takes the backend's other path (walking seq order);
+/// the page is the same as the narrow path would give.
+pub async fn console_user_pages_broad_search(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let mut tasks = Vec::new();
+    for chunk in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (chunk * 250)..(chunk * 250 + 250) {
+                let mut u = user(org.id, &format!("b{i:05}"));
+                if i % 3 == 0 {
+                    u.doc["active"] = json!(false);
+                    u.reindex();
+                }
+                store.insert_user(&u).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = UserListQuery {
+        prefix: Some("b".into()),
+        limit: 3000,
+        ..Default::default()
+    };
+    let rows = store.list_users_page(org.id, &all).await.unwrap();
+    assert_eq!(rows.len(), 2500);
+    let mut q = UserListQuery {
+        prefix: Some("b0".into()),
+        active: Some(false),
+        after_seq: Some(rows[99].0),
+        limit: 5,
+        ..Default::default()
+    };
+    let want: Vec<String> = rows[100..]
+        .iter()
+        .filter(|(_, u)| !u.active)
+        .take(5)
+        .map(|(_, u)| u.user_name.clone())
+        .collect();
+    assert_eq!(page_names(&store, org.id, &q).await, want);
+    q.after_seq = None;
+    q.before_seq = Some(rows[2000].0);
+    let want: Vec<String> = rows[..2000]
+        .iter()
+        .filter(|(_, u)| !u.active)
+        .map(|(_, u)| u.user_name.clone())
+        .collect::<Vec<_>>()
+        .split_off(want_len(&rows[..2000]) - 5);
+    assert_eq!(page_names(&store, org.id, &q).await, want);
+}
+
+fn want_len(rows: &[(i64, UserRecord)]) -> usize {
+    rows.iter().filter(|(_, u)| !u.active).count()
 }

@@ -340,16 +340,26 @@ fn edit_form(ctx: &ConsoleContext, u: &UserRecord, message: Option<&str>) -> Mar
     }
 }
 
+/// How a user's page answers: its status, and the notice or form error it shows.
+struct Shown<'a> {
+    status: StatusCode,
+    notice: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
 async fn user_page(
     state: &AppState,
     ctx: &ConsoleContext,
     id: &str,
     history_before: Option<i64>,
-    notice: Option<&str>,
-    status: StatusCode,
-    message: Option<&str>,
+    shown: Shown<'_>,
     rid: &str,
 ) -> Response {
+    let Shown {
+        status,
+        notice,
+        message,
+    } = shown;
     let d = match state
         .users
         .detail(ctx.organization.id, id, history_before)
@@ -509,9 +519,11 @@ pub(super) async fn show(
         &ctx,
         &path_id(&id),
         history_before,
-        notice,
-        StatusCode::OK,
-        None,
+        Shown {
+            status: StatusCode::OK,
+            notice,
+            message: None,
+        },
         &rid,
     )
     .await
@@ -550,9 +562,11 @@ pub(super) async fn update(
                 &ctx,
                 &id,
                 None,
-                None,
-                StatusCode::BAD_REQUEST,
-                Some(&e.detail),
+                Shown {
+                    status: StatusCode::BAD_REQUEST,
+                    notice: None,
+                    message: Some(&e.detail),
+                },
                 &rid,
             )
             .await

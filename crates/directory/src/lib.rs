@@ -14,6 +14,7 @@ pub mod console_roles;
 pub mod error;
 pub mod ids;
 pub mod local_groups;
+pub mod local_users;
 pub mod model;
 pub mod query;
 pub mod scim_service;

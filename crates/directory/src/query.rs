@@ -86,6 +86,21 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// A page of the console's user list: keyset paging on insertion order (`seq`), never an
+/// offset, so a page deep into a million users costs what the first one does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserListQuery {
+    /// A lower-cased prefix of the userName, the displayName or an email.
+    pub prefix: Option<String>,
+    pub active: Option<bool>,
+    pub managed_by: Option<crate::model::ManagedBy>,
+    /// The page after this seq (ascending).
+    pub after_seq: Option<i64>,
+    /// The page just before this seq.
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
 /// Whether an audited action went through or was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditOutcome {

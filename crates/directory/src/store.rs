@@ -9,7 +9,7 @@ use crate::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use crate::query::{AuditQuery, StoreQuery};
+use crate::query::{AuditQuery, StoreQuery, UserListQuery};
 use crate::token::DomainList;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -132,6 +132,17 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         user: UserId,
     ) -> StoreResult<Vec<(GroupId, String, bool)>>;
+    /// A page of the console's user list, ascending by seq, each user with its seq. With
+    /// `before_seq` the rows are the `limit` just before it (still returned ascending). Every
+    /// combination of filters is served by an index: a page costs O(limit) without a prefix,
+    /// O(users matching the prefix) with one.
+    async fn list_users_page(
+        &self,
+        org: OrgId,
+        query: &UserListQuery,
+    ) -> StoreResult<Vec<(i64, UserRecord)>>;
+    /// The user's SAML sign-in sessions, newest first.
+    async fn user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<Vec<SessionRecord>>;
 
     /// A page of users and, when `with_groups`, each one's groups: in one round trip where
     /// the backend can (every IdP lookup by userName is such a page).

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{slug}/saml/metadata", put(upload_saml_metadata))
         .route("/me", get(crate::sso_routes::api_me))
         .merge(crate::api_groups::router())
+        .merge(crate::api_users::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(label_route))
 }

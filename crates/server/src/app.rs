@@ -7,6 +7,7 @@ use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::console::ConsoleService;
 use directory::local_groups::LocalGroupService;
+use directory::local_users::LocalUserService;
 use directory::scim_service::{Limits, ScimService};
 use directory::sso::SsoService;
 use directory::token_cache::TokenCache;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub sso: SsoService,
     pub console: ConsoleService,
     pub groups: LocalGroupService,
+    pub users: LocalUserService,
     pub config: Arc<ServerConfig>,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
             &config.base_url,
         );
         let groups = LocalGroupService::new(store.clone(), clock.clone(), audit.clone());
+        let users = LocalUserService::new(store.clone(), clock.clone(), audit.clone());
         let admin = AdminService::new(store.clone(), clock, audit, tokens);
         AppState {
             store,
@@ -67,6 +70,7 @@ impl AppState {
             sso,
             console,
             groups,
+            users,
             config: Arc::new(config),
         }
     }

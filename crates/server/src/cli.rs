@@ -54,6 +54,28 @@ pub enum Command {
     /// Set up SAML single sign-on for an organization.
     #[command(subcommand)]
     Saml(SamlCommand),
+    /// Benchmarks only: insert many synthetic users straight through the store.
+    #[command(name = "bench-load-users", hide = true)]
+    BenchLoadUsers(BenchLoadUsersArgs),
+}
+
+/// `u0000000@<domain>` … : every `local_every`-th user is local, every
+/// `deactivated_every`-th deactivated; the rest are Externally Managed and active.
+#[derive(Args, Debug)]
+pub struct BenchLoadUsersArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub count: u64,
+    #[arg(long, default_value = "acme.com")]
+    pub domain: String,
+    #[arg(long, default_value_t = 10)]
+    pub local_every: u64,
+    #[arg(long, default_value_t = 7)]
+    pub deactivated_every: u64,
+    /// Concurrent writers: the SQLite store commits what is waiting as one transaction.
+    #[arg(long, default_value_t = 256)]
+    pub writers: u64,
 }
 
 /// The base URL IdPs are told, for the SAML commands.
@@ -223,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = match command {
                 Command::Saml(saml) => saml_command(&admin, store, &audit, saml).await,
                 Command::Admin(cmd) => console_admin_command(&admin, store, &audit, cmd).await,
+                Command::BenchLoadUsers(args) => bench_load_users(&admin, store, args).await,
                 other => operator_command(&admin, other).await,
             };
             audit.flush().await;
@@ -401,7 +424,9 @@ async fn saml_command(
 
 async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) | Command::Saml(_) | Command::Admin(_) => Ok(()),
+        Command::Serve(_) | Command::Saml(_) | Command::Admin(_) | Command::BenchLoadUsers(_) => {
+            Ok(())
+        }
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())
@@ -526,4 +551,79 @@ async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Res
             Ok(())
         }
     }
+}
+
+/// The synthetic user `i` of the benchmark organization.
+fn bench_user(
+    org: directory::OrgId,
+    i: u64,
+    args: &BenchLoadUsersArgs,
+) -> directory::model::UserRecord {
+    use directory::model::{ManagedBy, UserRecord};
+    let now = time::OffsetDateTime::now_utc();
+    let first = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal"][(i % 8) as usize];
+    let doc = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("u{i:07}@{}", args.domain),
+        "name": {"givenName": first, "familyName": format!("L{i:07}")},
+        "displayName": format!("{first} L{i:07}"),
+        "emails": [{"value": format!("m{i:07}@{}", args.domain), "primary": true, "type": "work"}],
+        "externalId": format!("00u{i:07}"),
+        "active": args.deactivated_every == 0 || !i.is_multiple_of(args.deactivated_every),
+    });
+    let mut u = UserRecord {
+        id: directory::UserId::new_random(),
+        org_id: org,
+        user_name: String::new(),
+        external_id: None,
+        display_name: None,
+        active: true,
+        emails: Vec::new(),
+        doc,
+        managed_by: if args.local_every != 0 && i.is_multiple_of(args.local_every) {
+            ManagedBy::Local
+        } else {
+            ManagedBy::Scim
+        },
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    u.reindex();
+    u
+}
+
+async fn bench_load_users(
+    admin: &AdminService,
+    store: Arc<dyn directory::Store>,
+    args: BenchLoadUsersArgs,
+) -> anyhow::Result<()> {
+    let org = admin.org(&args.org).await.map_err(fail)?;
+    let args = Arc::new(args);
+    let writers = args.writers.max(1);
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let (store, args) = (store.clone(), args.clone());
+        tasks.spawn(async move {
+            let mut i = w;
+            while i < args.count {
+                store
+                    .insert_user(&bench_user(org.id, i, &args))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("user {i}: {e}"))?;
+                i += writers;
+            }
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    eprintln!(
+        "{} users inserted in {:.1} s",
+        args.count,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_groups;
+pub mod api_users;
 pub mod app;
 pub mod audit_filter;
 pub mod cli;

@@ -22,6 +22,7 @@ use directory::model::{
 };
 use directory::query::{
     prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery,
+    UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
@@ -36,6 +37,7 @@ mod console;
 mod last_event;
 mod console_roles;
 mod console_groups;
+mod console_users;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -918,6 +920,18 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn list_users_page(
+        &self,
+        org: OrgId,
+        q: &UserListQuery,
+    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+        console_users::list_page(&self.pool, org, q).await
+    }
+
+    async fn user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        console_users::user_sessions(&self.pool, org, user).await
+    }
+
     async fn insert_group(&self, g: &GroupRecord, members: &[String]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id, doc, managed_by, scim_visible, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
@@ -1135,7 +1149,7 @@ impl Store for PostgresStore {
                 qb.push(" AND actor_id = ").push_bind(a.clone());
             }
         }
-        // Literal bounds, so the partial index of refusals (migration 0007) applies.
+        // Literal bounds, so the partial index of refusals (migration 0006) applies.
         match q.outcome {
             Some(AuditOutcome::Succeeded) => {
                 qb.push(" AND status < 400");

@@ -62,7 +62,7 @@ pub(crate) fn list(
             text(&mut sql, " AND actor_id = ?", a);
         }
     }
-    // Literal bounds, so the partial index of refusals (migration 0007) applies.
+    // Literal bounds, so the partial index of refusals (migration 0006) applies.
     match q.outcome {
         Some(AuditOutcome::Succeeded) => sql.push_str(" AND status < 400"),
         Some(AuditOutcome::Refused) => sql.push_str(" AND status >= 400"),

@@ -13,7 +13,7 @@ use directory::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use directory::query::{AuditQuery, StoreQuery};
+use directory::query::{AuditQuery, StoreQuery, UserListQuery};
 use directory::store::{
     GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
 };
@@ -28,6 +28,7 @@ mod audit;
 mod console;
 mod console_roles;
 mod console_groups;
+mod console_users;
 mod cursors;
 mod engine;
 mod groups;
@@ -262,6 +263,30 @@ impl Store for SqliteStore {
     async fn user_groups(&self, org: OrgId, user: UserId) -> StoreResult<Vec<UserGroup>> {
         self.engine
             .read(move |c| users::groups_of(c, org, user))
+            .await
+    }
+
+    async fn list_users_page(
+        &self,
+        org: OrgId,
+        q: &UserListQuery,
+    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+        let q = q.clone();
+        // With a search prefix the page reads every match: off the request's thread.
+        if q.prefix.is_some() {
+            self.engine
+                .read_long(move |c| console_users::list_page(c, org, &q))
+                .await
+        } else {
+            self.engine
+                .read(move |c| console_users::list_page(c, org, &q))
+                .await
+        }
+    }
+
+    async fn user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        self.engine
+            .read(move |c| console_users::user_sessions(c, org, user))
             .await
     }
 

@@ -19,19 +19,24 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_console_admins.sql"),
     ),
     (
-        6,
+        4,
+        "console_users",
+        include_str!("../migrations/0004_console_users.sql"),
+    ),
+    (
+        5,
         "console_admin_roles",
-        include_str!("../migrations/0006_console_admin_roles.sql"),
+        include_str!("../migrations/0005_console_admin_roles.sql"),
+    ),
+    (
+        6,
+        "audit_filters",
+        include_str!("../migrations/0006_audit_filters.sql"),
     ),
     (
         7,
-        "audit_filters",
-        include_str!("../migrations/0007_audit_filters.sql"),
-    ),
-    (
-        8,
         "audit_operation_index",
-        include_str!("../migrations/0008_audit_operation_index.sql"),
+        include_str!("../migrations/0007_audit_operation_index.sql"),
     ),
 ];
 

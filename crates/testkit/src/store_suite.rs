@@ -22,7 +22,9 @@ use directory::model::{
     Member, MemberKind, MembershipChange, Organization, SamlConnection, ScimTokenRecord,
     SessionRecord, UserRecord,
 };
-use directory::query::{AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery};
+use directory::query::{
+    AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery,
+};
 use directory::store::{Store, StoreError};
 use directory::token::DomainList;
 use serde_json::{json, Value};
@@ -73,6 +75,9 @@ macro_rules! store_suite_tests {
             console_admins_list_link_delete,
             console_admin_roles_group_and_grants,
             console_sso_sessions_end_by_user,
+            console_user_pages_filter_search_and_keyset,
+            user_sessions_newest_first_and_scoped,
+            console_user_pages_broad_search,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -3157,4 +3162,211 @@ pub async fn group_members_after_pages_by_member_id(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The console's user list and a user's sessions.
+
+async fn page_names(store: &Arc<dyn Store>, org: OrgId, q: &UserListQuery) -> Vec<String> {
+    let rows = store.list_users_page(org, q).await.unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "a page is ascending by seq, without repeats");
+    rows.into_iter().map(|r| r.1.user_name).collect()
+}
+
+pub async fn console_user_pages_filter_search_and_keyset(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    // u0..u9: even ones local, every third deactivated; u3 has a display name and an email
+    // that a search finds.
+    for i in 0..10 {
+        let mut u = if i == 3 {
+            user_with(org.id, "u3", Some("Zed Quux"), &["zq@Acme.com"])
+        } else {
+            user(org.id, &format!("u{i}"))
+        };
+        if i % 2 == 0 {
+            u.managed_by = ManagedBy::Local;
+        }
+        if i % 3 == 0 {
+            u.doc["active"] = json!(false);
+            u.reindex();
+        }
+        insert_user(&store, &u).await;
+    }
+    insert_user(&store, &user(other.id, "u1-other")).await;
+
+    let all = UserListQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let names: Vec<String> = (0..10).map(|i| format!("u{i}")).collect();
+    assert_eq!(page_names(&store, org.id, &all).await, names);
+
+    // Keyset pages: forward with after_seq, backward with before_seq.
+    let rows = store
+        .list_users_page(
+            org.id,
+            &UserListQuery {
+                limit: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    let after = rows[3].0;
+    let next = UserListQuery {
+        after_seq: Some(after),
+        limit: 4,
+        ..Default::default()
+    };
+    assert_eq!(
+        page_names(&store, org.id, &next).await,
+        ["u4", "u5", "u6", "u7"]
+    );
+    let back = UserListQuery {
+        before_seq: Some(rows[3].0),
+        limit: 2,
+        ..Default::default()
+    };
+    assert_eq!(page_names(&store, org.id, &back).await, ["u1", "u2"]);
+
+    // Filters, alone and together.
+    let q = |active: Option<bool>, managed_by: Option<ManagedBy>| UserListQuery {
+        active,
+        managed_by,
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        page_names(&store, org.id, &q(Some(false), None)).await,
+        ["u0", "u3", "u6", "u9"]
+    );
+    assert_eq!(
+        page_names(&store, org.id, &q(None, Some(ManagedBy::Local))).await,
+        ["u0", "u2", "u4", "u6", "u8"]
+    );
+    assert_eq!(
+        page_names(&store, org.id, &q(Some(true), Some(ManagedBy::Scim))).await,
+        ["u1", "u5", "u7"]
+    );
+
+    // Prefix search on userName, displayName and email; with filters and a cursor.
+    let search = |p: &str| UserListQuery {
+        prefix: Some(p.into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(page_names(&store, org.id, &search("u1")).await, ["u1"]);
+    assert_eq!(page_names(&store, org.id, &search("zed")).await, ["u3"]);
+    assert_eq!(page_names(&store, org.id, &search("zq@acme")).await, ["u3"]);
+    assert!(page_names(&store, org.id, &search("nobody"))
+        .await
+        .is_empty());
+    assert!(page_names(&store, org.id, &search("%")).await.is_empty());
+    assert_eq!(page_names(&store, org.id, &search("u")).await.len(), 10);
+    let mut s = search("u");
+    s.active = Some(false);
+    s.managed_by = Some(ManagedBy::Local);
+    assert_eq!(page_names(&store, org.id, &s).await, ["u0", "u6"]);
+    s.after_seq = Some(rows[0].0);
+    assert_eq!(page_names(&store, org.id, &s).await, ["u6"]);
+
+    // The other organization sees only its own.
+    assert_eq!(page_names(&store, other.id, &all).await, ["u1-other"]);
+    assert!(page_names(&store, other.id, &search("u3")).await.is_empty());
+}
+
+pub async fn user_sessions_newest_first_and_scoped(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let (u1, u2) = (UserId::new_random(), UserId::new_random());
+    let session = |org: OrgId, user: UserId, created: i64| SessionRecord {
+        id_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
+        org_id: org,
+        user_id: user,
+        created_at: at(created),
+        last_seen_at: at(created),
+        idle_expires_at: at(created + 1_000),
+        absolute_expires_at: at(created + 5_000),
+    };
+    let older = session(org.id, u1, 0);
+    let newer = session(org.id, u1, 100);
+    let theirs = session(org.id, u2, 50);
+    let elsewhere = session(other.id, u1, 70);
+    for s in [&older, &newer, &theirs, &elsewhere] {
+        store.create_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.user_sessions(org.id, u1).await.unwrap(),
+        vec![newer.clone(), older.clone()]
+    );
+    assert_eq!(
+        store.user_sessions(other.id, u1).await.unwrap(),
+        vec![elsewhere]
+    );
+    assert_eq!(store.delete_user_sessions(org.id, u1).await.unwrap(), 2);
+    assert!(store.user_sessions(org.id, u1).await.unwrap().is_empty());
+    assert_eq!(store.user_sessions(org.id, u2).await.unwrap(), vec![theirs]);
+}
+
+/// A prefix matching thousands of users takes the backend's other path (walking seq order);
+/// the page is the same as the narrow path would give.
+pub async fn console_user_pages_broad_search(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let mut tasks = Vec::new();
+    for chunk in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (chunk * 250)..(chunk * 250 + 250) {
+                let mut u = user(org.id, &format!("b{i:05}"));
+                if i % 3 == 0 {
+                    u.doc["active"] = json!(false);
+                    u.reindex();
+                }
+                store.insert_user(&u).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = UserListQuery {
+        prefix: Some("b".into()),
+        limit: 3000,
+        ..Default::default()
+    };
+    let rows = store.list_users_page(org.id, &all).await.unwrap();
+    assert_eq!(rows.len(), 2500);
+    let mut q = UserListQuery {
+        prefix: Some("b0".into()),
+        active: Some(false),
+        after_seq: Some(rows[99].0),
+        limit: 5,
+        ..Default::default()
+    };
+    let want: Vec<String> = rows[100..]
+        .iter()
+        .filter(|(_, u)| !u.active)
+        .take(5)
+        .map(|(_, u)| u.user_name.clone())
+        .collect();
+    assert_eq!(page_names(&store, org.id, &q).await, want);
+    q.after_seq = None;
+    q.before_seq = Some(rows[2000].0);
+    let want: Vec<String> = rows[..2000]
+        .iter()
+        .filter(|(_, u)| !u.active)
+        .map(|(_, u)| u.user_name.clone())
+        .collect::<Vec<_>>()
+        .split_off(want_len(&rows[..2000]) - 5);
+    assert_eq!(page_names(&store, org.id, &q).await, want);
+}
+
+fn want_len(rows: &[(i64, UserRecord)]) -> usize {
+    rows.iter().filter(|(_, u)| !u.active).count()
 }

@@ -17,6 +17,7 @@ mod saml;
 mod sso;
 mod static_files;
 mod tokens;
+mod users;
 
 use crate::app::AppState;
 use crate::observability::RequestId;
@@ -103,6 +104,25 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/groups/{id}/delete",
             get(groups::delete_form).post(groups::delete_submit),
+        )
+        .route("/console/users", get(users::list))
+        .route(
+            "/console/users/new",
+            get(users::new_form).post(users::new_submit),
+        )
+        .route("/console/users/{id}", get(users::show).post(users::update))
+        .route(
+            "/console/users/{id}/deactivate",
+            get(users::deactivate_form).post(users::deactivate_submit),
+        )
+        .route(
+            "/console/users/{id}/reactivate",
+            get(users::reactivate_form).post(users::reactivate_submit),
+        )
+        .route("/console/users/{id}/sessions/end", post(users::end_session))
+        .route(
+            "/console/users/{id}/sessions/end-all",
+            post(users::end_all_sessions),
         )
         .route("/console/static/console.css", get(static_files::css))
         .route("/console/static/console.js", get(static_files::js))

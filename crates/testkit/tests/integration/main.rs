@@ -10,6 +10,7 @@ mod console_saml;
 mod console_admins;
 mod console_groups;
 mod console_tokens;
+mod console_users;
 mod entra;
 mod idp_server;
 mod okta;

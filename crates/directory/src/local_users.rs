@@ -393,10 +393,10 @@ impl LocalUserService {
             .list_audit(
                 org,
                 &AuditQuery {
-                    operation_prefix: None,
                     resource_id: Some(uid.to_string()),
                     before_seq: history_before,
                     limit: HISTORY_LIMIT + 1,
+                    ..AuditQuery::default()
                 },
             )
             .await

@@ -1,7 +1,7 @@
 -- Admin roles: the organization's admin group (a SCIM-managed group whose direct members are
 -- admins) and the local users granted the role; admin accounts linked to the directory user
 -- they sign in as through SAML, and console sessions opened that way (checked on every request).
--- Times are Unix milliseconds. Numbered 6: 4 and 5 are other features' and may land later.
+-- Times are Unix milliseconds.
 
 ALTER TABLE console_admins ADD COLUMN user_id UUID;
 CREATE UNIQUE INDEX console_admins_user ON console_admins (org_id, user_id)

@@ -101,8 +101,7 @@ async fn the_setup_guide_in_a_real_browser() {
         saml_page,
         generate_token,
         provision_over_scim,
-        // Next: `users_externally_managed` — /console/users lists the provisioned users, each
-        //   with the Externally Managed tag; the user page is read-only.
+        users_externally_managed,
         scim_group_read_only,
         console_test_sign_in,
         sso_sign_in,
@@ -411,6 +410,45 @@ async fn saml_page(w: &mut Walk) {
         "the refusal does not say the file is SP metadata: {error}"
     );
     let _ = std::fs::remove_file(&wrong);
+}
+
+/// "You will see these users and groups populated with the Externally Managed tag": the users
+/// page lists them tagged, finds one by search, and her page is read-only.
+async fn users_externally_managed(w: &mut Walk) {
+    w.chrome.goto("/console").await;
+    w.chrome.click_text("Users").await;
+    w.chrome.wait_for_path("/console/users").await;
+    let list = w.chrome.text("users").await;
+    for (email, _) in &w.users {
+        assert!(list.contains(email.as_str()), "{email} is not listed: {list}");
+    }
+    assert_eq!(
+        list.matches("Externally Managed").count(),
+        w.users.len(),
+        "every provisioned user is tagged: {list}"
+    );
+    w.shot("users").await;
+
+    w.chrome.fill("q", "raj").await;
+    w.chrome.click("search-submit").await;
+    w.chrome.wait_for_path("/console/users").await;
+    let found = w.chrome.text("users").await;
+    assert!(
+        found.contains("raj.patel@") && !found.contains("jane.doe@"),
+        "{found}"
+    );
+
+    let (jane, jane_id) = w.users[0].clone();
+    w.chrome.goto(&format!("/console/users/{jane_id}")).await;
+    let line = w.chrome.wait_for("managed-by-idp").await;
+    assert!(line.contains("identity provider"), "{line}");
+    assert!(!w.chrome.has("edit-user").await, "an Externally Managed user is editable");
+    assert!(!w.chrome.has("deactivate-user").await);
+    let attributes = w.chrome.text("user-attributes").await;
+    assert!(attributes.contains(&jane), "{attributes}");
+    let groups = w.chrome.text("user-groups").await;
+    assert!(groups.contains("Engineering"), "{groups}");
+    w.shot("user-read-only").await;
 }
 
 /// "Users can only be added/removed from SCIM managed groups through SCIM": the group page

@@ -216,6 +216,28 @@ impl Chrome {
         }
     }
 
+    /// Waits until the element with `id` shows `needle` (a page that replaces one with the
+    /// same element), and returns its text.
+    pub async fn wait_for_text(&self, id: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Id(id)).await {
+                if let Ok(text) = el.text().await {
+                    if text.contains(needle) {
+                        return text;
+                    }
+                }
+            }
+            if start.elapsed() > PATIENCE {
+                panic!(
+                    "#{id} never showed {needle:?} within {PATIENCE:?}; the page says:\n{}",
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The visible text of the element with `id`.
     pub async fn text(&self, id: &str) -> String {
         let el = self.find_id(id).await;

@@ -148,5 +148,5 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         (scim)
         script src="/console/static/console.js" {}
     };
-    html_response(StatusCode::OK, layout("Set-up", Some(&ctx), body))
+    html_response(StatusCode::OK, layout("Overview", Some(&ctx), body))
 }

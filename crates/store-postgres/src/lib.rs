@@ -21,8 +21,7 @@ use directory::model::{
     SessionRecord, UserRecord,
 };
 use directory::query::{
-    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery,
-    UserListQuery,
+    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
@@ -34,10 +33,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod console;
-mod last_event;
-mod console_roles;
 mod console_groups;
+mod console_roles;
 mod console_users;
+mod last_event;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

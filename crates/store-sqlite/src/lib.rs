@@ -26,8 +26,8 @@ use time::OffsetDateTime;
 
 mod audit;
 mod console;
-mod console_roles;
 mod console_groups;
+mod console_roles;
 mod console_users;
 mod cursors;
 mod engine;

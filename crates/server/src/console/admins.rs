@@ -4,8 +4,8 @@
 //! granted the role). Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, read_form,
-    request_id, see_other, session_csrf_ok, Form, CSRF_FIELD,
+    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
+    signed_in_form, when_or, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::rejection::PathRejection;
@@ -17,15 +17,8 @@ use directory::console_roles::AdminRoles;
 use directory::model::{Actor, AdminAccount};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const PAGE: &str = "/console/admins";
-
-fn when(t: Option<OffsetDateTime>, none: &str) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| none.to_string())
-}
 
 /// How an admin signs in: with a password, through SSO, or both.
 fn sign_in_method(a: &AdminAccount) -> &'static str {
@@ -79,8 +72,8 @@ fn admins_table(ctx: &ConsoleContext, admins: &[AdminAccount]) -> Markup {
                             td { (a.email) }
                             td { (sign_in_method(a)) }
                             td { (status_of(a)) }
-                            td { (when(Some(a.created_at), "")) }
-                            td { (when(a.last_sign_in_at, "never")) }
+                            td { (when_or(Some(a.created_at), "")) }
+                            td { (when_or(a.last_sign_in_at, "never")) }
                             td {
                                 @if a.id == ctx.admin.id {
                                     span.muted { "You" }
@@ -106,7 +99,7 @@ fn invite_section(ctx: &ConsoleContext, x: &Extras) -> Markup {
                 div #invite-result role="status" {
                     p.notice {
                         "Send this link to " strong { (issued.admin.email) } ". It works once, until "
-                        (when(Some(issued.expires_at), "")) ", and is shown only now."
+                        (when_or(Some(issued.expires_at), "")) ", and is shown only now."
                     }
                     p {
                         code.secret #invite-link { (issued.link) }
@@ -260,26 +253,6 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         ..Extras::default()
     };
     admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await
-}
-
-/// Signs in and checks CSRF before anything in the form is read.
-async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 /// A refusal of the service as a status; failures of the directory itself are `None`.

@@ -5,7 +5,7 @@
 //! The filter form is a plain GET: it changes nothing, needs no CSRF token, and its URL can be
 //! bookmarked or shared with another admin of the organization.
 
-use super::{current_admin, error_page, html_response, internal_page, layout, see_other};
+use super::{current_admin, error_page, html_response, internal_page, layout, see_other, when};
 use crate::app::AppState;
 use crate::audit_filter::{self, AuditFilter, ACTOR_KINDS};
 use axum::extract::{RawQuery, Request, State};
@@ -14,8 +14,6 @@ use axum::response::Response;
 use directory::admin::ActorNames;
 use directory::store::StoredAuditEvent;
 use maud::{html, Markup};
-use time::macros::format_description;
-use time::OffsetDateTime;
 
 const PAGE_SIZE: u32 = 50;
 
@@ -199,13 +197,6 @@ fn event_table(events: &[StoredAuditEvent], names: &ActorNames) -> Markup {
             }
         }
     }
-}
-
-fn when(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second]"
-    ))
-    .unwrap_or_default()
 }
 
 /// The actor, named where we can, linking to every event of that same actor.

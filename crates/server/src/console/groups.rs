@@ -5,8 +5,8 @@
 //! page with that reason. Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, read_form,
-    request_id, see_other, session_csrf_ok, Form, CSRF_FIELD,
+    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
+    signed_in_form, Form, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::rejection::PathRejection;
@@ -384,26 +384,6 @@ pub(super) async fn show(
         &rid,
     )
     .await
-}
-
-/// Signs in and checks CSRF before anything in the form is read.
-async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 /// A form posted to a group: signed in, CSRF checked, the group ours.

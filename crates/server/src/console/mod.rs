@@ -5,8 +5,8 @@
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
-mod audit;
 mod admins;
+mod audit;
 mod groups;
 mod invite;
 mod login;
@@ -31,6 +31,8 @@ use directory::console::{ConsoleContext, CONSOLE_ABSOLUTE_TIMEOUT};
 use maud::{html, Markup, DOCTYPE};
 use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 pub const SESSION_COOKIE: &str = "portcullis_console";
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
@@ -254,6 +256,46 @@ pub(crate) fn csrf_refused(rid: &str) -> Response {
         "This form has expired or did not come from this console. Go back, reload the page and try again.",
         rid,
     )
+}
+
+/// Reads a signed-in form: CSRF is checked before anything else in it is read, then who is
+/// signed in (signed out goes to the sign-in page), then that the token is the session's.
+pub(crate) async fn signed_in_form(
+    state: &AppState,
+    req: Request,
+    rid: &str,
+) -> Result<(ConsoleContext, Form), Response> {
+    let (parts, body) = req.into_parts();
+    let form = read_form(body, rid).await?;
+    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
+        return Err(csrf_refused(rid));
+    }
+    let Some(ctx) = current_admin(state, &parts.headers).await else {
+        return Err(see_other("/console/login", None));
+    };
+    if !session_csrf_ok(&ctx, &form) {
+        return Err(csrf_refused(rid));
+    }
+    Ok((ctx, form))
+}
+
+/// An instant as every console page shows it (RFC 3339, UTC).
+pub(crate) fn when(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The same for an instant that may not have happened, with the words for that case.
+pub(crate) fn when_or(t: Option<OffsetDateTime>, none: &str) -> String {
+    t.map(when).unwrap_or_else(|| none.to_string())
+}
+
+/// Email domains typed in a form: commas, spaces and newlines all separate them; `*` counts
+/// only when typed as such.
+pub(crate) fn split_domains(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A URL-encoded form body, decoded leniently: bytes that are not UTF-8 become U+FFFD, so odd

@@ -6,7 +6,8 @@
 //! A handful of indexed queries per load (`directory::setup::setup_status`), whatever the
 //! size of the organization or its audit log.
 
-use super::saml::{copy_value, when, APPLICATION_USERNAME, NAME_ID_FORMAT};
+use super::saml::{copy_value, APPLICATION_USERNAME, NAME_ID_FORMAT};
+use super::when;
 use super::{current_admin, html_response, internal_page, layout, request_id, see_other};
 use crate::app::AppState;
 use axum::extract::{Request, State};

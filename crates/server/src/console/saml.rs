@@ -7,8 +7,8 @@
 
 use super::multipart::{self, Multipart};
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, read_form,
-    request_id, session_csrf_ok, Form, CSRF_FIELD,
+    csrf_refused, current_admin, error_page, html_response, internal_page, layout, request_id,
+    session_csrf_ok, signed_in_form, split_domains, when, Form, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::{Request, State};
@@ -23,7 +23,6 @@ use directory::setup::{
 use directory::store::StoredAuditEvent;
 use directory::ErrorKind;
 use maud::{html, Markup};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub(super) const PAGE: &str = "/console/saml";
@@ -38,18 +37,6 @@ pub(super) const APPLICATION_USERNAME: &str = "Email";
 
 fn actor(ctx: &ConsoleContext) -> Actor {
     Actor::ConsoleAdmin(ctx.admin.id)
-}
-
-pub(super) fn when(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-/// Commas, spaces and newlines all separate domains.
-fn split_domains(raw: &str) -> Vec<String> {
-    raw.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|d| !d.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// A value to paste, with its copy button (shown only when the script can copy).
@@ -363,26 +350,6 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         ..Messages::default()
     };
     render(&state, &ctx, StatusCode::OK, &m, &rid).await
-}
-
-/// Checks CSRF before anything in the form is read, then who is signed in.
-async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(super::see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 pub(super) async fn setup(State(state): State<AppState>, req: Request) -> Response {

@@ -3,8 +3,8 @@
 //! admin's organization is ever read or changed; another organization's token is a 404.
 
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, read_form,
-    request_id, see_other, session_csrf_ok, Form, CSRF_FIELD,
+    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
+    signed_in_form, split_domains, when_or, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::rejection::PathRejection;
@@ -15,26 +15,11 @@ use directory::console::ConsoleContext;
 use directory::model::{Actor, ScimTokenRecord};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const LIST: &str = "/console/tokens";
 
 fn actor(ctx: &ConsoleContext) -> Actor {
     Actor::ConsoleAdmin(ctx.admin.id)
-}
-
-/// Commas, spaces and newlines all separate domains; `*` counts only when typed as such.
-fn split_domains(raw: &str) -> Vec<String> {
-    raw.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|d| !d.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn when(t: Option<OffsetDateTime>, none: &str) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| none.to_string())
 }
 
 fn scim_base(state: &AppState) -> String {
@@ -98,9 +83,9 @@ fn token_table(tokens: &[ScimTokenRecord]) -> Markup {
                                 td { (t.name) }
                                 td { code { (t.prefix) "…" } }
                                 td { (t.domains) }
-                                td { (when(Some(t.created_at), "")) }
-                                td { (when(t.last_used_at, "never")) }
-                                td { (when(t.revoked_at, "no")) }
+                                td { (when_or(Some(t.created_at), "")) }
+                                td { (when_or(t.last_used_at, "never")) }
+                                td { (when_or(t.revoked_at, "no")) }
                                 td {
                                     @if t.revoked_at.is_none() {
                                         a href={ "/console/tokens/" (t.id) "/domains" } {
@@ -174,26 +159,6 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
         &rid,
     )
     .await
-}
-
-/// Signs in and checks CSRF before anything in the form is read.
-async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 pub(super) async fn create(State(state): State<AppState>, req: Request) -> Response {

@@ -4,8 +4,8 @@
 //! reason. Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, read_form,
-    request_id, see_other, session_csrf_ok, Form, CSRF_FIELD,
+    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
+    signed_in_form, when, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::rejection::PathRejection;
@@ -17,17 +17,11 @@ use directory::local_users::{name_part, ListParams, UserEdit, MANAGED_BY_IDP};
 use directory::model::{Actor, ManagedBy, UserRecord};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const LIST: &str = "/console/users";
 
 fn actor(ctx: &ConsoleContext) -> Actor {
     Actor::ConsoleAdmin(ctx.admin.id)
-}
-
-fn when(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// The query string's pairs, decoded leniently; unknown names are ignored.
@@ -205,26 +199,6 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
         }
     };
     html_response(StatusCode::OK, layout("Users", Some(&ctx), body))
-}
-
-/// Signs in and checks CSRF before anything in the form is read.
-async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 fn path_id(id: &Result<Path<String>, PathRejection>) -> String {

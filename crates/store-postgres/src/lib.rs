@@ -21,7 +21,7 @@ use directory::model::{
     SessionRecord, UserRecord,
 };
 use directory::query::{
-    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery,
+    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListPage,
     UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
@@ -34,10 +34,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod console;
-mod last_event;
-mod console_roles;
 mod console_groups;
+mod console_roles;
 mod console_users;
+mod last_event;
 mod sso;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -920,11 +920,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn list_users_page(
-        &self,
-        org: OrgId,
-        q: &UserListQuery,
-    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+    async fn list_users_page(&self, org: OrgId, q: &UserListQuery) -> StoreResult<UserListPage> {
         console_users::list_page(&self.pool, org, q).await
     }
 

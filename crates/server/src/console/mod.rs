@@ -5,8 +5,8 @@
 //! signed-in forms against the session's token, the sign-in and invitation forms against a
 //! double-submit cookie. Errors are HTML pages with the request id as reference.
 
-mod audit;
 mod admins;
+mod audit;
 mod groups;
 mod invite;
 mod login;

@@ -5,10 +5,10 @@
 
 mod browser;
 mod console;
-mod console_audit;
-mod console_saml;
 mod console_admins;
+mod console_audit;
 mod console_groups;
+mod console_saml;
 mod console_tokens;
 mod console_users;
 mod entra;

@@ -367,18 +367,12 @@ async fn saml_page(w: &mut Walk) {
     w.shot("saml-client-id").await;
 
     // The SP metadata Okta may read is at the address the page gives.
-    let sp = reqwest::get(
-        w.chrome
-            .text("sp-metadata-url")
-            .await
-            .trim()
-            .to_string(),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    let sp = reqwest::get(w.chrome.text("sp-metadata-url").await.trim().to_string())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(sp.contains(&format!("/saml/{}/acs", w.client_id)), "{sp}");
 
     // The metadata file saved from Okta ("Save Page As … .xml"), chosen with the file picker.
@@ -424,10 +418,17 @@ async fn scim_group_read_only(w: &mut Walk) {
         list.contains("Engineering") && list.contains("Externally Managed"),
         "{list}"
     );
-    w.chrome.goto(&format!("/console/groups/{}", w.group_id)).await;
+    w.chrome
+        .goto(&format!("/console/groups/{}", w.group_id))
+        .await;
     let reason = w.chrome.wait_for("managed-by-idp").await;
     assert!(reason.contains("identity provider"), "{reason}");
-    for form in ["rename-form", "add-members-form", "handover-link", "delete-link"] {
+    for form in [
+        "rename-form",
+        "add-members-form",
+        "handover-link",
+        "delete-link",
+    ] {
         assert!(!w.chrome.has(form).await, "a SCIM group offers #{form}");
     }
     let members = w.chrome.text("members-table").await;
@@ -512,7 +513,9 @@ async fn admins_and_sso_admin(w: &mut Walk) {
     w.chrome.goto("/console").await;
     w.chrome.click_text("Admins").await;
     w.chrome.wait_for_path("/console/admins").await;
-    w.chrome.fill("invite-email", &format!("second-admin@{DOMAIN}")).await;
+    w.chrome
+        .fill("invite-email", &format!("second-admin@{DOMAIN}"))
+        .await;
     w.chrome.click("invite-admin").await;
     let link = w.chrome.wait_for("invite-link").await;
     assert!(

@@ -88,6 +88,11 @@ status, page, _ = request("GET", "/console/users?source=all&status=all")
 first_next = next_cursor(page)
 assert first_next and "after=" in first_next, first_next
 deep = "/console/users?after=900000"
+# A broad search whose first 20,000 users hold no match stops there and links on.
+status, page, _ = request("GET", "/console/users?q=u09")
+m = re.search(r'id="continue-search" href="([^"]+)"', page)
+assert m, page[:2000]
+continued = m.group(1).replace("&amp;", "&")
 
 cases = [
     ("first page", "/console/users"),
@@ -96,6 +101,9 @@ cases = [
     ("search userName, 1 match", "/console/users?q=u0765432%40"),
     ("search userName, 1,000 matches", "/console/users?q=u0765"),
     ("search userName, 100,000 matches", "/console/users?q=u01"),
+    ("search userName, matches after 900,000", "/console/users?q=u09"),
+    ("the same, Continue searching link", continued),
+    ("the same, backward from the end", "/console/users?q=u01&before=1000000"),
     ("search email, 10 matches", "/console/users?q=m076543"),
     ("search displayName, 125,000 matches", "/console/users?q=eve"),
     ("search, no match", "/console/users?q=nobody"),

@@ -23,6 +23,10 @@ pub const MAX_PAGE: u32 = 200;
 pub const MAX_SEARCH_CHARS: usize = 256;
 const MAX_NAME_CHARS: usize = 256;
 const MAX_EMAILS: usize = 20;
+/// Users a broad search examines at most per page (under the status and source filters): a
+/// page then costs a bounded walk however far away the matches are. When the bound stops a
+/// page before it is full, the page says so and its cursor continues the search from there.
+pub const SCAN_LIMIT: u32 = 5_000;
 /// History shown on a user's page; the audit log has the rest.
 pub const HISTORY_LIMIT: u32 = 20;
 
@@ -49,6 +53,10 @@ pub struct UserList {
     pub next_after: Option<i64>,
     /// `before=` of the previous page, if there is one.
     pub prev_before: Option<i64>,
+    /// The search examined [`SCAN_LIMIT`] users in the direction of travel and stopped there
+    /// before the page was full: more may match further on, and the cursor that way
+    /// (`next_after` forward, `prev_before` backward) continues the search.
+    pub partial: bool,
 }
 
 /// What a user's page shows.
@@ -154,6 +162,7 @@ impl ListParams {
             after_seq,
             before_seq,
             limit,
+            scan_limit: Some(SCAN_LIMIT),
         })
     }
 }
@@ -331,22 +340,29 @@ impl LocalUserService {
         let mut q = params.to_query()?;
         let limit = q.limit as usize;
         q.limit += 1;
-        let mut rows = self
+        let page = self
             .store
             .list_users_page(org, &q)
             .await
             .map_err(store_err)?;
+        // Set only when the page is not full: the search continues past it.
+        let searched_to = page.searched_to;
+        let mut rows = page.rows;
         let (mut next_after, mut prev_before) = (None, None);
         if q.before_seq.is_some() {
             if rows.len() > limit {
                 rows.remove(0);
                 prev_before = rows.first().map(|r| r.0);
+            } else if let Some(h) = searched_to {
+                prev_before = Some(h);
             }
             next_after = rows.last().map(|r| r.0).or(q.before_seq.map(|s| s - 1));
         } else {
             if rows.len() > limit {
                 rows.truncate(limit);
                 next_after = rows.last().map(|r| r.0);
+            } else if let Some(h) = searched_to {
+                next_after = Some(h);
             }
             if q.after_seq.is_some() {
                 prev_before = rows.first().map(|r| r.0).or(q.after_seq.map(|s| s + 1));
@@ -356,6 +372,7 @@ impl LocalUserService {
             users: rows.into_iter().map(|r| r.1).collect(),
             next_after,
             prev_before,
+            partial: searched_to.is_some(),
         })
     }
 

@@ -99,6 +99,22 @@ pub struct UserListQuery {
     /// The page just before this seq.
     pub before_seq: Option<i64>,
     pub limit: u32,
+    /// With a broad search (a prefix matching many users), examine at most this many users
+    /// (under the status and source filters) from the cursor on, so that a page costs O(bound)
+    /// however far away the matches are; `None` reads on until the page is full.
+    pub scan_limit: Option<u32>,
+}
+
+/// A page of the console's user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserListPage {
+    /// The users, ascending by seq, each with its seq.
+    pub rows: Vec<(i64, crate::model::UserRecord)>,
+    /// Set when the page is not full because the scan bound ([`UserListQuery::scan_limit`])
+    /// was reached: the seq of the last user examined, in the direction of travel. Every match
+    /// between the cursor and it is in `rows`; the search goes on after it (`after_seq`
+    /// forward, `before_seq` backward).
+    pub searched_to: Option<i64>,
 }
 
 /// Whether an audited action went through or was refused.

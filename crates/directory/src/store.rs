@@ -9,7 +9,7 @@ use crate::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use crate::query::{AuditQuery, StoreQuery, UserListQuery};
+use crate::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use crate::token::DomainList;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -135,12 +135,11 @@ pub trait Store: Send + Sync + 'static {
     /// A page of the console's user list, ascending by seq, each user with its seq. With
     /// `before_seq` the rows are the `limit` just before it (still returned ascending). Every
     /// combination of filters is served by an index: a page costs O(limit) without a prefix,
-    /// O(users matching the prefix) with one.
-    async fn list_users_page(
-        &self,
-        org: OrgId,
-        query: &UserListQuery,
-    ) -> StoreResult<Vec<(i64, UserRecord)>>;
+    /// O(users matching the prefix) with a narrow one. A broad prefix (many matches) walks the
+    /// users in seq order; with `scan_limit` it examines at most that many users past the
+    /// cursor, and when it stops there before the page is full `searched_to` says where.
+    async fn list_users_page(&self, org: OrgId, query: &UserListQuery)
+        -> StoreResult<UserListPage>;
     /// The user's SAML sign-in sessions, newest first.
     async fn user_sessions(&self, org: OrgId, user: UserId) -> StoreResult<Vec<SessionRecord>>;
 

@@ -119,6 +119,9 @@ async fn list_users(
             "users": page.users.iter().map(user_json).collect::<Vec<_>>(),
             "next_after": page.next_after,
             "prev_before": page.prev_before,
+            // A broad search stopped at its bound before the page was full: more may match
+            // past it, and the cursor in the direction of travel continues the search.
+            "partial": page.partial,
         }),
     ))
 }

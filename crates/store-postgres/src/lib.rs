@@ -21,7 +21,8 @@ use directory::model::{
     SessionRecord, UserRecord,
 };
 use directory::query::{
-    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery,
+    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListPage,
+    UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
 use directory::token::DomainList;
@@ -919,11 +920,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn list_users_page(
-        &self,
-        org: OrgId,
-        q: &UserListQuery,
-    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+    async fn list_users_page(&self, org: OrgId, q: &UserListQuery) -> StoreResult<UserListPage> {
         console_users::list_page(&self.pool, org, q).await
     }
 

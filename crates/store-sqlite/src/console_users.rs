@@ -3,15 +3,21 @@
 use crate::engine::backend;
 use crate::rows::{self, count, fetch_all, from_ms, parse_uuid, USER_COLUMNS, USER_GROUPS_INDEX};
 use directory::ids::{OrgId, UserId};
-use directory::model::{SessionRecord, UserRecord};
-use directory::query::UserListQuery;
+use directory::model::SessionRecord;
+use directory::query::{prefix_upper_bound, UserListPage, UserListQuery};
 use directory::store::StoreResult;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
-/// The exclusive upper end of the range of strings starting with `prefix` (binary order).
-pub(crate) fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}\u{10FFFF}")
+/// ` AND {col} >= ? [AND {col} < ?]`: the strings starting with the prefix, an index range in
+/// binary order (no upper end when the prefix is only U+10FFFF characters).
+fn push_prefix_range(sql: &mut String, params: &mut Vec<Value>, col: &str, prefix: &str) {
+    sql.push_str(&format!(" AND {col} >= ?"));
+    params.push(Value::Text(prefix.to_string()));
+    if let Some(upper) = prefix_upper_bound(prefix) {
+        sql.push_str(&format!(" AND {col} < ?"));
+        params.push(Value::Text(upper));
+    }
 }
 
 /// Matches counted at most per searched column before a prefix counts as broad.
@@ -20,13 +26,17 @@ const BROAD: i64 = 2_000;
 /// Whether a prefix matches many users (at least [`BROAD`] in some column). Each count stops
 /// at [`BROAD`] index entries, so asking costs O(1).
 pub(crate) fn is_broad(conn: &Connection, org: OrgId, prefix: &str) -> StoreResult<bool> {
-    let end = prefix_end(prefix);
-    for sql in [
-        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE org_id = ? AND user_name_lower >= ? AND user_name_lower < ? LIMIT ?)",
-        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE org_id = ? AND display_name_lower >= ? AND display_name_lower < ? LIMIT ?)",
-        "SELECT COUNT(*) FROM (SELECT 1 FROM user_emails WHERE org_id = ? AND email_lower >= ? AND email_lower < ? LIMIT ?)",
+    for (table, col) in [
+        ("users", "user_name_lower"),
+        ("users", "display_name_lower"),
+        ("user_emails", "email_lower"),
     ] {
-        let n = count(conn, sql, params![org.to_string(), prefix, end, BROAD])?;
+        let mut sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = ?");
+        let mut params = vec![Value::Text(org.to_string())];
+        push_prefix_range(&mut sql, &mut params, col, prefix);
+        sql.push_str(" LIMIT ?)");
+        params.push(Value::Integer(BROAD));
+        let n = count(conn, &sql, params_from_iter(params.iter()))?;
         if n as i64 >= BROAD {
             return Ok(true);
         }
@@ -34,13 +44,8 @@ pub(crate) fn is_broad(conn: &Connection, org: OrgId, prefix: &str) -> StoreResu
     Ok(false)
 }
 
-/// The statement of a page and its parameters (shared with the query-plan test). A narrow
-/// prefix reads its few matches through the three indexes and sorts them; a broad one walks
-/// the seq index (under the filters) and stops once the page is full, since matches are common.
-pub(crate) fn page_sql(org: OrgId, q: &UserListQuery, broad: bool) -> (String, Vec<Value>) {
-    let org = org.to_string();
-    let mut sql = format!("SELECT {USER_COLUMNS}, u.seq FROM users u WHERE u.org_id = ?");
-    let mut params = vec![Value::Text(org.clone())];
+/// The status and source filters and the cursor, shared by the page and its horizon.
+fn push_filters(sql: &mut String, params: &mut Vec<Value>, q: &UserListQuery) {
     if let Some(active) = q.active {
         sql.push_str(" AND u.active = ?");
         params.push(Value::Integer(active as i64));
@@ -57,39 +62,80 @@ pub(crate) fn page_sql(org: OrgId, q: &UserListQuery, broad: bool) -> (String, V
         sql.push_str(" AND u.seq < ?");
         params.push(Value::Integer(before));
     }
-    if let (Some(p), true) = (&q.prefix, broad) {
-        // `+` keeps the planner off the name indexes: the page is read in seq order.
-        sql.push_str(
-            " AND (+u.user_name_lower >= ? AND +u.user_name_lower < ? \
-             OR +u.display_name_lower >= ? AND +u.display_name_lower < ? \
-             OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id AND e.email_lower >= ? AND e.email_lower < ?))",
-        );
-        for _ in 0..3 {
-            params.push(Value::Text(p.clone()));
-            params.push(Value::Text(prefix_end(p)));
-        }
-    } else if let Some(p) = &q.prefix {
-        // Three index range scans (userName, displayName, email), never a scan of the
-        // organization: the page is then read in seq order from the matches.
-        sql.push_str(
-            " AND u.seq IN (\
-             SELECT seq FROM users WHERE org_id = ? AND user_name_lower >= ? AND user_name_lower < ? \
-             UNION SELECT seq FROM users WHERE org_id = ? AND display_name_lower >= ? AND display_name_lower < ? \
-             UNION SELECT u2.seq FROM user_emails e JOIN users u2 ON u2.id = e.user_id \
-             WHERE e.org_id = ? AND e.email_lower >= ? AND e.email_lower < ?)",
-        );
-        for _ in 0..3 {
-            params.push(Value::Text(org.clone()));
-            params.push(Value::Text(p.clone()));
-            params.push(Value::Text(prefix_end(p)));
-        }
-    }
-    let dir = if q.before_seq.is_some() {
+}
+
+fn direction(q: &UserListQuery) -> &'static str {
+    if q.before_seq.is_some() {
         "DESC"
     } else {
         "ASC"
-    };
-    sql.push_str(&format!(" ORDER BY u.seq {dir} LIMIT ?"));
+    }
+}
+
+/// The horizon of a bounded broad search: the seq of the `scan_limit`-th user past the cursor
+/// (in the direction of travel) under the status and source filters. A walk of the filters'
+/// index that reads no table row; no row when fewer users are left.
+pub(crate) fn horizon_sql(org: OrgId, q: &UserListQuery, scan_limit: u32) -> (String, Vec<Value>) {
+    let mut sql = String::from("SELECT u.seq FROM users u WHERE u.org_id = ?");
+    let mut params = vec![Value::Text(org.to_string())];
+    push_filters(&mut sql, &mut params, q);
+    sql.push_str(&format!(
+        " ORDER BY u.seq {} LIMIT 1 OFFSET ?",
+        direction(q)
+    ));
+    params.push(Value::Integer(i64::from(scan_limit.max(1)) - 1));
+    (sql, params)
+}
+
+/// The statement of a page and its parameters (shared with the query-plan test). A narrow
+/// prefix reads its few matches through the three indexes and sorts them; a broad one walks
+/// the seq index (under the filters) and stops once the page is full or at the `horizon`,
+/// since matches are common.
+pub(crate) fn page_sql(
+    org: OrgId,
+    q: &UserListQuery,
+    broad: bool,
+    horizon: Option<i64>,
+) -> (String, Vec<Value>) {
+    let org = org.to_string();
+    let mut sql = format!("SELECT {USER_COLUMNS}, u.seq FROM users u WHERE u.org_id = ?");
+    let mut params = vec![Value::Text(org.clone())];
+    push_filters(&mut sql, &mut params, q);
+    if let (Some(p), true) = (&q.prefix, broad) {
+        if let Some(h) = horizon {
+            sql.push_str(if q.before_seq.is_some() {
+                " AND u.seq >= ?"
+            } else {
+                " AND u.seq <= ?"
+            });
+            params.push(Value::Integer(h));
+        }
+        // `+` keeps the planner off the name indexes: the page is read in seq order.
+        sql.push_str(" AND ((1");
+        push_prefix_range(&mut sql, &mut params, "+u.user_name_lower", p);
+        sql.push_str(") OR (1");
+        push_prefix_range(&mut sql, &mut params, "+u.display_name_lower", p);
+        sql.push_str(") OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id");
+        push_prefix_range(&mut sql, &mut params, "e.email_lower", p);
+        sql.push_str("))");
+    } else if let Some(p) = &q.prefix {
+        // Three index range scans (userName, displayName, email), never a scan of the
+        // organization: the page is then read in seq order from the matches.
+        sql.push_str(" AND u.seq IN (SELECT seq FROM users WHERE org_id = ?");
+        params.push(Value::Text(org.clone()));
+        push_prefix_range(&mut sql, &mut params, "user_name_lower", p);
+        sql.push_str(" UNION SELECT seq FROM users WHERE org_id = ?");
+        params.push(Value::Text(org.clone()));
+        push_prefix_range(&mut sql, &mut params, "display_name_lower", p);
+        sql.push_str(
+            " UNION SELECT u2.seq FROM user_emails e JOIN users u2 ON u2.id = e.user_id \
+             WHERE e.org_id = ?",
+        );
+        params.push(Value::Text(org.clone()));
+        push_prefix_range(&mut sql, &mut params, "e.email_lower", p);
+        sql.push(')');
+    }
+    sql.push_str(&format!(" ORDER BY u.seq {} LIMIT ?", direction(q)));
     params.push(Value::Integer(q.limit as i64));
     (sql, params)
 }
@@ -98,23 +144,35 @@ pub(crate) fn list_page(
     conn: &Connection,
     org: OrgId,
     q: &UserListQuery,
-) -> StoreResult<Vec<(i64, UserRecord)>> {
+) -> StoreResult<UserListPage> {
     let broad = match &q.prefix {
         Some(p) => is_broad(conn, org, p)?,
         None => false,
     };
-    let (sql, params) = page_sql(org, q, broad);
+    let horizon = match (broad, q.scan_limit) {
+        (true, Some(n)) => {
+            let (sql, params) = horizon_sql(org, q, n);
+            fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+                r.get::<_, i64>(0).map_err(backend)
+            })?
+            .first()
+            .copied()
+        }
+        _ => None,
+    };
+    let (sql, params) = page_sql(org, q, broad, horizon);
     // USER_COLUMNS end with the emails; seq follows them.
-    let mut out = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+    let mut rows = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
         Ok((
             r.get::<_, i64>(USER_GROUPS_INDEX).map_err(backend)?,
             rows::user(r)?,
         ))
     })?;
     if q.before_seq.is_some() {
-        out.reverse();
+        rows.reverse();
     }
-    Ok(out)
+    let searched_to = horizon.filter(|_| rows.len() < q.limit as usize);
+    Ok(UserListPage { rows, searched_to })
 }
 
 pub(crate) fn user_sessions(
@@ -174,8 +232,15 @@ mod tests {
                                 after_seq,
                                 before_seq,
                                 limit: 51,
+                                scan_limit: Some(20_000),
                             };
-                            let (sql, params) = page_sql(org, &q, broad);
+                            // The horizon is a walk of a covering index: no table row read.
+                            let (sql, params) = horizon_sql(org, &q, 20_000);
+                            let p = plan(&conn, &sql, &params);
+                            assert!(p.contains("USING COVERING INDEX"), "{q:?}:\n{p}");
+                            assert!(!p.contains("TEMP B-TREE"), "{q:?}:\n{p}");
+                            let horizon = broad.then_some(1_000);
+                            let (sql, params) = page_sql(org, &q, broad, horizon);
                             let p = plan(&conn, &sql, &params);
                             let ctx = format!("{q:?} broad={broad}:\n{p}");
                             assert!(!p.contains("SCAN u\n") && !p.ends_with("SCAN u"), "{ctx}");

@@ -13,7 +13,7 @@ use directory::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use directory::query::{AuditQuery, StoreQuery, UserListQuery};
+use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
     GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
 };
@@ -266,11 +266,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_users_page(
-        &self,
-        org: OrgId,
-        q: &UserListQuery,
-    ) -> StoreResult<Vec<(i64, UserRecord)>> {
+    async fn list_users_page(&self, org: OrgId, q: &UserListQuery) -> StoreResult<UserListPage> {
         let q = q.clone();
         // With a search prefix the page reads every match: off the request's thread.
         if q.prefix.is_some() {

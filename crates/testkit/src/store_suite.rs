@@ -78,6 +78,7 @@ macro_rules! store_suite_tests {
             console_user_pages_filter_search_and_keyset,
             user_sessions_newest_first_and_scoped,
             console_user_pages_broad_search,
+            console_user_broad_search_bounded_scan,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -3168,7 +3169,7 @@ pub async fn group_members_after_pages_by_member_id(store: Arc<dyn Store>) {
 // The console's user list and a user's sessions.
 
 async fn page_names(store: &Arc<dyn Store>, org: OrgId, q: &UserListQuery) -> Vec<String> {
-    let rows = store.list_users_page(org, q).await.unwrap();
+    let rows = store.list_users_page(org, q).await.unwrap().rows;
     let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let mut sorted = seqs.clone();
     sorted.sort();
@@ -3216,7 +3217,8 @@ pub async fn console_user_pages_filter_search_and_keyset(store: Arc<dyn Store>) 
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 4);
     let after = rows[3].0;
     let next = UserListQuery {
@@ -3340,7 +3342,7 @@ pub async fn console_user_pages_broad_search(store: Arc<dyn Store>) {
         limit: 3000,
         ..Default::default()
     };
-    let rows = store.list_users_page(org.id, &all).await.unwrap();
+    let rows = store.list_users_page(org.id, &all).await.unwrap().rows;
     assert_eq!(rows.len(), 2500);
     let mut q = UserListQuery {
         prefix: Some("b0".into()),
@@ -3369,4 +3371,173 @@ pub async fn console_user_pages_broad_search(store: Arc<dyn Store>) {
 
 fn want_len(rows: &[(i64, UserRecord)]) -> usize {
     rows.iter().filter(|(_, u)| !u.active).count()
+}
+
+/// A broad search with a scan bound examines at most `scan_limit` users per page; a page that
+/// stops at the bound says where (`searched_to`), and continuing from there, forward or
+/// backward, visits every match exactly once and in order, even where the matches sit behind
+/// more than `scan_limit` users that do not match.
+pub async fn console_user_broad_search_bounded_scan(store: Arc<dyn Store>) {
+    const SCAN: u32 = 40;
+    const LIMIT: u32 = 8;
+    let org = new_org(&store).await;
+    let mut k = 0i32;
+    let mut make = |name: String| {
+        let mut u = user(org.id, &name);
+        if k % 3 == 0 {
+            u.doc["active"] = json!(false);
+            u.reindex();
+        }
+        k += 1;
+        u
+    };
+    // In seq order: 150 users that do not match (50 of them deactivated), a stretch where every 6th matches, 2,000 that
+    // match (enough for the broad path), 50 that do not, 3 that match, 50 that do not.
+    let mut phases: Vec<Vec<UserRecord>> = vec![
+        (0..150).map(|i| make(format!("n-a{i:03}"))).collect(),
+        (0..60)
+            .map(|i| {
+                make(if i % 6 == 0 {
+                    format!("s-a{i:03}")
+                } else {
+                    format!("n-b{i:03}")
+                })
+            })
+            .collect(),
+        (0..2000).map(|i| make(format!("s-bulk{i:04}"))).collect(),
+        (0..50).map(|i| make(format!("n-c{i:03}"))).collect(),
+        (0..3).map(|i| make(format!("s-c{i:03}"))).collect(),
+        (0..50).map(|i| make(format!("n-d{i:03}"))).collect(),
+    ];
+    let bulk = phases.remove(2);
+    for u in phases[..2].iter().flatten() {
+        insert_user(&store, u).await;
+    }
+    let mut tasks = Vec::new();
+    for chunk in bulk.chunks(200) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            for u in &chunk {
+                store.insert_user(u).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for u in phases[2..].iter().flatten() {
+        insert_user(&store, u).await;
+    }
+
+    let everyone = store
+        .list_users_page(
+            org.id,
+            &UserListQuery {
+                limit: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(everyone.rows.len(), 2313);
+    assert_eq!(everyone.searched_to, None);
+    let last_seq = everyone.rows[everyone.rows.len() - 1].0;
+
+    for active in [None, Some(false)] {
+        let want: Vec<(i64, String)> = everyone
+            .rows
+            .iter()
+            .filter(|(_, u)| u.user_name.starts_with('s'))
+            .filter(|(_, u)| active.is_none_or(|a| u.active == a))
+            .map(|(seq, u)| (*seq, u.user_name.clone()))
+            .collect();
+        let base = UserListQuery {
+            prefix: Some("s".into()),
+            active,
+            limit: LIMIT,
+            scan_limit: Some(SCAN),
+            ..Default::default()
+        };
+
+        // Without a bound the first page is simply the first matches.
+        let unbounded = store
+            .list_users_page(
+                org.id,
+                &UserListQuery {
+                    scan_limit: None,
+                    ..base.clone()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(unbounded.searched_to, None);
+        assert_eq!(unbounded.rows.len(), LIMIT as usize);
+
+        // The first page looks at 40 users, all before any match: empty, but not the end.
+        let first = store.list_users_page(org.id, &base).await.unwrap();
+        assert!(first.rows.is_empty(), "{active:?}");
+        assert!(first.searched_to.is_some(), "{active:?}");
+
+        // Forward.
+        let (mut got, mut cursor, mut partial_pages) = (Vec::new(), None, 0);
+        for _ in 0..10_000 {
+            let q = UserListQuery {
+                after_seq: cursor,
+                ..base.clone()
+            };
+            let page = store.list_users_page(org.id, &q).await.unwrap();
+            assert!(page.rows.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(page.rows.iter().all(|r| cursor.is_none_or(|c| r.0 > c)));
+            got.extend(page.rows.iter().map(|(s, u)| (*s, u.user_name.clone())));
+            if page.rows.len() == LIMIT as usize {
+                assert_eq!(page.searched_to, None);
+                cursor = page.rows.last().map(|r| r.0);
+            } else if let Some(h) = page.searched_to {
+                assert!(page.rows.iter().all(|r| r.0 <= h));
+                assert!(cursor.is_none_or(|c| h > c));
+                partial_pages += 1;
+                cursor = Some(h);
+            } else {
+                cursor = None;
+                break;
+            }
+        }
+        assert_eq!(cursor, None, "the forward walk ended");
+        assert_eq!(got, want, "forward, active {active:?}");
+        assert!(partial_pages >= 1, "{partial_pages}");
+
+        // Backward, from past the end.
+        let (mut got, mut cursor, mut partial_pages) = (Vec::new(), Some(last_seq + 1), 0);
+        for _ in 0..10_000 {
+            let q = UserListQuery {
+                before_seq: cursor,
+                ..base.clone()
+            };
+            let page = store.list_users_page(org.id, &q).await.unwrap();
+            assert!(page.rows.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(page.rows.iter().all(|r| cursor.is_some_and(|c| r.0 < c)));
+            let mut rows: Vec<(i64, String)> = page
+                .rows
+                .iter()
+                .map(|(s, u)| (*s, u.user_name.clone()))
+                .collect();
+            rows.append(&mut got);
+            got = rows;
+            if page.rows.len() == LIMIT as usize {
+                assert_eq!(page.searched_to, None);
+                cursor = page.rows.first().map(|r| r.0);
+            } else if let Some(h) = page.searched_to {
+                assert!(page.rows.iter().all(|r| r.0 >= h));
+                assert!(cursor.is_some_and(|c| h < c));
+                partial_pages += 1;
+                cursor = Some(h);
+            } else {
+                cursor = None;
+                break;
+            }
+        }
+        assert_eq!(cursor, None, "the backward walk ended");
+        assert_eq!(got, want, "backward, active {active:?}");
+        assert!(partial_pages >= 1, "{partial_pages}");
+    }
 }

@@ -13,7 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use directory::console::ConsoleContext;
-use directory::local_users::{name_part, ListParams, UserEdit, MANAGED_BY_IDP};
+use directory::local_users::{name_part, ListParams, UserEdit, MANAGED_BY_IDP, SCAN_LIMIT};
 use directory::model::{Actor, ManagedBy, UserRecord};
 use directory::{Error, ErrorKind};
 use maud::{html, Markup};
@@ -98,6 +98,13 @@ fn selected_option(value: &str, label: &str, current: &str) -> Markup {
     }
 }
 
+/// `5000` as `5,000`.
+fn thousands(n: u32) -> String {
+    let digits: Vec<char> = n.to_string().chars().rev().collect();
+    let groups: Vec<String> = digits.chunks(3).map(|g| g.iter().rev().collect()).collect();
+    groups.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
 /// The list's address with the same search and filters and another cursor.
 fn list_href(p: &ListParams, cursor: (&str, i64)) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -159,8 +166,34 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
             }
         }
         section.card {
+            @if page.partial {
+                // A broad search stopped at its bound: say how far it looked, offer the rest.
+                @let backward = params.before.as_deref().is_some_and(|b| !b.trim().is_empty());
+                @let forward_from = params.after.as_deref().is_some_and(|a| !a.trim().is_empty());
+                @let which = if backward { "previous" } else if forward_from { "next" } else { "first" };
+                @let n = page.users.len();
+                p #search-partial role="status" {
+                    "Searched the " (which) " "
+                    (thousands(SCAN_LIMIT)) " users: " (n)
+                    (if n == 1 { " match" } else { " matches" }) " so far. More may match "
+                    (if backward { "further back" } else { "further on" }) " — "
+                    @if backward {
+                        @if let Some(before) = page.prev_before {
+                            a #continue-search href=(list_href(&params, ("before", before))) {
+                                "← Continue searching"
+                            }
+                        }
+                    } @else if let Some(after) = page.next_after {
+                        a #continue-search href=(list_href(&params, ("after", after))) {
+                            "Continue searching →"
+                        }
+                    }
+                }
+            }
             @if page.users.is_empty() {
-                p.muted #no-users { "No users match." }
+                @if !page.partial {
+                    p.muted #no-users { "No users match." }
+                }
             } @else {
                 div.table-wrap {
                     table #users {

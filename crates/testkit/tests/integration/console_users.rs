@@ -4,8 +4,8 @@
 //! sessions ended; CSRF; odd input; isolation between organizations.
 
 use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
-use directory::local_users::MANAGED_BY_IDP;
-use directory::model::SessionRecord;
+use directory::local_users::{MANAGED_BY_IDP, SCAN_LIMIT};
+use directory::model::{ManagedBy, SessionRecord, UserRecord};
 use directory::query::AuditQuery;
 use directory::{OrgId, UserId};
 use serde_json::{json, Value};
@@ -822,5 +822,97 @@ async fn admin_api_lists_creates_and_edits_local_users() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+    });
+}
+
+/// Inserts users straight through the store, `tasks` writers at a time (their order among
+/// themselves is not kept).
+async fn insert_users(server: &TestServer, org: OrgId, names: Vec<String>) {
+    let mut tasks = Vec::new();
+    for chunk in names.chunks(names.len().div_ceil(8)) {
+        let (store, chunk) = (server.state.store.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            for name in chunk {
+                let now = OffsetDateTime::now_utc();
+                let mut u = UserRecord {
+                    id: UserId::new_random(),
+                    org_id: org,
+                    user_name: String::new(),
+                    external_id: None,
+                    display_name: None,
+                    active: true,
+                    emails: Vec::new(),
+                    doc: json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": name,
+                        "active": true,
+                    }),
+                    managed_by: ManagedBy::Scim,
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                };
+                u.reindex();
+                store.insert_user(&u).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// A broad search whose matches all sit after more than SCAN_LIMIT users that do not match:
+/// the first page says how far it searched and links on instead of saying "no users", and the
+/// link (and the API's `next_after` of a `partial` page) finds the matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broad_search_stops_at_its_bound_and_continues() {
+    on_every_backend!(|server| {
+        let (slug, mut b) = signed_in_admin(&server, "it@acme.com").await;
+        let org = org_id(&server, &slug).await;
+        let far = (0..SCAN_LIMIT + 10).map(|i| format!("far-{i:05}@acme.com"));
+        insert_users(&server, org, far.collect()).await;
+        // Enough matches for the broad path (a prefix matching 2,000 users or more).
+        let near = (0..2_010).map(|i| format!("near-{i:05}@acme.com"));
+        insert_users(&server, org, near.collect()).await;
+
+        let first = b.get("/console/users?q=near").await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let n = SCAN_LIMIT.to_string();
+        let (thousands, units) = n.split_at(n.len() - 3);
+        let said = format!("Searched the first {thousands},{units} users: 0 matches so far.");
+        assert!(first.body.contains(&said), "{said}\n{}", first.body);
+        assert!(!first.body.contains("id=\"no-users\""));
+        assert!(!first.body.contains("near-"));
+        let more = href_of(&first, "continue-search").expect("a Continue searching link");
+        assert!(more.contains("q=near") && more.contains("after="), "{more}");
+
+        let rest = b.get(&more).await;
+        assert_eq!(rest.status, 200, "{}", rest.body);
+        assert!(!rest.body.contains("id=\"continue-search\""));
+        assert_eq!(rest.body.matches("class=\"user-link\"").count(), 50);
+        assert_eq!(rest.body.matches(">near-").count(), 50);
+        assert!(!rest.body.contains(">far-"));
+        assert!(href_of(&rest, "next-page").is_some());
+
+        // The admin API: a partial page, then the matches from its cursor.
+        let key = api_key(&server).await;
+        let get = |path: String| {
+            let (server, key) = (&server, &key);
+            async move { api(server, key, reqwest::Method::GET, &path, None).await }
+        };
+        let (status, _, list) = get(format!("/orgs/{slug}/users?q=near")).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["partial"], true, "{list}");
+        assert_eq!(list["users"].as_array().map(Vec::len), Some(0), "{list}");
+        let after = list["next_after"].as_i64().expect("next_after");
+        let (status, _, list) = get(format!("/orgs/{slug}/users?q=near&after={after}")).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["partial"], false, "{list}");
+        let users = list["users"].as_array().unwrap();
+        assert_eq!(users.len(), 50, "{list}");
+        assert!(users
+            .iter()
+            .all(|u| u["userName"].as_str().unwrap().starts_with("near-")));
     });
 }

@@ -4,7 +4,7 @@
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
-use crate::ids::{AdminId, AdminKeyId, OrgId, TokenId};
+use crate::ids::{AdminId, AdminKeyId, OrgId, TokenId, UserId};
 use crate::model::{Actor, AdminKeyRecord, AuditEvent, Organization, ScimTokenRecord};
 use crate::query::AuditQuery;
 use crate::store::{Store, StoreError, StoredAuditEvent};
@@ -253,7 +253,7 @@ pub type ActorNames = HashMap<(String, String), String>;
 
 impl AdminService {
     /// Names the actors of a page of audit events: one read of the organization's tokens
-    /// when any token acted, one lookup per distinct console admin.
+    /// when any token acted, one lookup per distinct console admin or user.
     pub async fn audit_actor_names(
         &self,
         org: &Organization,
@@ -269,6 +269,21 @@ impl AdminService {
         if acted("scim_token").next().is_some() {
             for t in self.store.list_tokens(org.id).await.map_err(store_err)? {
                 names.insert(("scim_token".into(), t.id.to_string()), t.name);
+            }
+        }
+        // People who acted themselves (signing in to the console through SSO): their userName.
+        let users: HashSet<String> = acted("user").collect();
+        for id in users {
+            let Ok(user_id) = id.parse::<UserId>() else {
+                continue;
+            };
+            if let Some(u) = self
+                .store
+                .get_user(org.id, user_id)
+                .await
+                .map_err(store_err)?
+            {
+                names.insert(("user".into(), id), u.user_name);
             }
         }
         let admins: HashSet<String> = acted("console_admin").collect();

@@ -15,6 +15,7 @@ pub const ACTOR_KINDS: &[(&str, &str)] = &[
     ("scim_token", "SCIM token"),
     ("saml_idp", "SAML sign-in"),
     ("console_admin", "Console admin"),
+    ("user", "Directory user"),
     ("admin_key", "Admin API key"),
     ("cli", "Command line"),
 ];
@@ -212,6 +213,18 @@ mod tests {
             f.link_params(),
             "actor=scim_token%3Aabc&resource_type=User&resource=u1&operation=scim.&outcome=refused&since=2026-11-29&until=2026-11-29T14%3A30&limit=5"
         );
+        // Every kind of actor the directory records can be filtered on (the page links each).
+        for kind in [
+            "scim_token",
+            "saml_idp",
+            "console_admin",
+            "user",
+            "admin_key",
+            "cli",
+        ] {
+            let f = parse(Some(&format!("actor={kind}%3Aabc")), 50).unwrap();
+            assert_eq!(f.query.actor_kind.as_deref(), Some(kind));
+        }
         let none = parse(Some("actor=&outcome=&since="), 50).unwrap();
         assert_eq!(none.query.limit, 50);
         assert_eq!(none.query.actor_kind, None);

@@ -142,27 +142,35 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
         p { a #new-user href={ (LIST) "/new" } { "Create a local user" } }
         section.card {
             h2 { "Find users" }
-            form #user-search method="get" action=(LIST) {
-                label for="q" { "Search" }
-                input #q type="search" name="q" value=(q) maxlength="256"
-                    aria-describedby="q-help";
-                p.muted #q-help {
-                    "Finds users whose userName, display name or an email address starts with what you type "
-                    "(a prefix match, not a match anywhere in the text), ignoring case."
+            form.filters #user-search method="get" action=(LIST) {
+                div.field {
+                    label for="q" { "Search" }
+                    input #q type="search" name="q" value=(q) maxlength="256"
+                        aria-describedby="q-help";
                 }
-                label for="status" { "Status" }
-                select #status name="status" {
-                    (selected_option("all", "All", &status))
-                    (selected_option("active", "Active", &status))
-                    (selected_option("deactivated", "Deactivated", &status))
+                div.field {
+                    label for="status" { "Status" }
+                    select #status name="status" {
+                        (selected_option("all", "All", &status))
+                        (selected_option("active", "Active", &status))
+                        (selected_option("deactivated", "Deactivated", &status))
+                    }
                 }
-                label for="source" { "Source" }
-                select #source name="source" {
-                    (selected_option("all", "All", &source))
-                    (selected_option("scim", "Externally Managed", &source))
-                    (selected_option("local", "Local", &source))
+                div.field {
+                    label for="source" { "Source" }
+                    select #source name="source" {
+                        (selected_option("all", "All", &source))
+                        (selected_option("scim", "Externally Managed", &source))
+                        (selected_option("local", "Local", &source))
+                    }
                 }
-                button #search-submit type="submit" { "Search" }
+                div.field.actions {
+                    button #search-submit type="submit" { "Search" }
+                }
+            }
+            p.muted #q-help {
+                "Finds users whose userName, display name or an email address starts with what you type "
+                "(a prefix match, not a match anywhere in the text), ignoring case."
             }
         }
         section.card {

@@ -345,6 +345,34 @@ async fn audit_log(w: &mut Walk) {
     }
     w.shot("audit-log").await;
 
+    // Every actor on the page (token, IdP, admin, the user who signed in to the console through
+    // SSO) links to that actor's events, and each of those pages answers.
+    let links: Vec<String> = w
+        .chrome
+        .client()
+        .execute(
+            "return [...document.querySelectorAll('#audit-events a[href^=\"/console/audit?actor=\"]')].map(a => a.getAttribute('href'));",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    for kind in ["scim_token", "saml_idp", "console_admin", "user"] {
+        assert!(
+            links.iter().any(|l| l.contains(&format!("actor={kind}"))),
+            "no {kind} actor on the page: {links:?}"
+        );
+    }
+    for link in links {
+        w.chrome.goto(&link).await;
+        assert_eq!(w.chrome.heading().await, "Audit log", "{link}");
+        assert!(w.chrome.has("audit-events").await, "{link}");
+    }
+
     w.chrome.goto("/console/audit?outcome=refused").await;
     let refused = w.chrome.text("audit-events").await;
     assert!(refused.contains("other.com"), "{refused}");

@@ -200,19 +200,23 @@ impl Chrome {
 
     /// Waits for the element with `id` and returns its text.
     pub async fn wait_for(&self, id: &str) -> String {
-        let found = self
-            .client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Id(id))
-            .await;
-        match found {
-            Ok(el) => el.text().await.unwrap_or_default(),
-            Err(e) => panic!(
-                "no #{id} on {}: {e}\nthe page says:\n{}",
-                self.url_or_unknown().await,
-                self.body_text().await
-            ),
+        let start = Instant::now();
+        loop {
+            // A find or a read can fail while a page is still loading ("aborted by
+            // navigation", a stale element): try again until the patience runs out.
+            let attempt = match self.client.find(Locator::Id(id)).await {
+                Ok(el) => el.text().await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(text) => return text,
+                Err(e) if start.elapsed() > PATIENCE => panic!(
+                    "no #{id} on {}: {e}\nthe page says:\n{}",
+                    self.url_or_unknown().await,
+                    self.body_text().await
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 
@@ -347,19 +351,18 @@ impl Chrome {
         let xpath = format!(
             "//button[normalize-space(.)={q}] | //input[(@type='submit' or @type='button') and @value={q}] | //a[normalize-space(.)={q}]"
         );
-        let found = self
-            .client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::XPath(&xpath))
-            .await;
-        let el = match found {
-            Ok(el) => el,
-            Err(e) => panic!(
-                "no button or link {text:?} on {}: {e}\nthe page says:\n{}",
-                self.url_or_unknown().await,
-                self.body_text().await
-            ),
+        let start = Instant::now();
+        let el = loop {
+            // As in `wait_for`: a page still loading may abort the find; try again.
+            match self.client.find(Locator::XPath(&xpath)).await {
+                Ok(el) => break el,
+                Err(e) if start.elapsed() > PATIENCE => panic!(
+                    "no button or link {text:?} on {}: {e}\nthe page says:\n{}",
+                    self.url_or_unknown().await,
+                    self.body_text().await
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         };
         el.click()
             .await

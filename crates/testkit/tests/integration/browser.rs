@@ -47,9 +47,13 @@ impl Browser {
         let b = uuid::Uuid::new_v4().as_bytes().to_owned();
         let local = IpAddr::V4(Ipv4Addr::new(127, b[0], b[1], b[2].max(2)));
         Browser {
+            // A fresh connection per request: a server that refuses a body unread (413) closes
+            // its connection, and a pooled client would send its next request into it (a
+            // browser retries such a request; reqwest does not).
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .local_address(local)
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
             base: server.base_url.clone(),

@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod isolation;
+
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -88,6 +90,30 @@ struct Args {
     /// replay cache refuses a second use).
     #[arg(long)]
     responses: Option<std::path::PathBuf>,
+    /// `isolation`: what the noisy organization sends (`all`: each kind in turn).
+    #[arg(long, value_enum, default_value_t = isolation::Noise::All)]
+    noise: isolation::Noise,
+    /// `isolation`: the noisy organization's token (its users are the ones scanned).
+    #[arg(long, env = "LOADGEN_NOISY_TOKEN", hide_env_values = true)]
+    noisy_token: Option<String>,
+    /// `isolation`: concurrent noisy requests.
+    #[arg(long, default_value_t = 16)]
+    noisy_workers: usize,
+    /// `isolation`: concurrent workers of the measured (quiet) organization.
+    #[arg(long, default_value_t = 4)]
+    quiet_workers: usize,
+    /// `isolation`: seconds per phase.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// `isolation`: emails of the user the noisy PATCH works on.
+    #[arg(long, default_value_t = 100)]
+    patch_elements: usize,
+    /// `isolation`: operations per noisy user PATCH (half adds, half value-filtered removes).
+    #[arg(long, default_value_t = 1000)]
+    patch_ops: usize,
+    /// `isolation`: unknown member ids per noisy group PATCH.
+    #[arg(long, default_value_t = 1000)]
+    group_members: usize,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +127,9 @@ enum Scenario {
     Membership,
     /// SAML sign-ins: each response of `--responses` posted once to `--acs`.
     Signin,
+    /// One organization's most expensive requests while another's ordinary traffic is
+    /// measured (`--noise`, `--noisy-token`).
+    Isolation,
     All,
 }
 
@@ -879,6 +908,15 @@ impl Run {
     }
 }
 
+/// `http://host:port` of a SCIM root URL such as `http://host:port/scim/v2`.
+fn server_root(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(slash) => url[..after_scheme + slash].to_string(),
+        None => url.trim_end_matches('/').to_string(),
+    }
+}
+
 async fn run(args: Args) -> Result<()> {
     let prefix = match &args.prefix {
         Some(p) => p.clone(),
@@ -929,6 +967,20 @@ async fn run(args: Args) -> Result<()> {
         Scenario::Groups => run.groups().await?,
         Scenario::Membership => run.membership().await?,
         Scenario::Signin => run.signin().await?,
+        Scenario::Isolation => {
+            let settings = isolation::Settings {
+                noise: run.args.noise,
+                noisy_token: run.args.noisy_token.clone(),
+                noisy_workers: run.args.noisy_workers.max(1),
+                quiet_workers: run.args.quiet_workers.max(1),
+                seconds: run.args.seconds.max(1),
+                patch_elements: run.args.patch_elements,
+                patch_ops: run.args.patch_ops,
+                group_members: run.args.group_members,
+                root: server_root(&run.args.url),
+            };
+            run.isolation(&settings).await?
+        }
         Scenario::All => {
             run.provision().await?;
             run.get().await?;
@@ -956,6 +1008,16 @@ mod tests {
             filter_path("test.user@okta.local"),
             "/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100"
         );
+    }
+
+    #[test]
+    fn server_root_drops_the_path() {
+        assert_eq!(
+            server_root("http://127.0.0.1:1/scim/v2"),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(server_root("http://127.0.0.1:1/"), "http://127.0.0.1:1");
+        assert_eq!(server_root("http://127.0.0.1:1"), "http://127.0.0.1:1");
     }
 
     #[test]

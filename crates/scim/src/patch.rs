@@ -1058,7 +1058,7 @@ fn unwrap_single(value: &Value) -> &Value {
 /// this rule without comparing every pair; this is the rule written out, to test it against.
 #[cfg(test)]
 fn same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
-    fn value_of<'m>(o: &'m Map<String, Value>) -> Option<&'m Value> {
+    fn value_of(o: &Map<String, Value>) -> Option<&Value> {
         get_ci(o, "value").filter(|v| !v.is_null())
     }
     match (a, b) {

@@ -23,6 +23,7 @@ pub mod sso;
 pub mod store;
 pub mod token;
 pub mod token_cache;
+pub mod write_turns;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, ErrorKind};

@@ -16,12 +16,15 @@ use crate::query::{Cmp, IndexKey, SortKey, StoreQuery};
 use crate::store::{Store, StoreError};
 use crate::token::{self, email_domain};
 use crate::token_cache::TokenCache;
+use crate::write_turns::WriteTurns;
 use scim::filter::{CompValue, CompareOp, Filter};
 use scim::path::AttrPath;
 use scim::projection::Projection;
 use scim::schema::ResourceKind;
 use scim::{urn, ScimError, ScimType};
 use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -96,6 +99,116 @@ pub struct ScimService {
     base_url: Arc<str>,
     limits: Limits,
     tokens: Arc<TokenCache>,
+    /// This process's writes of one resource take turns (see [`WriteTurns`]).
+    turns: Arc<WriteTurns>,
+    gate: Arc<WriteGate>,
+}
+
+/// How many times a write reads the resource, applies the change and tries to store it
+/// before giving up because the resource keeps changing under it. Writes of one resource take
+/// turns within a process, so only writes from elsewhere (another node, the console) make an
+/// attempt fail; the answer after the last is a 409 asking the client to retry.
+pub const MAX_WRITE_ATTEMPTS: usize = 10;
+
+/// PATCHes with more operations than this, or with a value list longer than
+/// [`INLINE_PATCH_VALUES`], are applied on a blocking thread rather than an async worker: up
+/// to here applying one takes microseconds, past it up to milliseconds.
+const INLINE_PATCH_OPERATIONS: usize = 16;
+const INLINE_PATCH_VALUES: usize = 64;
+
+/// A pause point for tests, between reading a resource and applying a change to it. While a
+/// test holds it for an organization, that organization's SCIM PUTs and PATCHes wait there,
+/// which lets a test show that nothing else waits for a change being applied (in particular
+/// not other organizations' writes: the change is applied outside the store's writer). Costs
+/// one atomic load per write while nothing is held.
+#[derive(Default)]
+pub struct WriteGate {
+    any_held: AtomicBool,
+    held: std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::RwLock<()>>>>,
+    waiting: AtomicUsize,
+}
+
+/// Holds a [`WriteGate`] for one organization until dropped.
+pub struct GateHold {
+    gate: Arc<WriteGate>,
+    org: OrgId,
+    _held: tokio::sync::OwnedRwLockWriteGuard<()>,
+}
+
+impl WriteGate {
+    /// Makes the organization's SCIM writes wait, once they have read the resource.
+    pub async fn hold(self: &Arc<Self>, org: OrgId) -> GateHold {
+        let lock = Arc::new(tokio::sync::RwLock::new(()));
+        let held = Arc::clone(&lock).write_owned().await;
+        if let Ok(mut map) = self.held.lock() {
+            map.insert(org, lock);
+        }
+        self.any_held.store(true, Ordering::SeqCst);
+        GateHold {
+            gate: Arc::clone(self),
+            org,
+            _held: held,
+        }
+    }
+
+    /// How many writes wait at the gate now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    async fn pass(&self, org: OrgId) {
+        if !self.any_held.load(Ordering::Relaxed) {
+            return;
+        }
+        let lock = self.held.lock().ok().and_then(|m| m.get(&org).cloned());
+        if let Some(lock) = lock {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            drop(lock.read().await);
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for GateHold {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.gate.held.lock() {
+            map.remove(&self.org);
+            self.gate.any_held.store(!map.is_empty(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs `work` (applying a change) where its cost does no harm: right here when it is small,
+/// on a blocking thread when it may take milliseconds, never inside the store's writer.
+async fn run_apply<T: Send + 'static>(
+    heavy: bool,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    if !heavy {
+        return work();
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::internal(format!("applying a change failed: {e}")))?
+}
+
+/// Whether a PATCH is big enough to be applied on a blocking thread.
+fn patch_is_heavy(ops: &[scim::patch::PatchOp]) -> bool {
+    ops.len() > INLINE_PATCH_OPERATIONS
+        || ops.iter().any(|op| match &op.value {
+            Some(Value::Array(items)) => items.len() > INLINE_PATCH_VALUES,
+            Some(Value::Object(fields)) => fields.values().any(|v| {
+                v.as_array()
+                    .is_some_and(|items| items.len() > INLINE_PATCH_VALUES)
+            }),
+            _ => false,
+        })
+}
+
+fn still_changing(kind: &str, id: &str) -> Error {
+    Error::conflict(format!(
+        "the {kind} {id} was changed by other requests {MAX_WRITE_ATTEMPTS} times while this change was being applied; nothing was changed by this request: send it again"
+    ))
 }
 
 pub fn etag(version: i64) -> String {
@@ -122,7 +235,19 @@ impl ScimService {
             base_url: base_url.trim_end_matches('/').into(),
             limits,
             tokens,
+            turns: Arc::new(WriteTurns::default()),
+            gate: Arc::new(WriteGate::default()),
         }
+    }
+
+    /// The pause point tests use to hold this service's writes (see [`WriteGate`]).
+    pub fn write_gate(&self) -> &Arc<WriteGate> {
+        &self.gate
+    }
+
+    /// The per-resource turns of this service's writes (tests check none are left behind).
+    pub fn write_turns(&self) -> &WriteTurns {
+        &self.turns
     }
 
     pub fn base_url(&self) -> &str {
@@ -585,8 +710,10 @@ impl ScimService {
         let result = async {
             let doc = scim::resource::normalize(ResourceKind::User, body)?;
             Self::check_domains(&caller.token, &doc)?;
-            self.write_user(caller, id, if_match, projection, move |_| Ok(doc))
-                .await
+            self.write_user(caller, id, if_match, projection, false, move |_| {
+                Ok(doc.clone())
+            })
+            .await
         }
         .await;
         self.audited(
@@ -609,8 +736,9 @@ impl ScimService {
     ) -> Result<Written, Error> {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
+            let heavy = patch_is_heavy(&ops);
             let token = caller.token.clone();
-            self.write_user(caller, id, if_match, projection, move |current| {
+            self.write_user(caller, id, if_match, projection, heavy, move |current| {
                 let mut doc = current.clone();
                 scim::patch::apply(ResourceKind::User, &mut doc, &ops)?;
                 let doc = revalidate(ResourceKind::User, doc)?;
@@ -640,48 +768,61 @@ impl ScimService {
 
     /// Read-modify-write of a user with optimistic concurrency. The first SCIM write to a
     /// local user takes it over (it becomes Externally Managed).
+    ///
+    /// The change is applied to a copy read outside any transaction, and the result is
+    /// written only if the user is still at the version read (else read again, at most
+    /// [`MAX_WRITE_ATTEMPTS`] times): the store's writer sees one finished row, never the
+    /// PATCH, so a costly change of one organization's user holds up nobody else's writes.
     async fn write_user(
         &self,
         caller: &ScimCaller,
         id: &str,
         if_match: Option<&str>,
         projection: &Projection,
-        change: impl FnOnce(&Value) -> Result<Value, Error> + Send + 'static,
+        heavy: bool,
+        change: impl Fn(&Value) -> Result<Value, Error> + Send + Sync + 'static,
     ) -> Result<Written, Error> {
         let uid = Self::parse_user_id(id)?;
-        let now = self.clock.now();
-        let if_match = if_match.map(str::to_owned);
-        // The userName the change tried, to name it if it collides.
-        let attempted = Arc::new(std::sync::Mutex::new(String::new()));
-        let attempted_in = Arc::clone(&attempted);
-        // The store runs this with the row held, so concurrent writes queue, never fail.
-        let next = self
-            .store
-            .modify_user(
-                caller.org,
-                uid,
-                Box::new(move |current: &UserRecord| {
-                    Self::check_if_match(if_match.as_deref(), current.version)?;
-                    let mut next = current.clone();
-                    next.doc = change(&current.doc)?;
-                    next.reindex();
-                    next.managed_by = ManagedBy::Scim;
-                    next.version = current.version + 1;
-                    next.updated_at = now.max(current.updated_at);
-                    if let Ok(mut name) = attempted_in.lock() {
-                        name.clone_from(&next.user_name);
-                    }
-                    Ok(next)
-                }),
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
-                StoreError::Conflict(_) => {
-                    Self::user_conflict(&attempted.lock().map(|n| n.clone()).unwrap_or_default())
+        let change = Arc::new(change);
+        let not_found = || Error::not_found(format!("no User with id {id}"));
+        let _turn = self.turns.take(uid.0).await;
+        let mut next = None;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .store
+                .get_user(caller.org, uid)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(not_found)?;
+            Self::check_if_match(if_match, current.version)?;
+            self.gate.pass(caller.org).await;
+            let expected = current.version;
+            let now = self.clock.now();
+            let change = Arc::clone(&change);
+            let candidate = run_apply(heavy, move || {
+                let mut next = current.clone();
+                next.doc = change(&current.doc)?;
+                next.reindex();
+                next.managed_by = ManagedBy::Scim;
+                next.version = current.version + 1;
+                next.updated_at = now.max(current.updated_at);
+                Ok(next)
+            })
+            .await?;
+            match self.store.update_user(&candidate, expected).await {
+                Ok(()) => {
+                    next = Some(candidate);
+                    break;
                 }
-                other => store_err(other),
-            })?;
+                Err(StoreError::VersionMismatch) => continue,
+                Err(StoreError::NotFound) => return Err(not_found()),
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Self::user_conflict(&candidate.user_name))
+                }
+                Err(other) => return Err(store_err(other)),
+            }
+        }
+        let next = next.ok_or_else(|| still_changing("User", id))?;
         if !next.active {
             self.end_sessions(caller.org, next.id).await;
         }
@@ -773,6 +914,16 @@ impl ScimService {
         };
         group.reindex();
         let mut members = members;
+        // A long list is looked up first, so the writer never adds most of it only to undo
+        // that at an unknown id near the end.
+        if members.len() > INLINE_PATCH_VALUES {
+            let known = self
+                .store
+                .known_members(caller.org, &members)
+                .await
+                .map_err(store_err)?;
+            members.retain(|m| known.contains(m));
+        }
         loop {
             match self.store.insert_group(&group, &members).await {
                 Ok(()) => break,
@@ -828,8 +979,9 @@ impl ScimService {
         let result = async {
             let mut doc = scim::resource::normalize(ResourceKind::Group, body)?;
             let members = take_member_ids(&mut doc)?;
+            let heavy = members.len() > INLINE_PATCH_VALUES;
             let changes = vec![MembershipChange::RemoveAll, MembershipChange::Add(members)];
-            self.write_group(caller, id, if_match, move |_| {
+            self.write_group(caller, id, if_match, heavy, move |_| {
                 Ok((doc.clone(), changes.clone()))
             })
             .await
@@ -870,8 +1022,9 @@ impl ScimService {
     ) -> Result<Written, Error> {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
+            let heavy = patch_is_heavy(&ops);
             let group = self
-                .write_group(caller, id, if_match, move |current| {
+                .write_group(caller, id, if_match, heavy, move |current| {
                     let mut doc = current.clone();
                     let changes = scim::patch::apply(ResourceKind::Group, &mut doc, &ops)?;
                     let doc = revalidate(ResourceKind::Group, doc)?;
@@ -918,89 +1071,80 @@ impl ScimService {
         .await
     }
 
+    /// Read-modify-write of a group, as [`Self::write_user`] does it: the change is applied
+    /// outside the store's writer, which gets the finished row and the membership changes
+    /// (O(changed members)), version-checked.
+    ///
+    /// Member ids that name no user or group of the organization are left out, as if absent:
+    /// the first write that meets one fails at once, then every id the request adds is looked
+    /// up in one go and the unknown ones are left out of the next attempt.
     async fn write_group(
         &self,
         caller: &ScimCaller,
         id: &str,
         if_match: Option<&str>,
+        heavy: bool,
         change: impl Fn(&Value) -> Result<(Value, Vec<MembershipChange>), Error> + Send + Sync + 'static,
     ) -> Result<GroupRecord, Error> {
         let gid = Self::parse_group_id(id)?;
-        let now = self.clock.now();
         let change = Arc::new(change);
-        let if_match = if_match.map(str::to_owned);
-        let mut unknown: Vec<String> = Vec::new();
-        // The member ids the last attempt tried to add, to look them all up at once.
-        let added = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        // Each round drops the member ids that name nothing; the store holds the group row
-        // during a round, so concurrent changes queue instead of failing.
-        loop {
-            let (change, if_match, added_in, gone) = (
-                Arc::clone(&change),
-                if_match.clone(),
-                Arc::clone(&added),
-                unknown.clone(),
-            );
-            let id_in = id.to_string();
-            let result = self
+        let not_found = || Error::not_found(format!("no Group with id {id}"));
+        let _turn = self.turns.take(gid.0).await;
+        // A group is never its own member.
+        let mut unknown: HashSet<String> = HashSet::from([gid.to_string()]);
+        let mut looked_up = false;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
                 .store
-                .modify_group(
-                    caller.org,
-                    gid,
-                    Box::new(move |current: &GroupRecord| {
-                        if !current.scim_visible {
-                            return Err(Error::not_found(format!("no Group with id {id_in}")));
-                        }
-                        Self::check_if_match(if_match.as_deref(), current.version)?;
-                        let (doc, mut changes) = change(&current.doc)?;
-                        // A member id that names no user or group of the organization (not
-                        // even a well-formed id) cannot be a member: adding it is a no-op,
-                        // like removing it.
-                        drop_members(&mut changes, |m| {
-                            m.parse::<uuid::Uuid>().is_err() || gone.iter().any(|u| u == m)
-                        });
-                        if let Ok(mut added) = added_in.lock() {
-                            added.clear();
-                            for c in &changes {
-                                if let MembershipChange::Add(ids) = c {
-                                    added.extend(ids.iter().cloned());
-                                }
-                            }
-                        }
-                        let mut next = current.clone();
-                        next.doc = doc;
-                        next.reindex();
-                        next.managed_by = ManagedBy::Scim;
-                        next.version = current.version + 1;
-                        next.updated_at = now.max(current.updated_at);
-                        Ok((next, changes))
-                    }),
-                )
-                .await;
-            match result {
-                Ok(next) => return Ok(next),
-                Err(StoreError::NotFound) => {
-                    return Err(Error::not_found(format!("no Group with id {id}")))
-                }
-                Err(StoreError::UnknownMember(m)) if !unknown.contains(&m) => {
-                    tracing::info!(group = %id, member = %m, "leaving out members that are no user or group of the organization");
-                    let tried = added.lock().map(|a| a.clone()).unwrap_or_default();
-                    let known = self
-                        .store
-                        .known_members(caller.org, &tried)
-                        .await
-                        .map_err(store_err)?;
-                    unknown.extend(tried.into_iter().filter(|t| !known.contains(t)));
-                    if !unknown.contains(&m) {
-                        unknown.push(m);
-                    }
-                }
+                .get_group(caller.org, gid)
+                .await
+                .map_err(store_err)?
+                .filter(|g| g.scim_visible)
+                .ok_or_else(not_found)?;
+            Self::check_if_match(if_match, current.version)?;
+            self.gate.pass(caller.org).await;
+            let expected = current.version;
+            let now = self.clock.now();
+            let change = Arc::clone(&change);
+            let (next, mut changes) = run_apply(heavy, move || {
+                let (doc, changes) = change(&current.doc)?;
+                let mut next = current.clone();
+                next.doc = doc;
+                next.reindex();
+                next.managed_by = ManagedBy::Scim;
+                next.version = current.version + 1;
+                next.updated_at = now.max(current.updated_at);
+                Ok((next, changes))
+            })
+            .await?;
+            // An id that is not even well formed cannot name a member: adding it is a no-op,
+            // like removing it.
+            let leave_out = |m: &str, unknown: &HashSet<String>| {
+                m.parse::<uuid::Uuid>().is_err() || unknown.contains(m)
+            };
+            drop_members(&mut changes, |m| leave_out(m, &unknown));
+            // A long list is looked up before the write, so the writer never does its
+            // lookups twice (once up to the unknown id, once more without it).
+            if !looked_up && added_count(&changes) > INLINE_PATCH_VALUES {
+                looked_up = true;
+                self.leave_out_unknown(caller.org, &changes, &mut unknown)
+                    .await?;
+                drop_members(&mut changes, |m| leave_out(m, &unknown));
+            }
+            match self.store.update_group(&next, expected, &changes).await {
+                Ok(()) => return Ok(next),
+                Err(StoreError::VersionMismatch) => {}
                 Err(StoreError::UnknownMember(m)) => {
-                    return Err(Error::invalid(format!(
-                        "member {m} is not a user of this organization"
-                    ))
-                    .with_scim_type(ScimType::InvalidValue))
+                    tracing::info!(group = %id, member = %m, "leaving out members that are no user or group of the organization");
+                    if !looked_up {
+                        looked_up = true;
+                        self.leave_out_unknown(caller.org, &changes, &mut unknown)
+                            .await?;
+                    }
+                    // Also when it was known a moment ago: it has been deleted since.
+                    unknown.insert(m);
                 }
+                Err(StoreError::NotFound) => return Err(not_found()),
                 Err(StoreError::Conflict(_)) => {
                     return Err(Error::conflict(
                         "a group with that displayName already exists in this organization",
@@ -1010,6 +1154,28 @@ impl ScimService {
                 Err(e) => return Err(store_err(e)),
             }
         }
+        Err(still_changing("Group", id))
+    }
+
+    /// Adds to `unknown` every id `changes` add that names no user or group of the
+    /// organization: one store call for all of them.
+    async fn leave_out_unknown(
+        &self,
+        org: OrgId,
+        changes: &[MembershipChange],
+        unknown: &mut HashSet<String>,
+    ) -> Result<(), Error> {
+        let added = added_members(changes);
+        if added.is_empty() {
+            return Ok(());
+        }
+        let known = self
+            .store
+            .known_members(org, &added)
+            .await
+            .map_err(store_err)?;
+        unknown.extend(added.into_iter().filter(|a| !known.contains(a)));
+        Ok(())
     }
 
     pub async fn delete_group(
@@ -1349,6 +1515,33 @@ fn take_member_ids(doc: &mut Value) -> Result<Vec<String>, Error> {
         }
     }
     Ok(ids)
+}
+
+/// How many member ids the changes add.
+fn added_count(changes: &[MembershipChange]) -> usize {
+    changes
+        .iter()
+        .map(|c| match c {
+            MembershipChange::Add(ids) => ids.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Every member id the changes add, each once.
+fn added_members(changes: &[MembershipChange]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for c in changes {
+        if let MembershipChange::Add(ids) = c {
+            for id in ids {
+                if seen.insert(id.as_str()) {
+                    out.push(id.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Removes the member ids `gone` says cannot be members from every add and remove.

@@ -9,6 +9,8 @@
 //! are not loaded. Membership operations come back as [`MemberChange`]s, in order, for the
 //! caller to apply against storage.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::error::ScimError;
@@ -21,7 +23,7 @@ use crate::filter::matches as filter_matches;
 use crate::path::parse_patch_path;
 
 /// The most operations one PATCH request may carry; more is refused rather than half-processed.
-pub const MAX_OPERATIONS: usize = 10_000;
+pub const MAX_OPERATIONS: usize = crate::limits::MAX_PATCH_OPERATIONS;
 
 /// A PATCH operation's `op`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +109,7 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
     }
     if operations.len() > MAX_OPERATIONS {
         return Err(ScimError::invalid_value(format!(
-            "\"Operations\" has {} operations; at most {MAX_OPERATIONS} are accepted in one request, split it",
+            "\"Operations\" has {} operations; at most {MAX_OPERATIONS} operations are accepted in one PATCH request: split it into several",
             operations.len()
         )));
     }
@@ -195,8 +197,12 @@ pub fn apply(
     };
     let mut work = original.clone();
     let mut changes = Vec::new();
+    let mut members_named = 0;
     for (index, op) in ops.iter().enumerate() {
+        let before = changes.len();
         apply_operation(kind, &mut work, op, &mut changes).map_err(|e| at_operation(index, e))?;
+        members_named += changes.get(before..).map_or(0, count_member_ids);
+        crate::limits::check_member_count(members_named, "the operations of this PATCH")?;
     }
     tidy(kind, &mut work);
     *doc = Value::Object(work);
@@ -457,23 +463,26 @@ fn apply_target(
 
     let immutable = def.mutability == Mutability::Immutable
         || sub.is_some_and(|s| s.mutability == Mutability::Immutable);
-    let before = get_ci(container, def.name)
-        .filter(|v| !v.is_null())
-        .cloned();
+    let was_set = get_ci(container, def.name).is_some_and(|v| !v.is_null());
+    // Only an immutable attribute needs its old value, to compare: copying every attribute
+    // an operation touches would make each operation cost the attribute's whole size.
+    let before = if immutable && was_set {
+        get_ci(container, def.name).cloned()
+    } else {
+        None
+    };
 
-    modify(container, def, sub, target.filter, op, value)?;
+    modify(kind, container, def, sub, target.filter, op, value)?;
 
     let after = get_ci(container, def.name);
-    if immutable {
-        if let Some(before) = &before {
-            if after != Some(before) {
-                return Err(ScimError::mutability(format!(
-                    "\"{label}\" is immutable and already set"
-                )));
-            }
+    if let Some(before) = &before {
+        if after != Some(before) {
+            return Err(ScimError::mutability(format!(
+                "\"{label}\" is immutable and already set"
+            )));
         }
     }
-    if def.required && before.is_some() && after.is_none() {
+    if def.required && was_set && after.is_none() {
         return Err(ScimError::invalid_value(format!(
             "\"{}\" is required and cannot be removed",
             def.name
@@ -484,6 +493,7 @@ fn apply_target(
 
 /// Applies one operation to `def` inside `map` (core attributes or an extension object).
 fn modify(
+    kind: ResourceKind,
     map: &mut Map<String, Value>,
     def: &'static AttributeDef,
     sub: Option<&'static AttributeDef>,
@@ -494,10 +504,18 @@ fn modify(
     // An absent value on replace, or an explicit null, unassigns (RFC 7643 §2.5).
     let value = value.unwrap_or(&Value::Null);
     let current = slot(map, def.name);
+    let count_before = current.as_array().map_or(0, Vec::len);
     match (filter, sub) {
         (None, None) => modify_whole(def, current, op, value)?,
         (None, Some(sub)) => modify_sub(def, sub, current, op, value)?,
         (Some(filter), sub) => modify_filtered(def, filter, sub, current, op, value)?,
+    }
+    // Checked after every operation, not only on the result: later operations of the same
+    // request would otherwise run over an attribute grown past the limit. Growing is what is
+    // refused, so a resource stored before the limit existed can still be trimmed.
+    let count_after = current.as_array().map_or(0, Vec::len);
+    if count_after > count_before {
+        crate::limits::check_value_count(kind, def.name, count_after)?;
     }
     if map.get(def.name).is_none_or(is_unassigned) {
         map.shift_remove(def.name);
@@ -521,8 +539,9 @@ fn modify_whole(
         let Value::Array(doomed) = coerce(def, value)? else {
             return Ok(());
         };
+        let doomed = ElementIndex::of(def, &doomed);
         let mut items = take_array(current);
-        items.retain(|item| !doomed.iter().any(|d| same_element(def, d, item)));
+        items.retain(|item| doomed.find(item).is_none());
         *current = Value::Array(items);
         return Ok(());
     }
@@ -540,17 +559,24 @@ fn modify_whole(
             (new_items.into_iter().map(without_nulls).collect(), touched)
         } else {
             let mut items = take_array(current);
+            let mut index = ElementIndex::of(def, &items);
             let mut touched = Vec::new();
             for new_item in new_items {
-                match items.iter().position(|e| same_element(def, e, &new_item)) {
+                match index.find(&new_item) {
                     Some(i) => {
                         if let Some(existing) = items.get_mut(i) {
+                            let old_key = index.key(existing);
                             merge_value(existing, new_item);
+                            // Merging may give an untyped element a type.
+                            let new_key = index.key(existing);
+                            index.rekey(i, old_key, new_key);
                         }
                         touched.push(i);
                     }
                     None => {
-                        items.push(without_nulls(new_item));
+                        let element = without_nulls(new_item);
+                        index.insert(items.len(), &element);
+                        items.push(element);
                         touched.push(items.len() - 1);
                     }
                 }
@@ -666,12 +692,15 @@ fn modify_filtered(
             touched = matched.clone();
         }
         None if new.is_null() => {
-            let mut index = 0;
-            items.retain(|_| {
-                let keep = !matched.contains(&index);
-                index += 1;
-                keep
-            });
+            // A mask, not `matched.contains`: one pass whatever the number of matches.
+            let mut doomed = vec![false; items.len()];
+            for &i in &matched {
+                if let Some(d) = doomed.get_mut(i) {
+                    *d = true;
+                }
+            }
+            let mut doomed = doomed.into_iter();
+            items.retain(|_| !doomed.next().unwrap_or(false));
         }
         None if matched.is_empty() => {
             let mut element = Value::Object(element_from_filter(def, filter)?);
@@ -781,7 +810,8 @@ fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
         Value::Array(items) => items,
         single => std::slice::from_ref(single),
     };
-    let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    check_members_per_operation(items.len())?;
+    let mut ids = UniqueIds::with_capacity(items.len());
     for item in items {
         let id = item
             .as_object()
@@ -795,13 +825,14 @@ fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
                     describe(item)
                 ))
             })?;
-        push_unique(&mut ids, id);
+        ids.push(id);
     }
-    Ok(ids)
+    Ok(ids.into_vec())
 }
 
 fn member_ids_from_filter(filter: &Filter) -> Result<Vec<String>, ScimError> {
-    let mut ids = Vec::new();
+    let mut ids = UniqueIds::with_capacity(0);
+    let mut terms = 0;
     let mut pending = vec![filter];
     while let Some(f) = pending.pop() {
         match f {
@@ -814,7 +845,9 @@ fn member_ids_from_filter(filter: &Filter) -> Result<Vec<String>, ScimError> {
                     && path.sub_attr.is_none()
                     && path.attr.eq_ignore_ascii_case("value") =>
             {
-                push_unique(&mut ids, id);
+                terms += 1;
+                check_members_per_operation(terms)?;
+                ids.push(id);
             }
             _ => {
                 return Err(ScimError::invalid_filter(
@@ -823,12 +856,56 @@ fn member_ids_from_filter(filter: &Filter) -> Result<Vec<String>, ScimError> {
             }
         }
     }
-    Ok(ids)
+    Ok(ids.into_vec())
 }
 
-fn push_unique(ids: &mut Vec<String>, id: &str) {
-    if !ids.iter().any(|known| known == id) {
-        ids.push(id.to_owned());
+fn check_members_per_operation(count: usize) -> Result<(), ScimError> {
+    use crate::limits::MAX_MEMBERS_PER_OPERATION;
+    if count > MAX_MEMBERS_PER_OPERATION {
+        return Err(ScimError::invalid_value(format!(
+            "the operation names {count} members; at most {MAX_MEMBERS_PER_OPERATION} members are accepted in one operation: split it into several"
+        )));
+    }
+    Ok(())
+}
+
+/// How many member ids `changes` name (a `replace` counts its new list).
+fn count_member_ids(changes: &[MemberChange]) -> usize {
+    changes
+        .iter()
+        .map(|c| match c {
+            MemberChange::Add(ids) | MemberChange::Remove(ids) | MemberChange::ReplaceAll(ids) => {
+                ids.len()
+            }
+            MemberChange::RemoveAll => 0,
+        })
+        .sum()
+}
+
+/// Member ids in the order first given, each once: a set beside the list, so 20,000 ids
+/// cost 20,000 lookups, not the 200 million comparisons of searching the list for each.
+struct UniqueIds {
+    order: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl UniqueIds {
+    fn with_capacity(n: usize) -> Self {
+        UniqueIds {
+            order: Vec::with_capacity(n),
+            seen: HashSet::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, id: &str) {
+        if !self.seen.contains(id) {
+            self.seen.insert(id.to_owned());
+            self.order.push(id.to_owned());
+        }
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        self.order
     }
 }
 
@@ -840,6 +917,14 @@ fn coerce(def: &AttributeDef, value: &Value) -> Result<Value, ScimError> {
     match value {
         Value::Null => Ok(Value::Null),
         Value::Array(items) if def.multi_valued => {
+            use crate::limits::MAX_ATTRIBUTE_VALUES;
+            if items.len() > MAX_ATTRIBUTE_VALUES {
+                return Err(ScimError::invalid_value(format!(
+                    "\"{}\" is given {} values in one operation; an attribute may have at most {MAX_ATTRIBUTE_VALUES} values",
+                    def.name,
+                    items.len()
+                )));
+            }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 let item = coerce_element(def, item)?;
@@ -969,10 +1054,15 @@ fn unwrap_single(value: &Value) -> &Value {
 }
 
 /// Two elements are "the same value" when their `value` (and `type`, if both have one) agree;
-/// simple values compare with the attribute's case rule.
+/// simple values compare with the attribute's case rule. [`ElementIndex`] finds elements by
+/// this rule without comparing every pair; this is the rule written out, to test it against.
+#[cfg(test)]
 fn same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
+    fn value_of(o: &Map<String, Value>) -> Option<&Value> {
+        get_ci(o, "value").filter(|v| !v.is_null())
+    }
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) => match (get_ci(x, "value"), get_ci(y, "value")) {
+        (Value::Object(x), Value::Object(y)) => match (value_of(x), value_of(y)) {
             (Some(vx), Some(vy)) => {
                 let case_exact = find_sub(def, "value").is_some_and(|s| s.case_exact);
                 let types_agree = match (get_ci(x, "type"), get_ci(y, "type")) {
@@ -987,11 +1077,149 @@ fn same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
     }
 }
 
+#[cfg(test)]
 fn same_scalar(case_exact: bool, a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) if !case_exact => x.eq_ignore_ascii_case(y),
         _ => a == b,
     }
+}
+
+/// The elements of a multi-valued attribute filed by what makes two of them "the same
+/// value" (an element with a `value`: that value under the attribute's case rule, and its
+/// `type` when both have one; an element without: all of it; a simple value: itself), so
+/// adding or removing n values among m elements costs O(n + m) lookups, not n × m
+/// comparisons. Positions are kept in order, so the first match wins as in a linear search.
+struct ElementIndex {
+    value_case_exact: bool,
+    scalar_case_exact: bool,
+    buckets: HashMap<String, Bucket>,
+}
+
+/// The positions of the elements that share one value key.
+#[derive(Default)]
+struct Bucket {
+    all: BTreeSet<usize>,
+    untyped: BTreeSet<usize>,
+    typed: HashMap<String, BTreeSet<usize>>,
+}
+
+/// Where an element is filed: its value key, and its type key if it has a `value` and a `type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ElementKey {
+    value: String,
+    kind: Option<String>,
+}
+
+impl ElementIndex {
+    fn of(def: &AttributeDef, items: &[Value]) -> Self {
+        let mut index = ElementIndex {
+            value_case_exact: find_sub(def, "value").is_some_and(|s| s.case_exact),
+            scalar_case_exact: def.case_exact,
+            buckets: HashMap::with_capacity(items.len()),
+        };
+        for (position, item) in items.iter().enumerate() {
+            index.insert(position, item);
+        }
+        index
+    }
+
+    fn key(&self, element: &Value) -> ElementKey {
+        match element {
+            Value::Object(o) => match get_ci(o, "value").filter(|v| !v.is_null()) {
+                Some(value) => ElementKey {
+                    value: format!("v{}", scalar_key(self.value_case_exact, value)),
+                    kind: get_ci(o, "type").map(|t| scalar_key(false, t)),
+                },
+                None => ElementKey {
+                    value: format!("o{}", object_key(o)),
+                    kind: None,
+                },
+            },
+            other => ElementKey {
+                value: format!("s{}", scalar_key(self.scalar_case_exact, other)),
+                kind: None,
+            },
+        }
+    }
+
+    fn insert(&mut self, position: usize, element: &Value) {
+        let key = self.key(element);
+        self.file(position, key);
+    }
+
+    fn file(&mut self, position: usize, key: ElementKey) {
+        let bucket = self.buckets.entry(key.value).or_default();
+        bucket.all.insert(position);
+        match key.kind {
+            None => bucket.untyped.insert(position),
+            Some(kind) => bucket.typed.entry(kind).or_default().insert(position),
+        };
+    }
+
+    /// Files the element at `position` again after a change made `old` into `new`.
+    fn rekey(&mut self, position: usize, old: ElementKey, new: ElementKey) {
+        if old == new {
+            return;
+        }
+        if let Some(bucket) = self.buckets.get_mut(&old.value) {
+            bucket.all.remove(&position);
+            match &old.kind {
+                None => {
+                    bucket.untyped.remove(&position);
+                }
+                Some(kind) => {
+                    if let Some(set) = bucket.typed.get_mut(kind) {
+                        set.remove(&position);
+                    }
+                }
+            }
+        }
+        self.file(position, new);
+    }
+
+    /// The first element that is the same value as `probe`.
+    fn find(&self, probe: &Value) -> Option<usize> {
+        let key = self.key(probe);
+        let bucket = self.buckets.get(&key.value)?;
+        match key.kind {
+            // Without a type, any element with the value matches.
+            None => bucket.all.first().copied(),
+            // With one: elements without a type, or with the same type.
+            Some(kind) => {
+                let untyped = bucket.untyped.first().copied();
+                let same = bucket.typed.get(&kind).and_then(|s| s.first().copied());
+                match (untyped, same) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
+}
+
+/// A simple value as a hash key; strings folded to lower case unless `case_exact`.
+fn scalar_key(case_exact: bool, value: &Value) -> String {
+    match value {
+        Value::String(s) if case_exact => format!("t{s}"),
+        Value::String(s) => format!("t{}", s.to_ascii_lowercase()),
+        other => format!("j{other}"),
+    }
+}
+
+/// An element without a `value`, compared whole (unassigned sub-attributes left out): its
+/// sub-attributes in name order, so equal elements give equal keys whatever their order.
+fn object_key(o: &Map<String, Value>) -> String {
+    let mut fields: Vec<(&String, &Value)> = o.iter().filter(|(_, v)| !v.is_null()).collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let mut key = String::new();
+    for (name, value) in fields {
+        key.push_str(&serde_json::to_string(name).unwrap_or_default());
+        key.push(':');
+        key.push_str(&value.to_string());
+        key.push(',');
+    }
+    key
 }
 
 /// Setting `primary: true` on one element clears it on the others (RFC 7643 §2.4).
@@ -1416,7 +1644,8 @@ mod tests {
         let op = json!({"op": "replace", "value": {"active": true}});
         let ops = Value::Array(vec![op; MAX_OPERATIONS + 1]);
         let e = parse_patch_request(&body(ops)).unwrap_err();
-        assert!(e.detail.contains("10000"), "{e}");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(e.detail.contains("at most 1000 operations"), "{e}");
         let op = json!({"op": "replace", "value": {"active": true}});
         let ops = Value::Array(vec![op; MAX_OPERATIONS]);
         assert_eq!(
@@ -2165,6 +2394,272 @@ mod tests {
                 .status,
             500
         );
+    }
+
+    // ---- cost: limits and linear paths ----
+
+    fn user_with_emails(n: usize) -> Value {
+        let emails: Vec<Value> = (0..n)
+            .map(|i| json!({"value": format!("u{i}@acme.com"), "type": format!("t{}", i % 3)}))
+            .collect();
+        json!({"schemas": [urn::USER], "userName": "bjensen", "emails": emails})
+    }
+
+    #[test]
+    fn an_operation_may_not_grow_an_attribute_past_its_limit() {
+        use crate::limits::MAX_ATTRIBUTE_VALUES;
+        let mut doc = user_with_emails(MAX_ATTRIBUTE_VALUES);
+        let (t, detail) = err_type(patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "add", "path": "emails", "value": [{"value": "one.more@acme.com"}]}]),
+        ));
+        assert_eq!(t, ScimType::InvalidValue);
+        assert!(detail.contains("at most 100 values"), "{detail}");
+        assert_eq!(doc, user_with_emails(MAX_ATTRIBUTE_VALUES));
+        // Each of many small adds is checked, not only the request's end result.
+        let adds: Vec<Value> = (0..MAX_ATTRIBUTE_VALUES + 1)
+            .map(|i| json!({"op": "add", "path": "emails", "value": [{"value": format!("n{i}@acme.com")}]}))
+            .collect();
+        let mut removes_after = adds.clone();
+        removes_after.push(json!({"op": "remove", "path": "emails"}));
+        let mut doc = user_with_emails(0);
+        let (t, detail) = err_type(patch(
+            ResourceKind::User,
+            &mut doc,
+            Value::Array(removes_after),
+        ));
+        assert_eq!(t, ScimType::InvalidValue);
+        assert!(detail.starts_with("Operations[100]"), "{detail}");
+        // A value list longer than the limit is refused before it is looked at.
+        let many: Vec<Value> = (0..MAX_ATTRIBUTE_VALUES + 1)
+            .map(|i| json!({"value": format!("r{i}@acme.com")}))
+            .collect();
+        let mut doc = user_with_emails(3);
+        let (t, detail) = err_type(patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "remove", "path": "emails", "value": many}]),
+        ));
+        assert_eq!(t, ScimType::InvalidValue);
+        assert!(detail.contains("given 101 values"), "{detail}");
+        // A resource stored over the limit before it existed can still be trimmed.
+        let mut doc = user_with_emails(MAX_ATTRIBUTE_VALUES + 20);
+        patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "remove", "path": "emails[type eq \"t0\"]"}]),
+        )
+        .unwrap();
+        assert_eq!(doc["emails"].as_array().unwrap().len(), 80);
+    }
+
+    #[test]
+    fn members_are_bounded_per_operation_and_per_request() {
+        use crate::limits::{MAX_MEMBERS_PER_OPERATION, MAX_MEMBERS_PER_REQUEST};
+        let ids = |from: usize, n: usize| -> Value {
+            Value::Array(
+                (from..from + n)
+                    .map(|i| json!({"value": format!("m{i}")}))
+                    .collect(),
+            )
+        };
+        let mut g = group();
+        let changes = patch(
+            ResourceKind::Group,
+            &mut g,
+            json!([{"op": "add", "path": "members", "value": ids(0, MAX_MEMBERS_PER_OPERATION)}]),
+        )
+        .unwrap();
+        assert_eq!(
+            changes,
+            vec![MemberChange::Add(
+                (0..MAX_MEMBERS_PER_OPERATION)
+                    .map(|i| format!("m{i}"))
+                    .collect()
+            )]
+        );
+        let (t, detail) = err_type(patch(
+            ResourceKind::Group,
+            &mut g,
+            json!([{"op": "add", "path": "members", "value": ids(0, MAX_MEMBERS_PER_OPERATION + 1)}]),
+        ));
+        assert_eq!(t, ScimType::InvalidValue);
+        assert!(detail.contains("at most 10000 members"), "{detail}");
+        // Two full operations fit in one request; a third does not.
+        let two = json!([
+            {"op": "remove", "path": "members", "value": ids(0, MAX_MEMBERS_PER_OPERATION)},
+            {"op": "add", "path": "members", "value": ids(MAX_MEMBERS_PER_OPERATION, MAX_MEMBERS_PER_OPERATION)},
+        ]);
+        patch(ResourceKind::Group, &mut g, two.clone()).unwrap();
+        let mut three = two.as_array().unwrap().clone();
+        three.push(json!({"op": "add", "path": "members", "value": [{"value": "one-more"}]}));
+        let (t, detail) = err_type(patch(ResourceKind::Group, &mut g, Value::Array(three)));
+        assert_eq!(t, ScimType::InvalidValue);
+        assert!(
+            detail.contains(&format!("at most {MAX_MEMBERS_PER_REQUEST} members")),
+            "{detail}"
+        );
+        // A members filter is bounded by the path's own length limit long before that.
+    }
+
+    #[test]
+    fn ten_thousand_member_ids_are_deduplicated_in_order() {
+        let mut values: Vec<Value> = (0..10_000)
+            .map(|i| json!({"value": format!("m{}", i % 5_000)}))
+            .collect();
+        values.reverse();
+        let mut g = group();
+        let changes = patch(
+            ResourceKind::Group,
+            &mut g,
+            json!([{"op": "replace", "path": "members", "value": values}]),
+        )
+        .unwrap();
+        let [MemberChange::ReplaceAll(ids)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(ids.len(), 5_000);
+        assert_eq!(ids[0], "m4999");
+        assert_eq!(ids[4_999], "m0");
+    }
+
+    #[test]
+    fn filtered_remove_keeps_exactly_the_unmatched_elements() {
+        let mut doc = user_with_emails(99);
+        patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "remove", "path": "emails[type eq \"t1\"]"}]),
+        )
+        .unwrap();
+        let left: Vec<&str> = doc["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["value"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = (0..99)
+            .filter(|i| i % 3 != 1)
+            .map(|i| format!("u{i}@acme.com"))
+            .collect();
+        assert_eq!(left, want);
+    }
+
+    #[test]
+    fn remove_and_add_by_value_list_follow_the_same_value_rule() {
+        let mut doc = json!({"schemas": [urn::USER], "userName": "a", "emails": [
+            {"value": "A@acme.com", "type": "work"},
+            {"value": "a@acme.com", "type": "home"},
+            {"value": "b@acme.com"},
+        ]});
+        // Case-insensitive value; the type must agree when both have one.
+        patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "remove", "path": "emails", "value": [{"value": "a@ACME.com", "type": "WORK"}, {"value": "B@acme.com", "type": "other"}]}]),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["emails"],
+            json!([{"value": "a@acme.com", "type": "home"}])
+        );
+        // Adding an existing value merges into the first match, giving it a type.
+        let mut doc = json!({"schemas": [urn::USER], "userName": "a", "emails": [
+            {"value": "x@acme.com"}, {"value": "x@acme.com", "type": "home"}]});
+        patch(
+            ResourceKind::User,
+            &mut doc,
+            json!([{"op": "add", "path": "emails", "value": [
+                {"value": "x@acme.com", "type": "work", "display": "first"},
+                {"value": "x@acme.com", "type": "work", "display": "again"},
+                {"value": "x@acme.com", "type": "home", "display": "home"}]}]),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["emails"],
+            json!([
+                {"value": "x@acme.com", "type": "work", "display": "again"},
+                {"value": "x@acme.com", "type": "home", "display": "home"}
+            ])
+        );
+    }
+
+    #[test]
+    fn the_most_expensive_allowed_patch_is_applied_in_full() {
+        use crate::limits::{MAX_ATTRIBUTE_VALUES, MAX_PATCH_OPERATIONS};
+        // A full attribute and every operation a value filter over it: the shape a load test
+        // should drive. It must come out right (timing is for the benchmark, not this test).
+        let mut doc = user_with_emails(MAX_ATTRIBUTE_VALUES);
+        let ops: Vec<Value> = (0..MAX_PATCH_OPERATIONS)
+            .map(|i| {
+                json!({"op": "replace", "path": format!("emails[value eq \"u{}@acme.com\"].display", i % MAX_ATTRIBUTE_VALUES), "value": format!("d{i}")})
+            })
+            .collect();
+        patch(ResourceKind::User, &mut doc, Value::Array(ops)).unwrap();
+        let emails = doc["emails"].as_array().unwrap();
+        assert_eq!(emails.len(), MAX_ATTRIBUTE_VALUES);
+        assert_eq!(emails[7]["display"], "d907");
+    }
+
+    fn element() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            Just(Value::from("a@x.co")),
+            Just(Value::from("A@X.co")),
+            Just(Value::from("b@x.co")),
+            Just(Value::from(1)),
+            Just(Value::Bool(true)),
+        ];
+        let kind = prop_oneof![
+            Just(None),
+            Just(Some(Value::from("work"))),
+            Just(Some(Value::from("WORK"))),
+            Just(Some(Value::from("home"))),
+            Just(Some(Value::Null)),
+        ];
+        let display = prop_oneof![Just(None), Just(Some("d")), Just(Some("e"))];
+        prop_oneof![
+            4 => (prop::option::of(scalar.clone()), kind, display).prop_map(|(v, t, d)| {
+                let mut o = Map::new();
+                if let Some(d) = d {
+                    o.insert("display".into(), Value::from(d));
+                }
+                if let Some(v) = v {
+                    o.insert("value".into(), v);
+                }
+                if let Some(t) = t {
+                    o.insert("type".into(), t);
+                }
+                Value::Object(o)
+            }),
+            1 => scalar,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The index finds what a linear search by [`same_element`] finds, for every
+        /// attribute's case rule.
+        #[test]
+        fn element_index_agrees_with_the_linear_rule(
+            items in prop::collection::vec(element(), 0..8),
+            probes in prop::collection::vec(element(), 1..6),
+            attr in prop_oneof![Just("emails"), Just("x509Certificates"), Just("addresses")],
+        ) {
+            let def = crate::schema::resolve(
+                ResourceKind::User,
+                &AttrPath { schema: None, attr: attr.into(), sub_attr: None },
+            )
+            .unwrap()
+            .attr;
+            let index = ElementIndex::of(def, &items);
+            for probe in &probes {
+                let linear = items.iter().position(|e| same_element(def, e, probe));
+                prop_assert_eq!(index.find(probe), linear, "{:?} in {:?}", probe, items);
+            }
+        }
     }
 
     // ---- never panics ----

@@ -114,7 +114,9 @@ pub fn normalize(kind: ResourceKind, body: &Value) -> Result<Value, ScimError> {
             .collect();
         out.insert(ext.id.into(), Value::Object(ordered));
     }
-    Ok(Value::Object(out))
+    let out = Value::Object(out);
+    crate::limits::check_resource(kind, &out)?;
+    Ok(out)
 }
 
 fn check_schemas(kind: ResourceKind, body: &Map<String, Value>) -> Result<(), ScimError> {

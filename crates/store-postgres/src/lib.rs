@@ -1005,6 +1005,29 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    /// Two indexed queries whatever the number of ids (the default asks once per id).
+    async fn known_members(&self, org: OrgId, ids: &[String]) -> StoreResult<HashSet<String>> {
+        let mut wanted: Vec<Uuid> = ids.iter().filter_map(|s| exact_uuid(s)).collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE org_id = $1 AND id = ANY($2) \
+             UNION ALL SELECT id FROM groups WHERE org_id = $1 AND id = ANY($2)",
+        )
+        .bind(org.0)
+        .bind(&wanted)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(found
+            .into_iter()
+            .map(|id| id.hyphenated().to_string())
+            .collect())
+    }
+
     async fn modify_group(
         &self,
         org: OrgId,

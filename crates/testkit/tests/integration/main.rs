@@ -18,3 +18,4 @@ mod protocol;
 mod sso;
 mod tokens;
 mod walkthrough;
+mod write_cost;

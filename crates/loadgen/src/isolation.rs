@@ -388,6 +388,9 @@ async fn heavy_user_patch(ctx: &Ctx, s: &Settings) -> Result<NoisyRequest> {
     })
 }
 
+/// Members per `add` operation of the noisy group PATCH (the server allows 10,000).
+const MEMBERS_PER_OPERATION: usize = 9_500;
+
 /// A group, and a PATCH adding `group_members` ids that name no user or group.
 async fn unknown_members_patch(ctx: &Ctx, s: &Settings) -> Result<NoisyRequest> {
     let tag = std::process::id();
@@ -407,13 +410,16 @@ async fn unknown_members_patch(ctx: &Ctx, s: &Settings) -> Result<NoisyRequest> 
     let members: Vec<Value> = (0..s.group_members)
         .map(|i| json!({"value": format!("00000000-0000-4000-8000-{i:012x}")}))
         .collect();
+    // The server takes at most 10,000 members per operation: the list is cut in such parts.
+    let ops: Vec<Value> = members
+        .chunks(MEMBERS_PER_OPERATION)
+        .map(|part| json!({"op": "add", "path": "members", "value": part}))
+        .collect();
     Ok(NoisyRequest {
         method: Method::PATCH,
         path: format!("/Groups/{id}"),
         body: Some(Bytes::from(
-            json!({"schemas": [PATCH_SCHEMA],
-                   "Operations": [{"op": "add", "path": "members", "value": members}]})
-            .to_string(),
+            json!({"schemas": [PATCH_SCHEMA], "Operations": ops}).to_string(),
         )),
     })
 }

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod local_groups;
 pub mod local_users;
 pub mod model;
+pub mod password;
 pub mod query;
 pub mod scim_service;
 pub mod setup;

@@ -25,6 +25,7 @@ use directory::query::{
     UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
+use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
@@ -1403,13 +1404,17 @@ impl Store for PostgresStore {
         console_roles::delete_user_sessions(&self.pool, org, user).await
     }
 
-    async fn record_failed_sign_in(
+    async fn reserve_sign_in_attempt(
         &self,
-        key: &str,
+        limits: &[SignInLimit],
         now: OffsetDateTime,
         window: time::Duration,
-    ) -> StoreResult<u32> {
-        console::record_failed_sign_in(&self.pool, key, now, window).await
+    ) -> StoreResult<SignInReservation> {
+        console::reserve_sign_in_attempt(&self.pool, limits, now, window).await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        console::release_sign_in_attempt(&self.pool, key, at).await
     }
 
     async fn failed_sign_ins(

@@ -42,9 +42,10 @@ impl Default for PasswordHashing {
 }
 
 impl PasswordHashing {
-    /// At most `slots` computations at once (at least one); a caller waits `wait` for a slot.
+    /// At most `slots` computations at once; a caller waits `wait` for a slot. With no slots
+    /// at all every computation is shed (what a test uses to see the refusal for certain).
     pub fn new(slots: usize, wait: Duration) -> Self {
-        let capacity = slots.max(1);
+        let capacity = slots.min(Semaphore::MAX_PERMITS);
         PasswordHashing {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
@@ -160,5 +161,11 @@ mod tests {
         drop(held);
         assert!(!hashing.verify("pw".into(), None).await.unwrap());
         assert_eq!(hashing.running(), 0);
+
+        let closed = PasswordHashing::new(0, Duration::ZERO);
+        assert_eq!(
+            closed.hash("pw".into()).await.unwrap_err().kind,
+            ErrorKind::Busy
+        );
     }
 }

@@ -2847,7 +2847,10 @@ pub async fn concurrent_sign_in_reservations_never_pass_the_limit(store: Arc<dyn
     }))
     .await;
     assert_eq!(burst.iter().filter(|r| **r == Allowed).count(), 20);
-    assert_eq!(store.failed_sign_ins(&address, now, window).await.unwrap(), 20);
+    assert_eq!(
+        store.failed_sign_ins(&address, now, window).await.unwrap(),
+        20
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 //! `GET|POST /console/login`: organization, email and password.
 
 use super::{
-    busy_page, client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token, error_page,
-    html_response, internal_page, layout, read_form, request_id, see_other, session_cookie,
-    with_cookie, Form, CSRF_FIELD,
+    busy_page, client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token,
+    error_page, html_response, internal_page, layout, read_form, request_id, see_other,
+    session_cookie, with_cookie, Form, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::{Request, State};

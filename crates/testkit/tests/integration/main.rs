@@ -9,6 +9,7 @@ mod console_admins;
 mod console_audit;
 mod console_groups;
 mod console_saml;
+mod console_throttle;
 mod console_tokens;
 mod console_users;
 mod entra;

@@ -29,7 +29,7 @@ pub const SIGN_IN_LIMIT_PER_CLIENT: u32 = 20;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Bounds the work one request can ask of argon2 and what a form may carry.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_EMAIL_BYTES: usize = crate::identity::MAX_EMAIL_BYTES;
 const MAX_SLUG_BYTES: usize = 128;
 /// Longer cookie or link secrets cannot be ours; refused before hashing.
 const MAX_SECRET_BYTES: usize = 128;
@@ -305,7 +305,8 @@ impl ConsoleService {
     ) -> Result<SignInOutcome, Error> {
         let now = self.clock.now();
         let slug = org_slug.trim().to_ascii_lowercase();
-        let email = email.trim().to_lowercase();
+        // Looked up as invitations store it (NFC, lower-cased).
+        let email = crate::identity::email_key(email);
         let email_key = format!("email:{slug}:{email}");
         let client_key = client.map(|c| format!("ip:{c}"));
 
@@ -602,20 +603,9 @@ pub fn random_token() -> String {
     token::generate_secret("csrf")
 }
 
-/// Lower-cased and checked: one `@`, something on each side, no spaces or controls.
+/// A valid email address ([`crate::identity::EmailAddress`]), lower-cased.
 pub fn normalize_email(email: &str) -> Result<String, Error> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= MAX_EMAIL_BYTES
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if valid {
-        Ok(email)
-    } else {
-        Err(Error::invalid(
-            "the email address is not valid (expected name@domain)",
-        ))
-    }
+    Ok(crate::identity::EmailAddress::parse(email)?.to_lowercase())
 }
 
 /// Refuses a new password that is too short, too long, or not the same twice.

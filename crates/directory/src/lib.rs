@@ -12,6 +12,7 @@ pub mod clock;
 pub mod console;
 pub mod console_roles;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod local_groups;
 pub mod local_users;

@@ -140,6 +140,17 @@ pub trait Store: Send + Sync + 'static {
         };
         Ok(Some((user, groups)))
     }
+    /// The users of the organization among `ids` (unknown ids are left out), in no
+    /// particular order: one round trip where the backend can.
+    async fn users_by_ids(&self, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = self.get_user(org, *id).await? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
     /// Removes the user and their memberships.
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()>;
     async fn query_users(&self, org: OrgId, query: &StoreQuery) -> StoreResult<Page<UserRecord>>;

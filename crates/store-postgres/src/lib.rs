@@ -772,6 +772,24 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn users_by_ids(&self, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = ANY($2)"
+        ))
+        .bind(org.0)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(Self::user_from_row)
+        .collect()
+    }
+
     async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         write_user_row(&mut tx, u, expected_version).await?;

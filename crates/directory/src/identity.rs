@@ -189,9 +189,10 @@ fn local_part_end(text: &str) -> Result<usize, String> {
     let at = match text.match_indices('@').map(|(i, _)| i).collect::<Vec<_>>()[..] {
         [] => return Err("it has no @".into()),
         [one] => one,
-        _ => {
-            return Err("it has more than one @ (quote the part before the last one if it really is a name)".into())
-        }
+        _ => return Err(
+            "it has more than one @ (quote the part before the last one if it really is a name)"
+                .into(),
+        ),
     };
     let local = text.get(..at).unwrap_or_default();
     if local.is_empty() {
@@ -218,16 +219,21 @@ fn ascii_domain(domain: &str) -> Result<String, String> {
         return Err("nothing comes after the @".into());
     }
     if domain.starts_with('[') {
-        return Err("an address literal such as [192.0.2.1] is not accepted; use a domain name".into());
+        return Err(
+            "an address literal such as [192.0.2.1] is not accepted; use a domain name".into(),
+        );
     }
     let ascii = if domain.is_ascii() {
         domain.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii_strict(domain)
-            .map_err(|_| format!("the domain {domain} is not a valid internationalized domain name"))?
+        idna::domain_to_ascii_strict(domain).map_err(|_| {
+            format!("the domain {domain} is not a valid internationalized domain name")
+        })?
     };
     if ascii.len() > MAX_DOMAIN_BYTES {
-        return Err(format!("the domain is longer than {MAX_DOMAIN_BYTES} bytes"));
+        return Err(format!(
+            "the domain is longer than {MAX_DOMAIN_BYTES} bytes"
+        ));
     }
     let labels: Vec<&str> = ascii.split('.').collect();
     if labels.len() < 2 {
@@ -240,7 +246,9 @@ fn ascii_domain(domain: &str) -> Result<String, String> {
             && label.len() <= MAX_LABEL_BYTES
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ldh {
             return Err(format!(
                 "the domain {domain} is not made of letters, digits and hyphens between dots"
@@ -436,7 +444,10 @@ mod tests {
         // is what follows the quote.
         let q = parses("\"a@evil.com\"@acme.com");
         assert_eq!(q.domain(), "acme.com");
-        assert_eq!(parses("\"john  doe\"@acme.com").local_part(), "\"john  doe\"");
+        assert_eq!(
+            parses("\"john  doe\"@acme.com").local_part(),
+            "\"john  doe\""
+        );
         assert_eq!(parses("\"a\\\"b\"@acme.com").domain(), "acme.com");
         // Internationalized domains are compared in their ASCII form.
         assert_eq!(parses("jane@bücher.de").domain(), "xn--bcher-kva.de");
@@ -493,7 +504,11 @@ mod tests {
             let e = EmailAddress::parse_as(bad, "emails[0].value").unwrap_err();
             assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad:?}");
             assert_eq!(e.status(), 400);
-            assert!(e.detail.contains("`emails[0].value`"), "{bad:?}: {}", e.detail);
+            assert!(
+                e.detail.contains("`emails[0].value`"),
+                "{bad:?}: {}",
+                e.detail
+            );
             assert!(e.detail.contains(why), "{bad:?}: {}", e.detail);
         }
     }
@@ -539,9 +554,18 @@ mod tests {
             assert!(e.detail.contains(attribute), "{attribute}: {}", e.detail);
         };
         refused(json!({"userName": "a\u{0}b"}), "`userName`");
-        refused(json!({"userName": "a", "externalId": "x\ty"}), "`externalId`");
-        refused(json!({"userName": "a", "displayName": "x\u{7f}"}), "`displayName`");
-        refused(json!({"userName": "a", "name": {"familyName": "x\ny"}}), "`name.familyName`");
+        refused(
+            json!({"userName": "a", "externalId": "x\ty"}),
+            "`externalId`",
+        );
+        refused(
+            json!({"userName": "a", "displayName": "x\u{7f}"}),
+            "`displayName`",
+        );
+        refused(
+            json!({"userName": "a", "name": {"familyName": "x\ny"}}),
+            "`name.familyName`",
+        );
         refused(
             json!({"userName": "a", "emails": [{"value": "ok@acme.com"}, {"value": "a@b@c.com"}]}),
             "`emails[1].value`",

@@ -8,13 +8,13 @@ use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
+use crate::identity;
 use crate::ids::{GroupId, OrgId, UserId};
 use crate::model::{
     AuditEvent, GroupRecord, ManagedBy, Member, MembershipChange, Page, ScimTokenRecord, UserRecord,
 };
 use crate::query::{Cmp, IndexKey, SortKey, StoreQuery};
 use crate::store::{Store, StoreError};
-use crate::identity;
 use crate::token;
 use crate::token_cache::TokenCache;
 use scim::filter::{CompValue, CompareOp, Filter};
@@ -432,7 +432,10 @@ impl ScimService {
             Self::check_domains(&caller.token, &user.doc).map_err(|e| {
                 Error::new(
                     e.kind,
-                    format!("member {} ({}) cannot be added: {}", user.id, user.user_name, e.detail),
+                    format!(
+                        "member {} ({}) cannot be added: {}",
+                        user.id, user.user_name, e.detail
+                    ),
                 )
             })?;
         }

@@ -801,7 +801,10 @@ impl SsoService {
             Ok(()) => Ok(user),
             // Created meanwhile by a concurrent sign-in or SCIM: use that one.
             Err(StoreError::Conflict(_)) => self
-                .find_one(org, IndexKey::UserNameLower(crate::identity::user_name_key(&user.user_name)))
+                .find_one(
+                    org,
+                    IndexKey::UserNameLower(crate::identity::user_name_key(&user.user_name)),
+                )
                 .await?
                 .ok_or_else(|| failed("jit user vanished after a conflict".into())),
             Err(e) => Err(failed(format!("store: {e}"))),

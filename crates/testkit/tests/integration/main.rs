@@ -13,6 +13,7 @@ mod console_throttle;
 mod console_tokens;
 mod console_users;
 mod entra;
+mod identity;
 mod idp_server;
 mod okta;
 mod protocol;

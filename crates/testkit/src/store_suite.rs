@@ -60,6 +60,7 @@ macro_rules! store_suite_tests {
             refused_writes_leave_concurrent_writes_whole,
             sequential_pages_follow_positions_across_deletes,
             organizations_never_see_each_other,
+            users_by_ids_reads_only_the_organizations_users,
             audit_append_and_list,
             audit_filters_combine_and_page_both_ways,
             last_audit_event_by_prefix_and_outcome,
@@ -1666,6 +1667,29 @@ pub async fn sequential_pages_follow_positions_across_deletes(store: Arc<dyn Sto
     let (_, fourth) = page(60).await;
     assert_eq!(fourth, ids[60..80]);
     walk(ids).await;
+}
+
+/// A batch read of users by id: only this organization's, unknown ids left out.
+pub async fn users_by_ids_reads_only_the_organizations_users(store: Arc<dyn Store>) {
+    let a = new_org(&store).await;
+    let b = new_org(&store).await;
+    let jane = user_with(a.id, "jane@acme.com", Some("Jane"), &["jane@acme.com"]);
+    let joe = user(a.id, "joe@acme.com");
+    let theirs = user(b.id, "eve@other.com");
+    for u in [&jane, &joe, &theirs] {
+        insert_user(&store, u).await;
+    }
+    let mut found = store
+        .users_by_ids(a.id, &[jane.id, theirs.id, UserId::new_random(), joe.id])
+        .await
+        .unwrap();
+    found.sort_by(|x, y| x.user_name.cmp(&y.user_name));
+    assert_eq!(found, vec![jane.clone(), joe.clone()]);
+    assert_eq!(store.users_by_ids(a.id, &[]).await.unwrap(), vec![]);
+    assert_eq!(
+        store.users_by_ids(b.id, &[jane.id]).await.unwrap(),
+        Vec::<UserRecord>::new()
+    );
 }
 
 pub async fn organizations_never_see_each_other(store: Arc<dyn Store>) {

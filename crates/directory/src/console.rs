@@ -5,13 +5,13 @@ use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::error::ErrorKind;
 use crate::ids::AdminId;
 use crate::model::{Actor, AdminAccount, AdminInvite, AuditEvent, ConsoleSession, Organization};
-use crate::store::{Store, StoreError};
+use crate::password::PasswordHashing;
+use crate::store::{SignInLimit, SignInReservation, Store, StoreError};
 use crate::token;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// A console session ends after this long without a request…
@@ -29,7 +29,7 @@ pub const SIGN_IN_LIMIT_PER_CLIENT: u32 = 20;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Bounds the work one request can ask of argon2 and what a form may carry.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_EMAIL_BYTES: usize = crate::identity::MAX_EMAIL_BYTES;
 const MAX_SLUG_BYTES: usize = 128;
 /// Longer cookie or link secrets cannot be ours; refused before hashing.
 const MAX_SECRET_BYTES: usize = 128;
@@ -75,8 +75,11 @@ pub enum SignInOutcome {
     /// Unknown organization, unknown admin, no password yet, or a wrong password: the caller
     /// is told the same thing in every case.
     Refused,
-    /// Too many recent failures; the password was not checked.
+    /// Too many recent attempts; the password was not checked.
     Throttled,
+    /// Every password slot is taken (see [`crate::password`]); the password was not checked
+    /// and the attempt was not counted: the caller may try again in a few seconds.
+    Busy,
 }
 
 /// What the invitation form needs to show.
@@ -92,6 +95,7 @@ pub struct ConsoleService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: AuditLog,
     base_url: String,
+    passwords: PasswordHashing,
 }
 
 impl ConsoleService {
@@ -107,7 +111,19 @@ impl ConsoleService {
             clock,
             audit,
             base_url: base_url.trim_end_matches('/').to_string(),
+            passwords: PasswordHashing::default(),
         }
+    }
+
+    /// The same service with another bound on password computations (tests use a small one).
+    pub fn with_password_hashing(mut self, passwords: PasswordHashing) -> Self {
+        self.passwords = passwords;
+        self
+    }
+
+    /// The bound on password computations this service uses.
+    pub fn password_hashing(&self) -> &PasswordHashing {
+        &self.passwords
     }
 
     pub fn base_url(&self) -> &str {
@@ -223,9 +239,12 @@ impl ConsoleService {
         confirm: &str,
     ) -> Result<Option<ConsoleSignIn>, Error> {
         check_new_password(password, confirm)?;
-        if !plausible_secret(secret, INVITE_KIND) {
+        // Hashed before the link is used: should every password slot be taken (`Busy`), the
+        // invitation still works when the admin tries again.
+        if self.pending_invite(secret).await?.is_none() {
             return Ok(None);
         }
+        let hash = self.passwords.hash(password.to_string()).await?;
         let now = self.clock.now();
         let Some(invite) = self
             .store
@@ -251,7 +270,6 @@ impl ConsoleService {
         else {
             return Ok(None);
         };
-        let hash = hash_password(password.to_string()).await?;
         self.store
             .set_admin_password(organization.id, admin.id, &hash)
             .await
@@ -287,7 +305,8 @@ impl ConsoleService {
     ) -> Result<SignInOutcome, Error> {
         let now = self.clock.now();
         let slug = org_slug.trim().to_ascii_lowercase();
-        let email = email.trim().to_lowercase();
+        // Looked up as invitations store it (NFC, lower-cased).
+        let email = crate::identity::email_key(email);
         let email_key = format!("email:{slug}:{email}");
         let client_key = client.map(|c| format!("ip:{c}"));
 
@@ -302,32 +321,33 @@ impl ConsoleService {
             None
         };
 
-        // Over either limit: refuse without looking at the password.
-        if shaped
-            && self
-                .over_limit(&email_key, SIGN_IN_LIMIT_PER_EMAIL, now)
-                .await?
-        {
-            self.record_sign_in(
-                org.as_ref(),
-                None,
-                429,
-                "too many failed attempts for this email",
-            )
-            .await;
-            return Ok(SignInOutcome::Throttled);
+        // Counted before the password is checked, in one atomic step of the store shared by
+        // every node: of a burst, only as many as the limits allow are ever checked.
+        let mut limits = Vec::with_capacity(2);
+        if shaped {
+            limits.push(SignInLimit {
+                key: email_key.clone(),
+                limit: SIGN_IN_LIMIT_PER_EMAIL,
+            });
         }
         if let Some(key) = &client_key {
-            if self.over_limit(key, SIGN_IN_LIMIT_PER_CLIENT, now).await? {
-                self.record_sign_in(
-                    org.as_ref(),
-                    None,
-                    429,
-                    "too many failed attempts from this address",
-                )
-                .await;
-                return Ok(SignInOutcome::Throttled);
-            }
+            limits.push(SignInLimit {
+                key: key.clone(),
+                limit: SIGN_IN_LIMIT_PER_CLIENT,
+            });
+        }
+        let reservation = self
+            .store
+            .reserve_sign_in_attempt(&limits, now, SIGN_IN_WINDOW)
+            .await
+            .map_err(store_err)?;
+        if let SignInReservation::Throttled { full } = reservation {
+            let reason = match limits.get(full) {
+                Some(l) if l.key == email_key => "too many failed attempts for this email",
+                _ => "too many failed attempts from this address",
+            };
+            self.record_sign_in(org.as_ref(), None, 429, reason).await;
+            return Ok(SignInOutcome::Throttled);
         }
 
         let admin = match &org {
@@ -341,22 +361,27 @@ impl ConsoleService {
         let stored_hash = admin.as_ref().and_then(|a| a.password_hash.clone());
         // Always one verify, so an unknown organization or email answers as slowly as a
         // wrong password.
-        let matches = verify_password(password.to_string(), stored_hash).await?;
+        let matches = match self
+            .passwords
+            .verify(password.to_string(), stored_hash)
+            .await
+        {
+            Ok(matches) => matches,
+            Err(e) => {
+                // The password was not checked: the attempt is given back.
+                self.release_attempts(&limits, now).await;
+                if e.kind == ErrorKind::Busy {
+                    // Logged, not audited: a flood of these says nothing about an account.
+                    tracing::warn!("console sign-in shed: every password slot is taken");
+                    return Ok(SignInOutcome::Busy);
+                }
+                return Err(e);
+            }
+        };
         let (org, admin) = match (org, admin) {
             (Some(org), Some(admin)) if matches => (org, admin),
             (org, admin) => {
-                if shaped {
-                    self.store
-                        .record_failed_sign_in(&email_key, now, SIGN_IN_WINDOW)
-                        .await
-                        .map_err(store_err)?;
-                }
-                if let Some(key) = &client_key {
-                    self.store
-                        .record_failed_sign_in(key, now, SIGN_IN_WINDOW)
-                        .await
-                        .map_err(store_err)?;
-                }
+                // The reservation stays: it is this failure's count.
                 let reason = match &admin {
                     None => "unknown organization or email",
                     Some(a) if a.password_hash.is_none() && a.user_id.is_some() => {
@@ -370,6 +395,10 @@ impl ConsoleService {
                 return Ok(SignInOutcome::Refused);
             }
         };
+        // A success is no failure: the address's reservation is given back.
+        if let Some(key) = &client_key {
+            self.release_attempt(key, now).await;
+        }
         // The per-address count stays: one good account must not reset an address's budget.
         self.store
             .clear_failed_sign_ins(&email_key)
@@ -505,13 +534,18 @@ impl ConsoleService {
         })
     }
 
-    async fn over_limit(&self, key: &str, limit: u32, now: OffsetDateTime) -> Result<bool, Error> {
-        let failures = self
-            .store
-            .failed_sign_ins(key, now, SIGN_IN_WINDOW)
-            .await
-            .map_err(store_err)?;
-        Ok(failures >= limit)
+    /// Gives back attempts reserved at `at`. A failure is logged, not returned: the attempt
+    /// then counts as a failure, which only ever errs on the safe side.
+    async fn release_attempts(&self, limits: &[SignInLimit], at: OffsetDateTime) {
+        for limit in limits {
+            self.release_attempt(&limit.key, at).await;
+        }
+    }
+
+    async fn release_attempt(&self, key: &str, at: OffsetDateTime) {
+        if let Err(e) = self.store.release_sign_in_attempt(key, at).await {
+            tracing::warn!(error = %e, "could not give back a reserved sign-in attempt");
+        }
     }
 
     async fn record_sign_in(
@@ -569,20 +603,9 @@ pub fn random_token() -> String {
     token::generate_secret("csrf")
 }
 
-/// Lower-cased and checked: one `@`, something on each side, no spaces or controls.
+/// A valid email address ([`crate::identity::EmailAddress`]), lower-cased.
 pub fn normalize_email(email: &str) -> Result<String, Error> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= MAX_EMAIL_BYTES
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if valid {
-        Ok(email)
-    } else {
-        Err(Error::invalid(
-            "the email address is not valid (expected name@domain)",
-        ))
-    }
+    Ok(crate::identity::EmailAddress::parse(email)?.to_lowercase())
 }
 
 /// Refuses a new password that is too short, too long, or not the same twice.
@@ -608,51 +631,6 @@ fn plausible_secret(secret: &str, kind: &str) -> bool {
         && secret
             .strip_prefix(kind)
             .is_some_and(|rest| rest.starts_with('_'))
-}
-
-/// Argon2id with the crate's default parameters, off the async threads (it is meant to be slow).
-async fn hash_password(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::internal(format!("password hashing task failed: {e}")))?
-}
-
-/// Verifies against `stored`, or against a throwaway hash when there is none, so both take
-/// the same time. An unreadable stored hash never matches.
-async fn verify_password(password: String, stored: Option<String>) -> Result<bool, Error> {
-    tokio::task::spawn_blocking(move || {
-        let (phc, real) = match &stored {
-            Some(s) => (s.as_str(), true),
-            None => (dummy_hash(), false),
-        };
-        let Ok(parsed) = PasswordHash::new(phc) else {
-            return false;
-        };
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        ok && real
-    })
-    .await
-    .map_err(|e| Error::internal(format!("password check task failed: {e}")))
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(token::generate_secret("dummy").as_bytes(), &salt)
-            .map(|h| h.to_string())
-            // Unparseable on purpose: verify then fails fast, still never matching.
-            .unwrap_or_default()
-    })
 }
 
 #[cfg(test)]
@@ -686,22 +664,6 @@ mod tests {
         assert!(check_new_password("long enough pw", "long enough pw").is_ok());
         let huge = "x".repeat(MAX_PASSWORD_BYTES + 1);
         assert!(check_new_password(&huge, &huge).is_err());
-    }
-
-    #[tokio::test]
-    async fn hashes_verify() {
-        let h = hash_password("correct horse battery".into()).await.unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(
-            verify_password("correct horse battery".into(), Some(h.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(!verify_password("wrong".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("x".into(), None).await.unwrap());
-        assert!(!verify_password("x".into(), Some("not a hash".into()))
-            .await
-            .unwrap());
     }
 
     #[test]

@@ -250,7 +250,9 @@ impl ConsoleService {
         let name = checked_name(user_name, "userName")?;
         let query = StoreQuery {
             limit: Some(1),
-            ..StoreQuery::all(Some(IndexKey::UserNameLower(name.to_lowercase())))
+            ..StoreQuery::all(Some(IndexKey::UserNameLower(
+                crate::identity::user_name_key(name),
+            )))
         };
         let user = self
             .store

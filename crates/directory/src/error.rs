@@ -11,6 +11,8 @@ pub enum ErrorKind {
     Unauthenticated,
     PreconditionFailed,
     TooLarge,
+    /// The work is bounded and every slot is taken: try again shortly (429).
+    Busy,
     Internal,
 }
 
@@ -62,6 +64,7 @@ impl Error {
             ErrorKind::Unauthenticated => 401,
             ErrorKind::PreconditionFailed => 412,
             ErrorKind::TooLarge => 413,
+            ErrorKind::Busy => 429,
             ErrorKind::Internal => 500,
         }
     }
@@ -80,6 +83,7 @@ impl From<ScimError> for Error {
             403 => ErrorKind::Forbidden,
             412 => ErrorKind::PreconditionFailed,
             413 => ErrorKind::TooLarge,
+            429 => ErrorKind::Busy,
             500..=599 => ErrorKind::Internal,
             _ => ErrorKind::Invalid,
         };

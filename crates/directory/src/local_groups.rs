@@ -133,16 +133,21 @@ fn decode_group_cursor(c: &str) -> Result<(String, GroupId), Error> {
 
 /// A display name the directory accepts: trimmed, not blank, one line, bounded.
 pub fn validate_name(raw: &str) -> Result<String, Error> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(Error::invalid("give the group a name"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(Error::invalid(format!(
             "a group name is at most {MAX_NAME_CHARS} characters, on one line"
         )));
     }
-    Ok(name.to_string())
+    let name = crate::identity::clean_text(raw, "displayName")?;
+    if name.is_empty() {
+        return Err(Error::invalid("give the group a name"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::invalid(format!(
+            "a group name is at most {MAX_NAME_CHARS} characters, on one line"
+        )));
+    }
+    Ok(name)
 }
 
 /// Commas, spaces and new lines separate the people of a form field.
@@ -354,7 +359,7 @@ impl LocalGroupService {
                 return Ok(id);
             }
         }
-        let lower = who.to_lowercase();
+        let lower = crate::identity::user_name_key(who);
         let lookup = |key: IndexKey| StoreQuery {
             limit: Some(2),
             ..StoreQuery::all(Some(key))

@@ -121,7 +121,8 @@ impl ListParams {
                     "the search may not contain control characters",
                 ))
             }
-            Some(q) => Some(q.to_lowercase()),
+            // Keyed as userNames are (NFC, lower-cased), so a decomposed accent finds its user.
+            Some(q) => Some(crate::identity::user_name_key(q)),
             None => None,
         };
         let active = match blank_to_none(&self.status) {
@@ -167,30 +168,20 @@ impl ListParams {
     }
 }
 
-/// Keeps only what a name field may hold: one line, bounded.
+/// Keeps only what a name field may hold: the identity rules (no controls, trimmed, NFC)
+/// and at most [`MAX_NAME_CHARS`] characters.
 fn clean_text(v: &str, what: &str) -> Result<String, Error> {
-    let v = v.trim();
-    if v.chars().count() > MAX_NAME_CHARS || v.chars().any(char::is_control) {
+    let v = crate::identity::clean_text(v, what)?;
+    if v.chars().count() > MAX_NAME_CHARS {
         return Err(Error::invalid(format!(
-            "{what} must be at most {MAX_NAME_CHARS} characters, on one line"
+            "{what} must be at most {MAX_NAME_CHARS} characters"
         )));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 fn clean_email(v: &str) -> Result<String, Error> {
-    let v = clean_text(v, "an email address")?;
-    let ok = v.len() <= 254
-        && !v.contains(char::is_whitespace)
-        && v.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
-    if ok {
-        Ok(v)
-    } else {
-        Err(Error::invalid(format!(
-            "'{v}' is not an email address (write it as name@example.com)"
-        )))
-    }
+    Ok(crate::identity::EmailAddress::parse(v)?.into_string())
 }
 
 fn set_or_remove(map: &mut Map<String, Value>, key: &str, v: String) {
@@ -235,17 +226,17 @@ fn clean_edit(edit: &UserEdit) -> Result<UserEdit, Error> {
         display_name: edit
             .display_name
             .as_deref()
-            .map(|v| clean_text(v, "the display name"))
+            .map(|v| clean_text(v, "displayName"))
             .transpose()?,
         given_name: edit
             .given_name
             .as_deref()
-            .map(|v| clean_text(v, "the given name"))
+            .map(|v| clean_text(v, "name.givenName"))
             .transpose()?,
         family_name: edit
             .family_name
             .as_deref()
-            .map(|v| clean_text(v, "the family name"))
+            .map(|v| clean_text(v, "name.familyName"))
             .transpose()?,
         emails,
         active: edit.active,
@@ -442,17 +433,18 @@ impl LocalUserService {
         email: Option<&str>,
         actor: &Actor,
     ) -> Result<UserRecord, Error> {
-        let user_name = clean_text(user_name, "the userName")?;
-        if user_name.is_empty() {
+        if user_name.trim().is_empty() {
             return Err(Error::invalid(
                 "give the user a userName, such as jane@example.com",
             ));
         }
+        let user_name = clean_text(user_name, "userName")?;
+        let user_name = crate::identity::clean_user_name(&user_name)?;
         let mut doc = Map::new();
         doc.insert("schemas".into(), json!([USER_SCHEMA]));
         doc.insert("userName".into(), Value::String(user_name.clone()));
         if let Some(d) = display_name {
-            set_or_remove(&mut doc, "displayName", clean_text(d, "the display name")?);
+            set_or_remove(&mut doc, "displayName", clean_text(d, "displayName")?);
         }
         if let Some(e) = email.map(str::trim).filter(|e| !e.is_empty()) {
             doc.insert("emails".into(), emails_value(&[clean_email(e)?]));
@@ -467,7 +459,7 @@ impl LocalUserService {
             display_name: None,
             active: true,
             emails: Vec::new(),
-            doc: Value::Object(doc),
+            doc: crate::identity::clean_user_document(Value::Object(doc))?,
             managed_by: ManagedBy::Local,
             created_at: now,
             updated_at: now,
@@ -514,7 +506,8 @@ impl LocalUserService {
                         return Err(Error::conflict(MANAGED_BY_IDP));
                     }
                     let mut next = current.clone();
-                    next.doc = apply_edit(&current.doc, &change);
+                    next.doc =
+                        crate::identity::clean_user_document(apply_edit(&current.doc, &change))?;
                     next.reindex();
                     next.version = current.version + 1;
                     next.updated_at = now.max(current.updated_at);

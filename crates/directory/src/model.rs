@@ -88,7 +88,11 @@ impl UserRecord {
         self.external_id = ix.external_id;
         self.display_name = ix.display_name;
         self.active = ix.active;
-        let mut emails: Vec<String> = ix.emails.iter().map(|e| e.to_lowercase()).collect();
+        let mut emails: Vec<String> = ix
+            .emails
+            .iter()
+            .map(|e| crate::identity::email_key(e))
+            .collect();
         emails.sort();
         emails.dedup();
         self.emails = emails;

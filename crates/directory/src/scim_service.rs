@@ -8,13 +8,14 @@ use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
+use crate::identity;
 use crate::ids::{GroupId, OrgId, UserId};
 use crate::model::{
     AuditEvent, GroupRecord, ManagedBy, Member, MembershipChange, Page, ScimTokenRecord, UserRecord,
 };
 use crate::query::{Cmp, IndexKey, SortKey, StoreQuery};
 use crate::store::{Store, StoreError};
-use crate::token::{self, email_domain};
+use crate::token;
 use crate::token_cache::TokenCache;
 use crate::write_turns::WriteTurns;
 use scim::filter::{CompValue, CompareOp, Filter};
@@ -508,25 +509,26 @@ impl ScimService {
     // ---------------------------------------------------------------- rules
 
     /// The email-domain rule: the user's identity email (userName when it is an email,
-    /// else the primary email) must be in one of the token's domains.
+    /// else the primary email) must be in one of the token's domains. Applied to every user
+    /// a token writes: the identity it has now and the one a change gives it.
     fn check_domains(token: &ScimTokenRecord, doc: &Value) -> Result<(), Error> {
         if token.domains.allows_any() {
             return Ok(());
         }
         let ix = scim::resource::user_index(doc);
-        let identity = if email_domain(&ix.user_name).is_some() {
-            Some(ix.user_name.clone())
-        } else {
-            ix.primary_email
-                .clone()
-                .or_else(|| ix.emails.first().cloned())
+        let identity = match identity::user_name_email(&ix.user_name) {
+            Some(email) => Some(email),
+            None => ix
+                .primary_email
+                .as_deref()
+                .and_then(|e| identity::EmailAddress::parse(e).ok()),
         };
         let forbidden = |detail: String| Error::new(ErrorKind::Forbidden, detail);
         match identity {
-            Some(email) if token.domains.allows_email(&email) => Ok(()),
+            Some(email) if token.domains.allows_email(email.as_str()) => Ok(()),
             Some(email) => Err(forbidden(format!(
                 "email domain {} is not allowed for token {}: it may provision only {}. Add the domain to the token (`portcullis token domains`) or use another token",
-                email_domain(&email).unwrap_or_else(|| email.clone()),
+                email.domain(),
                 token.name,
                 token.domains
             ))),
@@ -535,6 +537,34 @@ impl ScimService {
                 ix.user_name, token.name, token.domains
             ))),
         }
+    }
+
+    /// The domain rule for members a change adds to a group: each user among them must be
+    /// inside the token's domains (a token never puts a user it does not provision into a
+    /// group). Groups and ids that name nothing are left to the membership rules. One batch
+    /// read of the added users: O(added members), whatever the size of the group.
+    async fn check_added_members(&self, caller: &ScimCaller, ids: &[String]) -> Result<(), Error> {
+        if caller.token.domains.allows_any() || ids.is_empty() {
+            return Ok(());
+        }
+        let users: Vec<UserId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+        let found = self
+            .store
+            .users_by_ids(caller.org, &users)
+            .await
+            .map_err(store_err)?;
+        for user in &found {
+            Self::check_domains(&caller.token, &user.doc).map_err(|e| {
+                Error::new(
+                    e.kind,
+                    format!(
+                        "member {} ({}) cannot be added: {}",
+                        user.id, user.user_name, e.detail
+                    ),
+                )
+            })?;
+        }
+        Ok(())
     }
 
     fn parse_user_id(id: &str) -> Result<UserId, Error> {
@@ -619,7 +649,8 @@ impl ScimService {
         body: &Value,
         projection: &Projection,
     ) -> Result<Written, Error> {
-        let mut doc = scim::resource::normalize(ResourceKind::User, body)?;
+        let mut doc =
+            identity::clean_user_document(scim::resource::normalize(ResourceKind::User, body)?)?;
         Self::check_domains(&caller.token, &doc)?;
         // A new user is active unless the client says otherwise; the default is written down
         // so that it is returned like any other value.
@@ -708,8 +739,10 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Written, Error> {
         let result = async {
-            let doc = scim::resource::normalize(ResourceKind::User, body)?;
-            Self::check_domains(&caller.token, &doc)?;
+            let doc = identity::clean_user_document(scim::resource::normalize(
+                ResourceKind::User,
+                body,
+            )?)?;
             self.write_user(caller, id, if_match, projection, false, move |_| {
                 Ok(doc.clone())
             })
@@ -737,21 +770,10 @@ impl ScimService {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
             let heavy = patch_is_heavy(&ops);
-            let token = caller.token.clone();
             self.write_user(caller, id, if_match, projection, heavy, move |current| {
                 let mut doc = current.clone();
                 scim::patch::apply(ResourceKind::User, &mut doc, &ops)?;
-                let doc = revalidate(ResourceKind::User, doc)?;
-                let before = scim::resource::user_index(current);
-                let after = scim::resource::user_index(&doc);
-                // The domain rule applies on every change of userName or email.
-                if before.user_name != after.user_name
-                    || before.emails != after.emails
-                    || before.primary_email != after.primary_email
-                {
-                    Self::check_domains(&token, &doc)?;
-                }
-                Ok(doc)
+                identity::clean_user_document(revalidate(ResourceKind::User, doc)?)
             })
             .await
         }
@@ -799,9 +821,16 @@ impl ScimService {
             let expected = current.version;
             let now = self.clock.now();
             let change = Arc::clone(&change);
+            let token = caller.token.clone();
             let candidate = run_apply(heavy, move || {
+                // The token's domains guard who the user is now (so no user of another
+                // domain, local or provisioned by another token, is changed or taken over)
+                // and who the change makes them. The version check of the write below makes
+                // the first hold for the row that is replaced.
+                Self::check_domains(&token, &current.doc)?;
                 let mut next = current.clone();
                 next.doc = change(&current.doc)?;
+                Self::check_domains(&token, &next.doc)?;
                 next.reindex();
                 next.managed_by = ManagedBy::Scim;
                 next.version = current.version + 1;
@@ -855,6 +884,7 @@ impl ScimService {
     ) -> Result<(), Error> {
         let result = async {
             let user = self.load_user(caller.org, id).await?;
+            Self::check_domains(&caller.token, &user.doc)?;
             Self::check_if_match(if_match, user.version)?;
             self.store
                 .delete_user(caller.org, user.id)
@@ -897,8 +927,10 @@ impl ScimService {
         body: &Value,
         projection: &Projection,
     ) -> Result<Written, Error> {
-        let mut doc = scim::resource::normalize(ResourceKind::Group, body)?;
+        let mut doc =
+            identity::clean_group_document(scim::resource::normalize(ResourceKind::Group, body)?)?;
         let members = take_member_ids(&mut doc)?;
+        self.check_added_members(caller, &members).await?;
         let now = self.clock.now();
         let mut group = GroupRecord {
             id: GroupId::new_random(),
@@ -977,9 +1009,13 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Written, Error> {
         let result = async {
-            let mut doc = scim::resource::normalize(ResourceKind::Group, body)?;
+            let mut doc = identity::clean_group_document(scim::resource::normalize(
+                ResourceKind::Group,
+                body,
+            )?)?;
             let members = take_member_ids(&mut doc)?;
             let heavy = members.len() > INLINE_PATCH_VALUES;
+            self.check_added_members(caller, &members).await?;
             let changes = vec![MembershipChange::RemoveAll, MembershipChange::Add(members)];
             self.write_group(caller, id, if_match, heavy, move |_| {
                 Ok((doc.clone(), changes.clone()))
@@ -1023,11 +1059,35 @@ impl ScimService {
         let result = async {
             let ops = scim::patch::parse_patch_request(body)?;
             let heavy = patch_is_heavy(&ops);
+            // A token held to some domains may add only users inside them: the members the
+            // PATCH adds (they come from its values, not from the stored group) are checked
+            // before the write, and the write adds no other.
+            let checked_adds: Option<std::collections::HashSet<String>> =
+                if caller.token.domains.allows_any() {
+                    None
+                } else {
+                    let current = self.load_group(caller.org, id).await?;
+                    let mut doc = current.doc.clone();
+                    let adds = added_member_ids(&scim::patch::apply(
+                        ResourceKind::Group,
+                        &mut doc,
+                        &ops,
+                    )?);
+                    self.check_added_members(caller, &adds).await?;
+                    Some(adds.into_iter().collect())
+                };
             let group = self
                 .write_group(caller, id, if_match, heavy, move |current| {
                     let mut doc = current.clone();
                     let changes = scim::patch::apply(ResourceKind::Group, &mut doc, &ops)?;
-                    let doc = revalidate(ResourceKind::Group, doc)?;
+                    if let Some(checked) = &checked_adds {
+                        if added_member_ids(&changes).iter().any(|m| !checked.contains(m)) {
+                            return Err(Error::conflict(
+                                "the group changed while its new members were checked; send the PATCH again",
+                            ));
+                        }
+                    }
+                    let doc = identity::clean_group_document(revalidate(ResourceKind::Group, doc)?)?;
                     let mut out = Vec::with_capacity(changes.len());
                     for c in changes {
                         match c {
@@ -1219,10 +1279,14 @@ impl ScimService {
             params.attributes.as_deref(),
             params.excluded_attributes.as_deref(),
         )?;
-        let filter = match params.filter.as_deref().map(str::trim) {
+        let mut filter = match params.filter.as_deref().map(str::trim) {
             Some(f) if !f.is_empty() => Some(scim::filter::parse_filter(f)?),
             _ => None,
         };
+        // Compared with stored identity strings as they were cleaned (NFC, trimmed).
+        if let Some(f) = filter.as_mut() {
+            identity::clean_filter_values(f);
+        }
         let start_index = params.start_index.unwrap_or(1).max(1) as u64;
         let count = params
             .count
@@ -1495,6 +1559,20 @@ fn revalidate(kind: ResourceKind, mut doc: Value) -> Result<Value, ScimError> {
     Ok(out)
 }
 
+/// The member ids a PATCH's changes add, in order.
+fn added_member_ids(changes: &[scim::patch::MemberChange]) -> Vec<String> {
+    changes
+        .iter()
+        .flat_map(|c| match c {
+            scim::patch::MemberChange::Add(ids) | scim::patch::MemberChange::ReplaceAll(ids) => {
+                ids.as_slice()
+            }
+            _ => &[],
+        })
+        .cloned()
+        .collect()
+}
+
 /// Takes `members` out of a normalized group document: they live in their own table.
 fn take_member_ids(doc: &mut Value) -> Result<Vec<String>, Error> {
     let members = doc.as_object_mut().and_then(|m| m.remove("members"));
@@ -1666,10 +1744,12 @@ fn index_key(kind: ResourceKind, f: &Filter) -> Option<IndexKey> {
         (CompareOp::Eq, CompValue::String(s)) => match (kind, name.as_str()) {
             (_, "id") => Some(IndexKey::Id(s.clone())),
             (_, "externalid") => Some(IndexKey::ExternalId(s.clone())),
-            (ResourceKind::User, "username") => Some(IndexKey::UserNameLower(s.to_lowercase())),
+            (ResourceKind::User, "username") => {
+                Some(IndexKey::UserNameLower(identity::user_name_key(s)))
+            }
             (_, "displayname") => Some(IndexKey::DisplayNameLower(s.to_lowercase())),
             (ResourceKind::User, "emails.value") | (ResourceKind::User, "emails") => {
-                Some(IndexKey::EmailLower(s.to_lowercase()))
+                Some(IndexKey::EmailLower(identity::email_key(s)))
             }
             _ => None,
         },

@@ -698,12 +698,12 @@ impl SsoService {
         org: OrgId,
         verified: &saml::VerifiedAssertion,
     ) -> Result<Option<UserRecord>, Refused> {
-        let by_name = IndexKey::UserNameLower(verified.name_id.trim().to_lowercase());
+        let by_name = IndexKey::UserNameLower(crate::identity::user_name_key(&verified.name_id));
         if let Some(u) = self.find_one(org, by_name).await? {
             return Ok(Some(u));
         }
         if let Some(email) = verified.email_attribute() {
-            let by_email = IndexKey::EmailLower(email.trim().to_lowercase());
+            let by_email = IndexKey::EmailLower(crate::identity::email_key(email));
             return self.find_one(org, by_email).await;
         }
         Ok(None)
@@ -780,6 +780,8 @@ impl SsoService {
         }
         let doc = scim::resource::normalize(scim::schema::ResourceKind::User, &doc)
             .map_err(|e| failed(format!("jit user document: {}", e.detail)))?;
+        let doc = crate::identity::clean_user_document(doc)
+            .map_err(|e| failed(format!("jit user document: {}", e.detail)))?;
         let mut user = UserRecord {
             id: UserId::new_random(),
             org_id: org,
@@ -799,7 +801,10 @@ impl SsoService {
             Ok(()) => Ok(user),
             // Created meanwhile by a concurrent sign-in or SCIM: use that one.
             Err(StoreError::Conflict(_)) => self
-                .find_one(org, IndexKey::UserNameLower(user.user_name.to_lowercase()))
+                .find_one(
+                    org,
+                    IndexKey::UserNameLower(crate::identity::user_name_key(&user.user_name)),
+                )
                 .await?
                 .ok_or_else(|| failed("jit user vanished after a conflict".into())),
             Err(e) => Err(failed(format!("store: {e}"))),

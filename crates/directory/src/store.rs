@@ -54,6 +54,23 @@ pub type UserGroup = (GroupId, String, bool);
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One budget a sign-in attempt is counted against: a key (an organization and email, a
+/// client address) and how many attempts its window allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInLimit {
+    pub key: String,
+    pub limit: u32,
+}
+
+/// What [`Store::reserve_sign_in_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInReservation {
+    /// Counted under every key: the password may be checked.
+    Allowed,
+    /// Nothing was counted: the limit at this index of the list given is reached.
+    Throttled { full: usize },
+}
+
 /// An audit event as read back, with its position in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAuditEvent {
@@ -122,6 +139,17 @@ pub trait Store: Send + Sync + 'static {
             Vec::new()
         };
         Ok(Some((user, groups)))
+    }
+    /// The users of the organization among `ids` (unknown ids are left out), in no
+    /// particular order: one round trip where the backend can.
+    async fn users_by_ids(&self, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = self.get_user(org, *id).await? {
+                out.push(u);
+            }
+        }
+        Ok(out)
     }
     /// Removes the user and their memberships.
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()>;
@@ -415,15 +443,23 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64>;
 
     // Sign-in throttle, shared by every node.
-    /// Counts a failed sign-in under `key` and returns the failures within `window` of `now`
-    /// (this one included). Older failures are forgotten.
-    async fn record_failed_sign_in(
+    /// Reserves one sign-in attempt under every key of `limits`, atomically: when each key
+    /// has fewer than its limit of attempts within `window` of `now`, one attempt at `now` is
+    /// counted under each and the answer is `Allowed`; otherwise nothing is counted and the
+    /// answer names the first key that is full. Concurrent reservations, from any node, never
+    /// count past a limit. Older attempts are forgotten on the way. The caller checks the
+    /// password only when allowed, and on success clears or releases what it reserved.
+    async fn reserve_sign_in_attempt(
         &self,
-        key: &str,
+        limits: &[SignInLimit],
         now: OffsetDateTime,
         window: time::Duration,
-    ) -> StoreResult<u32>;
-    /// Failures under `key` within `window` of `now`, without counting one.
+    ) -> StoreResult<SignInReservation>;
+    /// Gives back one attempt reserved under `key` at `at` (a sign-in that succeeded, or
+    /// whose password was never checked). Releasing what is not there is no error.
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Attempts counted under `key` within `window` of `now` (failed ones, and those whose
+    /// check is still running), without counting one.
     async fn failed_sign_ins(
         &self,
         key: &str,

@@ -151,13 +151,12 @@ impl fmt::Display for DomainList {
     }
 }
 
-/// The lower-cased domain of something shaped like an email address.
+/// The lower-cased ASCII domain of a valid email address (see [`crate::identity::EmailAddress`]),
+/// or `None` when the string is not one.
 pub fn email_domain(s: &str) -> Option<String> {
-    let (local, domain) = s.trim().rsplit_once('@')?;
-    if local.is_empty() || domain.is_empty() || !domain.contains('.') {
-        return None;
-    }
-    Some(domain.to_ascii_lowercase())
+    crate::identity::EmailAddress::parse(s)
+        .ok()
+        .map(|e| e.domain().to_string())
 }
 
 #[cfg(test)]
@@ -185,6 +184,10 @@ mod tests {
         assert!(!list.allows_email("eve@other.com"));
         assert!(!list.allows_email("eve@sub.acme.com"));
         assert!(!list.allows_email("not-an-email"));
+        // The domain is the one after the only @, never the last of several.
+        assert!(!list.allows_email("a@evil.com@acme.com"));
+        assert!(!list.allows_email("a@acme.com\n"));
+        assert!(list.allows_email("\"a@evil.com\"@acme.com"));
         assert_eq!(list.to_stored(), "acme.com,acme.io");
         assert_eq!(DomainList::from_stored("acme.com,acme.io").unwrap(), list);
         let any = DomainList::parse(&["*"]).unwrap();

@@ -76,6 +76,15 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The same state with another bound on console password computations (tests use a
+    /// small one to see the excess shed).
+    pub fn with_password_hashing(mut self, hashing: directory::password::PasswordHashing) -> Self {
+        self.console = self.console.with_password_hashing(hashing);
+        self
+    }
+}
+
 /// Opens the store a database URL names: `postgres://…` → PostgreSQL, anything else SQLite.
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

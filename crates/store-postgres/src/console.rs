@@ -3,7 +3,7 @@
 use super::{backend, from_ms, get, ms, write_error};
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
@@ -281,43 +281,75 @@ pub(crate) async fn failed_sign_ins(
     Ok(count(n))
 }
 
-pub(crate) async fn record_failed_sign_in(
+pub(crate) async fn reserve_sign_in_attempt(
     pool: &PgPool,
-    key: &str,
+    limits: &[SignInLimit],
     now: OffsetDateTime,
     window: Duration,
-) -> StoreResult<u32> {
-    // A per-key transaction lock makes concurrent failures count one after the other, so each
-    // sees every failure before it (a burst cannot slip past the limit together).
+) -> StoreResult<SignInReservation> {
+    if limits.is_empty() {
+        return Ok(SignInReservation::Allowed);
+    }
+    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
+    let caps: Vec<i64> = limits.iter().map(|l| i64::from(l.limit)).collect();
+    // A transaction lock per key makes concurrent reservations of a key (from any node) run
+    // one after the other, so each sees every attempt before it. Locks are taken in the order
+    // of their ids: a volatile function in the select list is evaluated after ORDER BY, so two
+    // reservations sharing keys never wait on each other in a cycle.
     let mut tx = pool.begin().await.map_err(backend)?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(key)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    // Forget what fell out of the window, so the table stays as small as the traffic.
-    sqlx::query("DELETE FROM console_sign_in_failures WHERE key = $1 AND at <= $2")
-        .bind(key)
-        .bind(ms(now - window))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    sqlx::query("INSERT INTO console_sign_in_failures (key, at) VALUES ($1, $2)")
-        .bind(key)
-        .bind(ms(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM console_sign_in_failures WHERE key = $1 AND at > $2",
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(lock_id) FROM (SELECT DISTINCT hashtextextended(k, 0) AS lock_id FROM unnest($1::text[]) AS k) AS ids ORDER BY lock_id",
     )
-    .bind(key)
+    .bind(&keys)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    // One statement: forget what fell out of the window, count what is left per key, and
+    // count this attempt under every key only when none is full. Every part sees the same
+    // snapshot, so the count leaves out the rows being forgotten (they are older than the window).
+    let full: Option<i32> = sqlx::query_scalar(
+        "WITH forgotten AS (
+             DELETE FROM console_sign_in_failures WHERE key = ANY($1) AND at <= $3
+         ), counts AS (
+             SELECT l.ord, (SELECT COUNT(*) FROM console_sign_in_failures f
+                            WHERE f.key = l.key AND f.at > $3) >= l.cap AS is_full
+             FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS l(key, cap, ord)
+         ), reserved AS (
+             INSERT INTO console_sign_in_failures (key, at)
+             SELECT k, $4 FROM unnest($1::text[]) AS k
+             WHERE NOT EXISTS (SELECT 1 FROM counts WHERE is_full)
+         )
+         SELECT (MIN(ord) - 1)::int FROM counts WHERE is_full",
+    )
+    .bind(&keys)
+    .bind(&caps)
     .bind(ms(now - window))
+    .bind(ms(now))
     .fetch_one(&mut *tx)
     .await
     .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
-    Ok(count(n))
+    Ok(match full.and_then(|i| usize::try_from(i).ok()) {
+        Some(full) => SignInReservation::Throttled { full },
+        None => SignInReservation::Allowed,
+    })
+}
+
+pub(crate) async fn release_sign_in_attempt(
+    pool: &PgPool,
+    key: &str,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    // One row: other attempts made at the same millisecond stay counted.
+    sqlx::query(
+        "DELETE FROM console_sign_in_failures WHERE ctid = (SELECT ctid FROM console_sign_in_failures WHERE key = $1 AND at = $2 LIMIT 1)",
+    )
+    .bind(key)
+    .bind(ms(at))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }
 
 pub(crate) async fn clear_failed_sign_ins(pool: &PgPool, key: &str) -> StoreResult<()> {

@@ -25,6 +25,7 @@ use directory::query::{
     UserListQuery,
 };
 use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
+use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
@@ -771,6 +772,24 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn users_by_ids(&self, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = ANY($2)"
+        ))
+        .bind(org.0)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(Self::user_from_row)
+        .collect()
+    }
+
     async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         write_user_row(&mut tx, u, expected_version).await?;
@@ -1426,13 +1445,17 @@ impl Store for PostgresStore {
         console_roles::delete_user_sessions(&self.pool, org, user).await
     }
 
-    async fn record_failed_sign_in(
+    async fn reserve_sign_in_attempt(
         &self,
-        key: &str,
+        limits: &[SignInLimit],
         now: OffsetDateTime,
         window: time::Duration,
-    ) -> StoreResult<u32> {
-        console::record_failed_sign_in(&self.pool, key, now, window).await
+    ) -> StoreResult<SignInReservation> {
+        console::reserve_sign_in_attempt(&self.pool, limits, now, window).await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        console::release_sign_in_attempt(&self.pool, key, at).await
     }
 
     async fn failed_sign_ins(

@@ -4,7 +4,7 @@ use crate::engine::backend;
 use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use time::{Duration, OffsetDateTime};
 
@@ -263,26 +263,50 @@ pub(crate) fn failed_sign_ins(
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-pub(crate) fn record_failed_sign_in(
+/// Runs on the writer thread, which runs one write at a time: the counts read here cannot
+/// change before the inserts, so concurrent reservations never pass a limit together.
+pub(crate) fn reserve_sign_in_attempt(
     conn: &Connection,
-    key: &str,
+    limits: &[SignInLimit],
     now: OffsetDateTime,
     window: Duration,
-) -> StoreResult<u32> {
-    // Forget what fell out of the window, so the table stays as small as the traffic.
+) -> StoreResult<SignInReservation> {
+    for (index, limit) in limits.iter().enumerate() {
+        // Forget what fell out of the window, so the table stays as small as the traffic.
+        execute(
+            conn,
+            "DELETE FROM console_sign_in_failures WHERE key = ? AND at <= ?",
+            params![limit.key, ms(now - window)],
+        )
+        .map_err(backend)?;
+        if failed_sign_ins(conn, &limit.key, now, window)? >= limit.limit {
+            return Ok(SignInReservation::Throttled { full: index });
+        }
+    }
+    for limit in limits {
+        execute(
+            conn,
+            "INSERT INTO console_sign_in_failures (key, at) VALUES (?, ?)",
+            params![limit.key, ms(now)],
+        )
+        .map_err(backend)?;
+    }
+    Ok(SignInReservation::Allowed)
+}
+
+pub(crate) fn release_sign_in_attempt(
+    conn: &Connection,
+    key: &str,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    // One row: other attempts made at the same millisecond stay counted.
     execute(
         conn,
-        "DELETE FROM console_sign_in_failures WHERE key = ? AND at <= ?",
-        params![key, ms(now - window)],
+        "DELETE FROM console_sign_in_failures WHERE rowid = (SELECT rowid FROM console_sign_in_failures WHERE key = ? AND at = ? LIMIT 1)",
+        params![key, ms(at)],
     )
     .map_err(backend)?;
-    execute(
-        conn,
-        "INSERT INTO console_sign_in_failures (key, at) VALUES (?, ?)",
-        params![key, ms(now)],
-    )
-    .map_err(backend)?;
-    failed_sign_ins(conn, key, now, window)
+    Ok(())
 }
 
 pub(crate) fn clear_failed_sign_ins(conn: &Connection, key: &str) -> StoreResult<()> {

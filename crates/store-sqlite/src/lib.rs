@@ -17,6 +17,7 @@ use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
     GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
 };
+use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
 use engine::{Engine, Location};
 use std::collections::{HashMap, HashSet};
@@ -691,15 +692,22 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn record_failed_sign_in(
+    async fn reserve_sign_in_attempt(
         &self,
-        key: &str,
+        limits: &[SignInLimit],
         now: OffsetDateTime,
         window: time::Duration,
-    ) -> StoreResult<u32> {
+    ) -> StoreResult<SignInReservation> {
+        let limits = limits.to_vec();
+        self.engine
+            .write(move |c| console::reserve_sign_in_attempt(c, &limits, now, window))
+            .await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
         let key = key.to_string();
         self.engine
-            .write(move |c| console::record_failed_sign_in(c, &key, now, window))
+            .write(move |c| console::release_sign_in_attempt(c, &key, at))
             .await
     }
 

@@ -50,6 +50,14 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |state| state).await
+    }
+
+    /// A server whose state `adjust` changes before it serves (e.g. smaller limits).
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         let (url, db_dir) = match &backend {
             Backend::Sqlite => {
                 let dir =
@@ -72,6 +80,7 @@ impl TestServer {
                 limits: Default::default(),
             },
         );
+        let state = adjust(state);
         let router = build_router(state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {

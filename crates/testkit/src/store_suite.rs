@@ -60,6 +60,7 @@ macro_rules! store_suite_tests {
             refused_writes_leave_concurrent_writes_whole,
             sequential_pages_follow_positions_across_deletes,
             organizations_never_see_each_other,
+            users_by_ids_reads_only_the_organizations_users,
             audit_append_and_list,
             audit_filters_combine_and_page_both_ways,
             last_audit_event_by_prefix_and_outcome,
@@ -72,6 +73,7 @@ macro_rules! store_suite_tests {
             console_invites_single_use_and_expire,
             console_sessions_create_touch_delete,
             sign_in_failures_counted_in_window,
+            concurrent_sign_in_reservations_never_pass_the_limit,
             console_admins_list_link_delete,
             console_admin_roles_group_and_grants,
             console_sso_sessions_end_by_user,
@@ -1667,6 +1669,29 @@ pub async fn sequential_pages_follow_positions_across_deletes(store: Arc<dyn Sto
     walk(ids).await;
 }
 
+/// A batch read of users by id: only this organization's, unknown ids left out.
+pub async fn users_by_ids_reads_only_the_organizations_users(store: Arc<dyn Store>) {
+    let a = new_org(&store).await;
+    let b = new_org(&store).await;
+    let jane = user_with(a.id, "jane@acme.com", Some("Jane"), &["jane@acme.com"]);
+    let joe = user(a.id, "joe@acme.com");
+    let theirs = user(b.id, "eve@other.com");
+    for u in [&jane, &joe, &theirs] {
+        insert_user(&store, u).await;
+    }
+    let mut found = store
+        .users_by_ids(a.id, &[jane.id, theirs.id, UserId::new_random(), joe.id])
+        .await
+        .unwrap();
+    found.sort_by(|x, y| x.user_name.cmp(&y.user_name));
+    assert_eq!(found, vec![jane.clone(), joe.clone()]);
+    assert_eq!(store.users_by_ids(a.id, &[]).await.unwrap(), vec![]);
+    assert_eq!(
+        store.users_by_ids(b.id, &[jane.id]).await.unwrap(),
+        Vec::<UserRecord>::new()
+    );
+}
+
 pub async fn organizations_never_see_each_other(store: Arc<dyn Store>) {
     let a = new_org(&store).await;
     let b = new_org(&store).await;
@@ -2699,62 +2724,157 @@ pub async fn console_sessions_create_touch_delete(store: Arc<dyn Store>) {
     );
 }
 
+fn sign_in_limit(key: &str, limit: u32) -> directory::store::SignInLimit {
+    directory::store::SignInLimit {
+        key: key.to_string(),
+        limit,
+    }
+}
+
 pub async fn sign_in_failures_counted_in_window(store: Arc<dyn Store>) {
+    use directory::store::SignInReservation::{Allowed, Throttled};
     let key = format!("email:{}:it@acme.com", Uuid::new_v4());
     let other = format!("ip:{}", Uuid::new_v4());
     let window = Duration::minutes(15);
     let now = now_ms();
+    let both = [sign_in_limit(&key, 3), sign_in_limit(&other, 5)];
     assert_eq!(store.failed_sign_ins(&key, now, window).await.unwrap(), 0);
+    // Each reservation counts under both keys, until the smaller limit is reached.
     for n in 1..=3u32 {
         let t = now + Duration::seconds(i64::from(n));
         assert_eq!(
-            store.record_failed_sign_in(&key, t, window).await.unwrap(),
-            n
+            store
+                .reserve_sign_in_attempt(&both, t, window)
+                .await
+                .unwrap(),
+            Allowed
         );
+        assert_eq!(store.failed_sign_ins(&key, t, window).await.unwrap(), n);
+        assert_eq!(store.failed_sign_ins(&other, t, window).await.unwrap(), n);
     }
+    // Full: refused, naming the full key, and nothing is counted under either.
+    let t = now + Duration::seconds(10);
     assert_eq!(
         store
-            .record_failed_sign_in(&other, now, window)
+            .reserve_sign_in_attempt(&both, t, window)
             .await
             .unwrap(),
-        1
+        Throttled { full: 0 }
     );
+    assert_eq!(store.failed_sign_ins(&key, t, window).await.unwrap(), 3);
+    assert_eq!(store.failed_sign_ins(&other, t, window).await.unwrap(), 3);
+    // The other key alone still has room; the second of a list can be the full one.
     assert_eq!(
         store
-            .failed_sign_ins(&key, now + Duration::seconds(10), window)
+            .reserve_sign_in_attempt(&[sign_in_limit(&other, 5)], t, window)
             .await
             .unwrap(),
-        3
+        Allowed
     );
-    // Past the window the old failures no longer count.
+    let fresh = format!("email:{}:x@acme.com", Uuid::new_v4());
+    assert_eq!(
+        store
+            .reserve_sign_in_attempt(
+                &[sign_in_limit(&fresh, 5), sign_in_limit(&other, 4)],
+                t,
+                window
+            )
+            .await
+            .unwrap(),
+        Throttled { full: 1 }
+    );
+    assert_eq!(store.failed_sign_ins(&fresh, t, window).await.unwrap(), 0);
+    // An empty list is always allowed and counts nothing.
+    assert_eq!(
+        store.reserve_sign_in_attempt(&[], t, window).await.unwrap(),
+        Allowed
+    );
+
+    // Releasing gives back one attempt, the one made at that instant.
+    store
+        .release_sign_in_attempt(&other, now + Duration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(store.failed_sign_ins(&other, t, window).await.unwrap(), 3);
+    store
+        .release_sign_in_attempt(&other, now + Duration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(store.failed_sign_ins(&other, t, window).await.unwrap(), 3);
+
+    // Past the window the old attempts no longer count, and room is made again.
     let later = now + Duration::minutes(16);
     assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
     assert_eq!(
         store
-            .record_failed_sign_in(&key, later, window)
+            .reserve_sign_in_attempt(&[sign_in_limit(&key, 3)], later, window)
             .await
             .unwrap(),
-        1
+        Allowed
     );
+    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 1);
 
-    // Concurrent failures are all counted.
-    let burst = futures::future::join_all((0..6).map(|_| {
+    store.clear_failed_sign_ins(&key).await.unwrap();
+    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
+    assert_eq!(store.failed_sign_ins(&other, t, window).await.unwrap(), 3);
+}
+
+/// A burst of reservations (as from many nodes at once) never counts past a limit: exactly
+/// `limit` of them are allowed, under every key of the list.
+pub async fn concurrent_sign_in_reservations_never_pass_the_limit(store: Arc<dyn Store>) {
+    use directory::store::SignInReservation::Allowed;
+    let window = Duration::minutes(15);
+    let now = now_ms();
+    let email = format!("email:{}:it@acme.com", Uuid::new_v4());
+    let address = format!("ip:{}", Uuid::new_v4());
+    let burst = futures::future::join_all((0..30).map(|i| {
         let store = store.clone();
-        let key = key.clone();
+        // Half the burst from one address, half from others: the email's limit binds all.
+        let limits = vec![
+            sign_in_limit(&email, 5),
+            sign_in_limit(
+                &if i % 2 == 0 {
+                    address.clone()
+                } else {
+                    format!("ip:{}", Uuid::new_v4())
+                },
+                20,
+            ),
+        ];
         async move {
             store
-                .record_failed_sign_in(&key, later, window)
+                .reserve_sign_in_attempt(&limits, now, window)
                 .await
                 .unwrap()
         }
     }))
     .await;
-    assert_eq!(burst.iter().max(), Some(&7));
-    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 7);
+    let allowed = burst.iter().filter(|r| **r == Allowed).count();
+    assert_eq!(allowed, 5, "{burst:?}");
+    assert_eq!(store.failed_sign_ins(&email, now, window).await.unwrap(), 5);
+    assert!(store.failed_sign_ins(&address, now, window).await.unwrap() <= 5);
 
-    store.clear_failed_sign_ins(&key).await.unwrap();
-    assert_eq!(store.failed_sign_ins(&key, later, window).await.unwrap(), 0);
-    assert_eq!(store.failed_sign_ins(&other, now, window).await.unwrap(), 1);
+    // One address against many emails: its limit binds.
+    let address = format!("ip:{}", Uuid::new_v4());
+    let burst = futures::future::join_all((0..40).map(|_| {
+        let store = store.clone();
+        let limits = vec![
+            sign_in_limit(&format!("email:{}:x@acme.com", Uuid::new_v4()), 5),
+            sign_in_limit(&address, 20),
+        ];
+        async move {
+            store
+                .reserve_sign_in_attempt(&limits, now, window)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(burst.iter().filter(|r| **r == Allowed).count(), 20);
+    assert_eq!(
+        store.failed_sign_ins(&address, now, window).await.unwrap(),
+        20
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

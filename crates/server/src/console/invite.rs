@@ -118,6 +118,7 @@ pub(super) async fn submit(
             StatusCode::BAD_REQUEST,
             invite_form(&secret, &pending, &csrf, Some(&e.detail)),
         ),
+        Err(e) if e.kind == ErrorKind::Busy => super::busy_page(&rid),
         Err(e) => internal_page(&e, &rid),
     }
 }

@@ -1,9 +1,9 @@
 //! `GET|POST /console/login`: organization, email and password.
 
 use super::{
-    client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token, error_page,
-    html_response, internal_page, layout, read_form, request_id, see_other, session_cookie,
-    with_cookie, Form, CSRF_FIELD,
+    busy_page, client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token,
+    error_page, html_response, internal_page, layout, read_form, request_id, see_other,
+    session_cookie, with_cookie, Form, CSRF_FIELD,
 };
 use crate::app::AppState;
 use axum::extract::{Request, State};
@@ -150,11 +150,21 @@ pub(super) async fn submit(State(state): State<AppState>, req: Request) -> Respo
                 Some("The organization, email or password is not right."),
             ),
         ),
-        Ok(SignInOutcome::Throttled) => error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-ins. Wait 15 minutes and try again, or ask another admin for a new invitation.",
-            &rid,
-        ),
+        Ok(SignInOutcome::Throttled) => {
+            let mut res = error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed sign-ins. Wait 15 minutes and try again, or ask another admin for a new invitation.",
+                &rid,
+            );
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(
+                    directory::console::SIGN_IN_WINDOW.whole_seconds().max(1),
+                ),
+            );
+            res
+        }
+        Ok(SignInOutcome::Busy) => busy_page(&rid),
         Err(e) => internal_page(&e, &rid),
     }
 }

@@ -453,6 +453,21 @@ pub(crate) fn error_page(status: StatusCode, message: &str, rid: &str) -> Respon
     )
 }
 
+/// Every password slot is taken (`directory::password`): a 429 page that says to try again,
+/// with `Retry-After`. Nothing was checked or counted.
+pub(crate) fn busy_page(rid: &str) -> Response {
+    let mut res = error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        directory::password::PASSWORD_BUSY,
+        rid,
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(directory::password::PASSWORD_BUSY_RETRY_AFTER_SECS),
+    );
+    res
+}
+
 /// The page for a failure of the directory itself (logged; the person sees a reference).
 pub(crate) fn internal_page(e: &directory::Error, rid: &str) -> Response {
     tracing::error!(request_id = %rid, detail = %e.detail, "console request failed");

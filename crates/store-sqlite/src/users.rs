@@ -2,15 +2,17 @@
 
 use crate::cursors::PageCursors;
 use crate::engine::backend;
-use crate::query::{order_by, page_is_complete, push_key, push_window};
+use crate::query::{
+    order_by, page_is_complete, push_key, push_scan_key, push_scan_window, push_window,
+};
 use crate::rows::{
     self, count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
     USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
 };
 use directory::ids::{OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::{SortKey, StoreQuery};
-use directory::store::{StoreError, StoreResult, UserChange, UserGroup};
+use directory::query::{ScanQuery, SortKey, StoreQuery};
+use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 use std::collections::HashMap;
@@ -218,6 +220,41 @@ pub(crate) fn query(
         count(conn, &sql, params_from_iter(params.iter()))?
     };
     Ok(Page { total, items })
+}
+
+/// The statement of one scan chunk and its parameters (shared with the query-plan test).
+pub(crate) fn scan_sql(org: OrgId, q: &ScanQuery, with_groups: bool) -> (String, Vec<Value>) {
+    let groups_column = if with_groups {
+        USER_GROUPS_COLUMN
+    } else {
+        "NULL"
+    };
+    let mut sql =
+        format!("SELECT {USER_COLUMNS}, {groups_column}, u.seq FROM users u WHERE u.org_id = ?");
+    let mut params = vec![Value::Text(org.to_string())];
+    if let Some(k) = &q.key {
+        push_scan_key(&mut sql, &mut params, "u", k);
+    }
+    push_scan_window(&mut sql, &mut params, "u", q);
+    (sql, params)
+}
+
+/// One chunk of a keyset scan in seq order: at most `q.limit` rows, whatever the size of
+/// the organization.
+pub(crate) fn scan(
+    conn: &Connection,
+    org: OrgId,
+    q: &ScanQuery,
+    with_groups: bool,
+) -> StoreResult<Vec<ScannedUser>> {
+    let (sql, params) = scan_sql(org, q, with_groups);
+    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(USER_GROUPS_INDEX + 1).map_err(backend)?,
+            rows::user(r)?,
+            rows::user_groups(r, USER_GROUPS_INDEX)?,
+        ))
+    })
 }
 
 pub(crate) fn groups_of(

@@ -11,6 +11,9 @@ pub enum ErrorKind {
     Unauthenticated,
     PreconditionFailed,
     TooLarge,
+    /// The organization already runs as much of this kind of work as it may at once;
+    /// the client should retry after [`Error::retry_after_seconds`].
+    Busy,
     Internal,
 }
 
@@ -62,8 +65,14 @@ impl Error {
             ErrorKind::Unauthenticated => 401,
             ErrorKind::PreconditionFailed => 412,
             ErrorKind::TooLarge => 413,
+            ErrorKind::Busy => 429,
             ErrorKind::Internal => 500,
         }
+    }
+
+    /// What a refusal for load tells the client to wait (`Retry-After`), in seconds.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        (self.kind == ErrorKind::Busy).then_some(crate::scan::SCAN_RETRY_AFTER_SECONDS)
     }
 
     pub fn to_scim(&self) -> ScimError {
@@ -80,6 +89,7 @@ impl From<ScimError> for Error {
             403 => ErrorKind::Forbidden,
             412 => ErrorKind::PreconditionFailed,
             413 => ErrorKind::TooLarge,
+            429 => ErrorKind::Busy,
             500..=599 => ErrorKind::Internal,
             _ => ErrorKind::Invalid,
         };

@@ -17,6 +17,7 @@ pub mod local_groups;
 pub mod local_users;
 pub mod model;
 pub mod query;
+pub mod scan;
 pub mod scim_service;
 pub mod setup;
 pub mod sso;

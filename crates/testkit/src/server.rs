@@ -50,6 +50,14 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with_limits(backend, Default::default()).await
+    }
+
+    /// A server whose SCIM service runs with these limits (e.g. a small scan chunk).
+    pub async fn start_with_limits(
+        backend: Backend,
+        limits: directory::scim_service::Limits,
+    ) -> TestServer {
         let (url, db_dir) = match &backend {
             Backend::Sqlite => {
                 let dir =
@@ -69,7 +77,7 @@ impl TestServer {
             store,
             ServerConfig {
                 base_url: base_url.clone(),
-                limits: Default::default(),
+                limits,
             },
         );
         let router = build_router(state.clone())

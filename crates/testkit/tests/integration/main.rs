@@ -15,6 +15,7 @@ mod entra;
 mod idp_server;
 mod okta;
 mod protocol;
+mod scans;
 mod sso;
 mod tokens;
 mod walkthrough;

@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Rows read from the store per chunk of a scan.
 pub const SCAN_CHUNK_ROWS: u32 = 500;
 /// Scans (lists and searches that no index answers alone) one organization may run at once.
-pub const MAX_CONCURRENT_SCANS_PER_ORG: usize = 2;
+pub const MAX_CONCURRENT_SCANS_PER_ORG: u16 = 2;
 /// How long a scan waits for one of its organization's slots before it is refused.
 pub const SCAN_SLOT_WAIT: Duration = Duration::from_secs(2);
 /// What a refused scan is told to wait before trying again (`Retry-After`).
@@ -34,7 +34,7 @@ pub const MAX_SORTED_SCAN_START_INDEX: u64 = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanLimits {
     pub chunk: u32,
-    pub per_org: usize,
+    pub per_org: u16,
     pub wait: Duration,
     pub max_sorted_start_index: u64,
 }
@@ -54,7 +54,7 @@ impl Default for ScanLimits {
 /// created on first use and dropped when its last scan ends, so the map holds only the
 /// organizations scanning right now.
 pub struct ScanGate {
-    per_org: usize,
+    per_org: u16,
     wait: Duration,
     running: Arc<Mutex<HashMap<OrgId, Arc<Semaphore>>>>,
 }
@@ -104,7 +104,7 @@ impl ScanGate {
             Arc::clone(
                 running
                     .entry(org)
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_org))),
+                    .or_insert_with(|| Arc::new(Semaphore::new(usize::from(self.per_org)))),
             )
         };
         let permit = tokio::time::timeout(self.wait, semaphore.acquire_owned()).await;

@@ -76,10 +76,7 @@ impl Drop for ScanSlot {
 /// Drops the organization's semaphore when only the map holds it: nobody scans or waits.
 fn forget_if_idle(running: &Mutex<HashMap<OrgId, Arc<Semaphore>>>, org: OrgId) {
     if let Ok(mut running) = running.lock() {
-        if running
-            .get(&org)
-            .is_some_and(|s| Arc::strong_count(s) == 1)
-        {
+        if running.get(&org).is_some_and(|s| Arc::strong_count(s) == 1) {
             running.remove(&org);
         }
     }
@@ -447,7 +444,10 @@ mod tests {
                             .skip(start as usize - 1)
                             .take(count as usize)
                             .collect();
-                        assert_eq!(page, want, "{semantics:?} desc={descending} {start}/{count}");
+                        assert_eq!(
+                            page, want,
+                            "{semantics:?} desc={descending} {start}/{count}"
+                        );
                     }
                 }
             }
@@ -481,7 +481,11 @@ mod tests {
         let second = gate.enter(a).await.unwrap();
         let refused = gate.enter(a).await.err().unwrap();
         assert_eq!(refused.kind, ErrorKind::Busy);
-        assert!(refused.detail.contains("limit per organization is 2"), "{}", refused.detail);
+        assert!(
+            refused.detail.contains("limit per organization is 2"),
+            "{}",
+            refused.detail
+        );
         // Another organization is not affected.
         let other = gate.enter(b).await.unwrap();
         drop(other);

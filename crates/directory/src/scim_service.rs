@@ -1128,9 +1128,10 @@ impl ScimService {
         let store_pages = plan.exact
             && match &order {
                 None => true,
-                Some(ScanOrder::Column(column)) => {
-                    plan.key.as_ref().is_none_or(|k| key_serves_sort(k, *column))
-                }
+                Some(ScanOrder::Column(column)) => plan
+                    .key
+                    .as_ref()
+                    .is_none_or(|k| key_serves_sort(k, *column)),
                 Some(ScanOrder::Json(_)) => false,
             };
         // Work that may visit every user of the organization takes one of its scan slots:
@@ -1293,9 +1294,7 @@ impl ScimService {
                     for (seq, user, groups) in &rows {
                         let v = this.render_user(user, with_groups.then_some(groups.as_slice()));
                         if resource_matches(ResourceKind::User, filter.as_deref(), &v) {
-                            let key = order
-                                .as_deref()
-                                .and_then(|o| o.user_value(user, &v));
+                            let key = order.as_deref().and_then(|o| o.user_value(user, &v));
                             out.push((*seq, key));
                         }
                     }
@@ -1331,9 +1330,7 @@ impl ScimService {
                     for ((seq, group), members) in rows.iter().zip(&members) {
                         let v = this.render_group(group, members.as_deref());
                         if resource_matches(ResourceKind::Group, filter.as_deref(), &v) {
-                            let key = order
-                                .as_deref()
-                                .and_then(|o| o.group_value(group, &v));
+                            let key = order.as_deref().and_then(|o| o.group_value(group, &v));
                             out.push((*seq, key));
                         }
                     }
@@ -1858,6 +1855,56 @@ mod tests {
             plan_query(ResourceKind::User, Some(&f)).key,
             Some(IndexKey::LastModified(Cmp::Gt, _))
         ));
+        // sw / co / ew on the indexed text columns: folded where the attribute is
+        // case-insensitive, as given for externalId (case-exact).
+        for (filter, kind, key) in [
+            (
+                "userName sw \"Jane\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::UserNameLower, TextOp::Prefix, "jane".into()),
+            ),
+            (
+                "emails.value co \"@Acme\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::EmailLower, TextOp::Contains, "@acme".into()),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:User:emails ew \".COM\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::EmailLower, TextOp::Suffix, ".com".into()),
+            ),
+            (
+                "externalId sw \"00U\"",
+                ResourceKind::Group,
+                IndexKey::Text(TextColumn::ExternalId, TextOp::Prefix, "00U".into()),
+            ),
+            (
+                "displayName ew \"Ops\"",
+                ResourceKind::Group,
+                IndexKey::Text(TextColumn::DisplayNameLower, TextOp::Suffix, "ops".into()),
+            ),
+        ] {
+            let f = scim::filter::parse_filter(filter).unwrap();
+            assert_eq!(
+                plan_query(kind, Some(&f)),
+                QueryPlan {
+                    key: Some(key),
+                    exact: true
+                },
+                "{filter}"
+            );
+        }
+        // Attributes without a column are no key: groups have no userName, title no index.
+        for filter in ["title sw \"a\"", "name.givenName co \"a\""] {
+            let f = scim::filter::parse_filter(filter).unwrap();
+            assert_eq!(
+                plan_query(ResourceKind::User, Some(&f)).key,
+                None,
+                "{filter}"
+            );
+        }
+        let f = scim::filter::parse_filter("userName sw \"a\"").unwrap();
+        assert_eq!(plan_query(ResourceKind::Group, Some(&f)).key, None);
         let f = scim::filter::parse_filter("userName eq \"a\" or userName eq \"b\"").unwrap();
         assert_eq!(
             plan_query(ResourceKind::User, Some(&f)),

@@ -122,7 +122,10 @@ const SCAN_REQUESTS: [(&str, &str); 4] = [
         "GET ?filter userName co",
         "/Users?filter=userName%20co%20%22u99%22&count=100",
     ),
-    ("GET ?sortBy=name.familyName", "/Users?sortBy=name.familyName&count=100"),
+    (
+        "GET ?sortBy=name.familyName",
+        "/Users?sortBy=name.familyName&count=100",
+    ),
 ];
 
 fn main() -> Result<()> {

@@ -75,13 +75,7 @@ fn push_text_match(
     }
 }
 
-fn push_key_term(
-    sql: &mut String,
-    params: &mut Vec<Value>,
-    t: &str,
-    key: &IndexKey,
-    plus: &str,
-) {
+fn push_key_term(sql: &mut String, params: &mut Vec<Value>, t: &str, key: &IndexKey, plus: &str) {
     match key {
         IndexKey::Text(column, op, value) => {
             let name = match column {

@@ -3565,7 +3565,11 @@ async fn scan_all_users(
             limit: chunk,
         };
         let rows = store.scan_users(org, &q, false).await.unwrap();
-        assert!(rows.len() <= chunk as usize, "{} rows > {chunk}", rows.len());
+        assert!(
+            rows.len() <= chunk as usize,
+            "{} rows > {chunk}",
+            rows.len()
+        );
         for (seq, u, _) in &rows {
             assert!(*seq > after_seq, "seq {seq} after {after_seq}");
             after_seq = *seq;
@@ -3609,10 +3613,7 @@ pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
     };
     let cases: Vec<(Option<IndexKey>, Vec<String>)> = vec![
         (None, ids(&|_| true)),
-        (
-            Some(IndexKey::Active(false)),
-            ids(&|u| !u.active),
-        ),
+        (Some(IndexKey::Active(false)), ids(&|u| !u.active)),
         (
             Some(IndexKey::DisplayNameLower("dev".into())),
             ids(&|u| u.display_name.is_some()),
@@ -3622,15 +3623,27 @@ pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
             ids(&|u| u.updated_at >= at(100)),
         ),
         (
-            Some(IndexKey::Text(TextColumn::UserNameLower, TextOp::Prefix, "scan1".into())),
+            Some(IndexKey::Text(
+                TextColumn::UserNameLower,
+                TextOp::Prefix,
+                "scan1".into(),
+            )),
             ids(&|u| u.user_name.starts_with("scan1")),
         ),
         (
-            Some(IndexKey::Text(TextColumn::EmailLower, TextOp::Contains, "1@example".into())),
+            Some(IndexKey::Text(
+                TextColumn::EmailLower,
+                TextOp::Contains,
+                "1@example".into(),
+            )),
             ids(&|u| u.emails.iter().any(|e| e.contains("1@example"))),
         ),
         (
-            Some(IndexKey::Text(TextColumn::UserNameLower, TextOp::Suffix, "2@acme.com".into())),
+            Some(IndexKey::Text(
+                TextColumn::UserNameLower,
+                TextOp::Suffix,
+                "2@acme.com".into(),
+            )),
             ids(&|u| u.user_name.ends_with("2@acme.com")),
         ),
         (
@@ -3666,13 +3679,21 @@ pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
     let mut want: Vec<i64> = picked.clone();
     want.sort();
     assert_eq!(back.iter().map(|r| r.0).collect::<Vec<_>>(), want);
-    assert!(store.scan_users(other.id, &q, false).await.unwrap().is_empty());
+    assert!(store
+        .scan_users(other.id, &q, false)
+        .await
+        .unwrap()
+        .is_empty());
     let none = ScanQuery {
         key: Some(IndexKey::Seqs(vec![])),
         after_seq: 0,
         limit: 3,
     };
-    assert!(store.scan_users(org.id, &none, false).await.unwrap().is_empty());
+    assert!(store
+        .scan_users(org.id, &none, false)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Groups, with their visibility to SCIM.
     let mut visible = Vec::new();
@@ -3683,7 +3704,10 @@ pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
         if g.scim_visible {
             visible.push(g.id.to_string());
         }
-        store.insert_group(&group(other.id, "Team"), &[]).await.unwrap();
+        store
+            .insert_group(&group(other.id, "Team"), &[])
+            .await
+            .unwrap();
     }
     for chunk in [1, 2, 4, 50] {
         let mut seen = Vec::new();
@@ -3705,7 +3729,11 @@ pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
         assert_eq!(seen, visible, "chunks of {chunk}");
     }
     let q = ScanQuery {
-        key: Some(IndexKey::Text(TextColumn::DisplayNameLower, TextOp::Suffix, " 8".into())),
+        key: Some(IndexKey::Text(
+            TextColumn::DisplayNameLower,
+            TextOp::Suffix,
+            " 8".into(),
+        )),
         after_seq: 0,
         limit: 10,
     };
@@ -3747,21 +3775,55 @@ pub async fn text_keys_match_byte_for_byte_and_page(store: Arc<dyn Store>) {
     use TextColumn::*;
     use TextOp::*;
     let cases = vec![
-        (text(UserNameLower, Prefix, "a_"), ids(&|u| u.user_name.starts_with("a_"))),
-        (text(UserNameLower, Contains, "%"), ids(&|u| u.user_name.contains('%'))),
-        (text(UserNameLower, Prefix, "é"), ids(&|u| u.user_name.starts_with('é'))),
-        (text(UserNameLower, Suffix, "mile@acme.com"), ids(&|u| u.user_name.ends_with("mile@acme.com"))),
-        (text(UserNameLower, Contains, "b@"), ids(&|u| u.user_name.contains("b@"))),
+        (
+            text(UserNameLower, Prefix, "a_"),
+            ids(&|u| u.user_name.starts_with("a_")),
+        ),
+        (
+            text(UserNameLower, Contains, "%"),
+            ids(&|u| u.user_name.contains('%')),
+        ),
+        (
+            text(UserNameLower, Prefix, "é"),
+            ids(&|u| u.user_name.starts_with('é')),
+        ),
+        (
+            text(UserNameLower, Suffix, "mile@acme.com"),
+            ids(&|u| u.user_name.ends_with("mile@acme.com")),
+        ),
+        (
+            text(UserNameLower, Contains, "b@"),
+            ids(&|u| u.user_name.contains("b@")),
+        ),
         (text(DisplayNameLower, Suffix, "é z"), vec![]),
-        (text(DisplayNameLower, Prefix, "émile"), ids(&|u| u.display_name.is_some())),
-        (text(DisplayNameLower, Contains, ""), ids(&|u| u.display_name.is_some())),
-        (text(ExternalId, Prefix, "Ext-"), ids(&|u| u.external_id.is_some())),
+        (
+            text(DisplayNameLower, Prefix, "émile"),
+            ids(&|u| u.display_name.is_some()),
+        ),
+        (
+            text(DisplayNameLower, Contains, ""),
+            ids(&|u| u.display_name.is_some()),
+        ),
+        (
+            text(ExternalId, Prefix, "Ext-"),
+            ids(&|u| u.external_id.is_some()),
+        ),
         (text(ExternalId, Prefix, "ext-"), vec![]),
-        (text(ExternalId, Suffix, "-3"), ids(&|u| u.external_id.as_deref() == Some("Ext-3"))),
-        (text(EmailLower, Prefix, "zz@"), ids(&|u| u.user_name == "zz@acme.com")),
+        (
+            text(ExternalId, Suffix, "-3"),
+            ids(&|u| u.external_id.as_deref() == Some("Ext-3")),
+        ),
+        (
+            text(EmailLower, Prefix, "zz@"),
+            ids(&|u| u.user_name == "zz@acme.com"),
+        ),
     ];
     for (key, expected) in cases {
-        assert_eq!(scan_all_users(&store, org.id, key.clone(), 2).await, expected, "{key:?}");
+        assert_eq!(
+            scan_all_users(&store, org.id, key.clone(), 2).await,
+            expected,
+            "{key:?}"
+        );
         // A store page: the whole count, and the window.
         let mut q = query(key.clone());
         q.limit = Some(1);

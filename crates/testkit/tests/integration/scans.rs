@@ -133,23 +133,28 @@ async fn chunked_scans_answer_what_a_whole_read_answers() {
         let after = server.state.scim.scan_stats();
         assert_eq!(after.scans, before.scans + 1);
         assert_eq!(after.rows_read - before.rows_read, USERS as u64);
-        assert!(
-            after.largest_chunk <= u64::from(CHUNK),
-            "{after:?}"
-        );
+        assert!(after.largest_chunk <= u64::from(CHUNK), "{after:?}");
         assert!(after.most_kept <= 3, "{after:?}");
-        let r = c
-            .get("/Users?sortBy=title&startIndex=3&count=2")
-            .await;
+        let r = c.get("/Users?sortBy=title&startIndex=3&count=2").await;
         assert_eq!(r.status, 200, "{}", r.body);
         let after = server.state.scim.scan_stats();
-        assert!(after.most_kept <= 4, "a sort keeps startIndex + count - 1: {after:?}");
+        assert!(
+            after.most_kept <= 4,
+            "a sort keeps startIndex + count - 1: {after:?}"
+        );
         assert!(after.largest_chunk <= u64::from(CHUNK), "{after:?}");
 
         // A filter no index serves, in insertion order, windows across chunk boundaries.
         let dev = by(&|u| u.title == "dev");
         for (start, count) in [(1, 100), (4, 5), (7, 8), (14, 3), (15, 3)] {
-            check(&c, "/Users?filter=title%20eq%20%22dev%22", &dev, start, count).await;
+            check(
+                &c,
+                "/Users?filter=title%20eq%20%22dev%22",
+                &dev,
+                start,
+                count,
+            )
+            .await;
         }
         // An `or` of indexed terms is no index lookup either.
         let either = by(&|u| u.title == "dev" || u.second_email);
@@ -166,21 +171,63 @@ async fn chunked_scans_answer_what_a_whole_read_answers() {
 
         // sw / co / ew on the indexed text columns, case-insensitive where SCIM says so.
         let org_mail = by(&|u| u.second_email);
-        check(&c, "/Users?filter=emails%20co%20%22EXAMPLE.org%22", &org_mail, 1, 100).await;
-        check(&c, "/Users?filter=emails%20co%20%22EXAMPLE.org%22", &org_mail, 3, 4).await;
+        check(
+            &c,
+            "/Users?filter=emails%20co%20%22EXAMPLE.org%22",
+            &org_mail,
+            1,
+            100,
+        )
+        .await;
+        check(
+            &c,
+            "/Users?filter=emails%20co%20%22EXAMPLE.org%22",
+            &org_mail,
+            3,
+            4,
+        )
+        .await;
         let sevens = by(&|u| u.user_name.to_lowercase().ends_with("7@acme.com"));
         assert_eq!(sevens.len(), 4);
-        check(&c, "/Users?filter=userName%20ew%20%227%40ACME.com%22", &sevens, 1, 100).await;
+        check(
+            &c,
+            "/Users?filter=userName%20ew%20%227%40ACME.com%22",
+            &sevens,
+            1,
+            100,
+        )
+        .await;
         let adas = by(&|u| {
             u.display
                 .as_deref()
                 .is_some_and(|d| d.to_lowercase().starts_with("ada"))
         });
         assert!(adas.len() > 3);
-        check(&c, "/Users?filter=displayName%20sw%20%22ADA%22", &adas, 1, 100).await;
-        check(&c, "/Users?filter=displayName%20sw%20%22ADA%22", &adas, 2, 2).await;
+        check(
+            &c,
+            "/Users?filter=displayName%20sw%20%22ADA%22",
+            &adas,
+            1,
+            100,
+        )
+        .await;
+        check(
+            &c,
+            "/Users?filter=displayName%20sw%20%22ADA%22",
+            &adas,
+            2,
+            2,
+        )
+        .await;
         let tens = by(&|u| u.user_name.to_lowercase().starts_with("user1"));
-        check(&c, "/Users?filter=userName%20sw%20%22USER1%22", &tens, 1, 100).await;
+        check(
+            &c,
+            "/Users?filter=userName%20sw%20%22USER1%22",
+            &tens,
+            1,
+            100,
+        )
+        .await;
         // A prefix with another term: the prefix narrows, the rest is checked on each.
         let dev_tens = by(&|u| u.user_name.to_lowercase().starts_with("user1") && u.title == "dev");
         check(
@@ -344,12 +391,12 @@ async fn scans_per_organization_are_bounded_and_others_are_not_affected() {
         a.get("/Users?sortBy=name.givenName")
             .await
             .assert_scim_error(429, None);
-        let r = a
-            .post("/.search", &json!({"filter": "title pr"}))
-            .await;
+        let r = a.post("/.search", &json!({"filter": "title pr"})).await;
         r.assert_scim_error(429, None);
         // What an index answers is never held up: the IdPs' lookups and plain pages.
-        let r = a.get("/Users?filter=userName%20eq%20%22ann%40acme.com%22").await;
+        let r = a
+            .get("/Users?filter=userName%20eq%20%22ann%40acme.com%22")
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["totalResults"], 1);
         let r = a

@@ -11,7 +11,8 @@ pub enum ErrorKind {
     Unauthenticated,
     PreconditionFailed,
     TooLarge,
-    /// The work is bounded and every slot is taken: try again shortly (429).
+    /// The work is bounded and every slot is taken (password hashing, or an organization's
+    /// scans): the client should retry after [`Error::retry_after_seconds`] (429).
     Busy,
     Internal,
 }
@@ -67,6 +68,11 @@ impl Error {
             ErrorKind::Busy => 429,
             ErrorKind::Internal => 500,
         }
+    }
+
+    /// What a refusal for load tells the client to wait (`Retry-After`), in seconds.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        (self.kind == ErrorKind::Busy).then_some(crate::scan::SCAN_RETRY_AFTER_SECONDS)
     }
 
     pub fn to_scim(&self) -> ScimError {

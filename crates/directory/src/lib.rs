@@ -19,6 +19,7 @@ pub mod local_users;
 pub mod model;
 pub mod password;
 pub mod query;
+pub mod scan;
 pub mod scim_service;
 pub mod setup;
 pub mod sso;

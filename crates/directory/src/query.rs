@@ -26,6 +26,63 @@ pub enum IndexKey {
     LastModified(Cmp, OffsetDateTime),
     Created(Cmp, OffsetDateTime),
     Active(bool),
+    /// A text column that starts with, contains or ends with the string (`sw`, `co`, `ew`),
+    /// compared byte for byte; lower-cased by the service for the case-insensitive columns.
+    /// A prefix is a range of the column's index; `co` and `ew` cannot use a b-tree, so they
+    /// are evaluated by the database on the narrow column, never on the decoded document.
+    Text(TextColumn, TextOp, String),
+    /// The rows at these insertion positions (`seq`): the page a sorted scan chose, read back.
+    /// Never made from a filter.
+    Seqs(Vec<i64>),
+}
+
+/// The indexed text columns a `sw`/`co`/`ew` filter can be asked of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextColumn {
+    /// Lower-cased userName (users).
+    UserNameLower,
+    /// Lower-cased displayName.
+    DisplayNameLower,
+    /// externalId as given (case-exact).
+    ExternalId,
+    /// Any lower-cased email value (users).
+    EmailLower,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    Prefix,
+    Contains,
+    Suffix,
+}
+
+impl IndexKey {
+    /// Whether the key is answered by seeking an index (a handful of rows, or one index
+    /// range): such a lookup is cheap whatever the size of the organization. The others
+    /// (`co`, `ew`, `active`, a broad time range) may visit every user of the organization.
+    pub fn is_seek(&self) -> bool {
+        match self {
+            IndexKey::Id(_)
+            | IndexKey::UserNameLower(_)
+            | IndexKey::ExternalId(_)
+            | IndexKey::DisplayNameLower(_)
+            | IndexKey::EmailLower(_)
+            | IndexKey::Seqs(_) => true,
+            IndexKey::Text(_, op, _) => *op == TextOp::Prefix,
+            IndexKey::LastModified(..) | IndexKey::Created(..) | IndexKey::Active(_) => false,
+        }
+    }
+}
+
+/// One chunk of a keyset scan in insertion order: the rows after `after_seq` that match
+/// `key` (all rows without one), ascending by `seq`, at most `limit`. A whole scan reads the
+/// organization `limit` rows at a time, so what it holds never grows with the organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanQuery {
+    pub key: Option<IndexKey>,
+    /// Only rows with a greater seq; 0 starts at the beginning (seqs start at 1).
+    pub after_seq: i64,
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use crate::ids::{GroupId, OrgId, UserId};
 use crate::model::{
     AuditEvent, GroupRecord, ManagedBy, Member, MembershipChange, Page, ScimTokenRecord, UserRecord,
 };
-use crate::query::{Cmp, IndexKey, SortKey, StoreQuery};
+use crate::query::{Cmp, IndexKey, ScanQuery, SortKey, StoreQuery, TextColumn, TextOp};
+use crate::scan::{ScanGate, ScanLimits, ScanStats, Selection, SortScalar, SortSemantics};
 use crate::store::{Store, StoreError};
 use crate::token;
 use crate::token_cache::TokenCache;
@@ -36,6 +37,8 @@ pub struct Limits {
     pub max_results: u64,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
+    /// Lists and searches that no index answers alone (see [`crate::scan`]).
+    pub scan: ScanLimits,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             max_results: 1000,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1_048_576,
+            scan: ScanLimits::default(),
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct ScimService {
     /// This process's writes of one resource take turns (see [`WriteTurns`]).
     turns: Arc<WriteTurns>,
     gate: Arc<WriteGate>,
+    scans: Arc<ScanGate>,
+    scan_stats: Arc<ScanStats>,
 }
 
 /// How many times a write reads the resource, applies the change and tries to store it
@@ -238,6 +244,8 @@ impl ScimService {
             tokens,
             turns: Arc::new(WriteTurns::default()),
             gate: Arc::new(WriteGate::default()),
+            scans: Arc::new(ScanGate::new(&limits.scan)),
+            scan_stats: Arc::default(),
         }
     }
 
@@ -1274,6 +1282,27 @@ impl ScimService {
         kind: ResourceKind,
         params: &ListParams,
     ) -> Result<Value, Error> {
+        let (total, start_index, resources) = self.list_page(caller, kind, params).await?;
+        Ok(list_response(total, start_index, resources))
+    }
+
+    /// What the scan statistics say (tests and benchmarks check the bound on rows held).
+    pub fn scan_stats(&self) -> crate::scan::ScanStatsSnapshot {
+        self.scan_stats.snapshot()
+    }
+
+    /// The gate of scans per organization (tests hold its slots).
+    pub fn scan_gate(&self) -> &ScanGate {
+        &self.scans
+    }
+
+    /// The matches' total, the startIndex answered and the page of one resource type.
+    async fn list_page(
+        &self,
+        caller: &ScimCaller,
+        kind: ResourceKind,
+        params: &ListParams,
+    ) -> Result<(u64, u64, Vec<Value>), Error> {
         let projection = Projection::parse(
             kind,
             params.attributes.as_deref(),
@@ -1318,50 +1347,72 @@ impl ScimService {
         };
 
         let plan = plan_query(kind, filter.as_ref());
-        let sort_key = sort.as_ref().map(|p| sort_column(kind, p));
-        // The whole request can be answered by the store when the filter is one indexed
-        // term (or none) and the sort is on a column.
-        let store_pages = plan.exact && sort_key.as_ref().is_none_or(|s| s.is_some());
-        let sort_col = sort_key.flatten().unwrap_or(SortKey::Seq);
+        let order = sort.map(|path| match sort_column(kind, &path) {
+            Some(column) => ScanOrder::Column(column),
+            None => ScanOrder::Json(path),
+        });
+        // The store answers alone when the filter is one indexed term (or none) and any sort
+        // is on a column whose index also serves the filter (or there is no filter): it then
+        // walks one index and holds one page.
+        let store_pages = plan.exact
+            && match &order {
+                None => true,
+                Some(ScanOrder::Column(column)) => plan
+                    .key
+                    .as_ref()
+                    .is_none_or(|k| key_serves_sort(k, *column)),
+                Some(ScanOrder::Json(_)) => false,
+            };
+        // Work that may visit every user of the organization takes one of its scan slots:
+        // a scan whose candidates no index narrows, and a store page of `co`/`ew`, which
+        // the database checks row by row.
+        let scans_organization = if store_pages {
+            matches!(
+                plan.key,
+                Some(IndexKey::Text(_, TextOp::Contains | TextOp::Suffix, _))
+            )
+        } else {
+            plan.key.as_ref().is_none_or(|k| !k.is_seek())
+        };
+        let _slot = if scans_organization {
+            Some(self.scans.enter(caller.org).await?)
+        } else {
+            None
+        };
 
-        let (total, resources) = if store_pages {
+        let resources = if store_pages {
             let q = StoreQuery {
                 key: plan.key.clone(),
-                sort: sort_col,
+                sort: match &order {
+                    Some(ScanOrder::Column(column)) => *column,
+                    _ => SortKey::Seq,
+                },
                 descending,
                 offset: start_index - 1,
                 limit: Some(count),
             };
             self.fetch_page(caller.org, kind, &q, &projection).await?
         } else {
-            let q = StoreQuery {
-                key: plan.key.clone(),
-                sort: sort_col,
-                descending,
-                offset: 0,
-                limit: None,
-            };
-            self.fetch_filtered(
-                caller.org,
+            let max_start = self.limits.scan.max_sorted_start_index;
+            if order.is_some() && start_index > max_start {
+                return Err(Error::invalid(format!(
+                    "startIndex {start_index} is past {max_start}, the furthest a sort by an attribute that does not index the filter can page; narrow the filter (for example by meta.lastModified) or leave out sortBy"
+                ))
+                .with_scim_type(ScimType::InvalidValue));
+            }
+            let scan = ScanRequest {
+                org: caller.org,
                 kind,
-                &q,
-                filter.as_ref(),
-                sort.as_ref().filter(|_| sort_col == SortKey::Seq),
+                key: plan.key.clone(),
+                filter: filter.map(Arc::new),
+                order: order.map(Arc::new),
                 descending,
                 start_index,
                 count,
-                &projection,
-            )
-            .await?
+            };
+            self.scan_page(&scan, &projection).await?
         };
-        let mut body = json!({
-            "schemas": [urn::LIST_RESPONSE],
-            "totalResults": total,
-            "itemsPerPage": resources.len(),
-            "startIndex": start_index,
-        });
-        body["Resources"] = Value::Array(resources);
-        Ok(body)
+        Ok((resources.0, start_index, resources.1))
     }
 
     async fn fetch_page(
@@ -1404,138 +1455,348 @@ impl ScimService {
         }
     }
 
-    /// Candidates from the store (by the best indexed term, if any), then the whole filter
-    /// checked in memory on the full resource, then the window.
-    #[allow(clippy::too_many_arguments)]
-    async fn fetch_filtered(
+    /// Reads the candidates (those of the best indexed term, if any) chunk by chunk in
+    /// insertion order, checks the whole filter on each, and keeps only the page's positions
+    /// (or the best `startIndex + count − 1` for a sort); then reads the page back. Holds
+    /// O(chunk + page) rows, whatever the size of the organization.
+    async fn scan_page(
         &self,
-        org: OrgId,
-        kind: ResourceKind,
-        q: &StoreQuery,
-        filter: Option<&Filter>,
-        json_sort: Option<&AttrPath>,
-        descending: bool,
-        start_index: u64,
-        count: u64,
+        scan: &ScanRequest,
         projection: &Projection,
     ) -> Result<(u64, Vec<Value>), Error> {
-        let case_exact = |p: &AttrPath| scim::schema::case_exact(kind, p);
-        // Each match keeps the index of its group record, so a page's members are loaded
-        // from the record already read, not read again.
-        let mut matched: Vec<(Value, usize)> = Vec::new();
-        let mut groups: Vec<GroupRecord> = Vec::new();
-        match kind {
+        let mut selection = match scan.order.as_deref() {
+            None => Selection::window(scan.start_index, scan.count),
+            Some(order) => Selection::top_k(
+                scan.start_index,
+                scan.count,
+                scan.descending,
+                order.semantics(),
+            ),
+        };
+        let chunk = self.limits.scan.chunk.max(1);
+        let mut most_kept = 0;
+        let mut after_seq = 0;
+        loop {
+            let q = ScanQuery {
+                key: scan.key.clone(),
+                after_seq,
+                limit: chunk,
+            };
+            let (read, last_seq, matches) = self.scan_chunk(scan, &q).await?;
+            self.scan_stats.record_chunk(read);
+            for (seq, value) in matches {
+                selection.offer(seq, value);
+            }
+            most_kept = most_kept.max(selection.kept());
+            match last_seq {
+                Some(last) if read as u64 >= u64::from(chunk) => after_seq = last,
+                _ => break,
+            }
+        }
+        self.scan_stats.record_scan(most_kept);
+        let (total, page) = selection.finish();
+        let resources = self.read_back(scan, &page, projection).await?;
+        Ok((total, resources))
+    }
+
+    /// One chunk: the rows read, the last seq, and the matches with what they sort by. The
+    /// documents are rendered and matched on a blocking thread, not an async worker.
+    async fn scan_chunk(
+        &self,
+        scan: &ScanRequest,
+        q: &ScanQuery,
+    ) -> Result<(usize, Option<i64>, Vec<(i64, Option<SortScalar>)>), Error> {
+        let filter = scan.filter.clone();
+        let order = scan.order.clone();
+        let this = self.clone();
+        match scan.kind {
             ResourceKind::User => {
-                // Groups come with the users in one query when the filter or the answer needs them.
-                let with_groups = filter.is_some_and(mentions_attr_filter("groups"))
-                    || projection.wants(kind, "groups");
-                let page = self
+                let with_groups = filter_mentions_opt(filter.as_deref(), "groups");
+                let rows = self
                     .store
-                    .query_users_with_groups(org, q, with_groups)
+                    .scan_users(scan.org, q, with_groups)
                     .await
                     .map_err(store_err)?;
-                for (u, user_groups) in &page.items {
-                    let v = self.render_user(u, with_groups.then_some(user_groups.as_slice()));
-                    if filter.is_none_or(|f| scim::filter::matches(f, &v, &case_exact)) {
-                        matched.push((v, 0));
+                let (read, last) = (rows.len(), rows.last().map(|r| r.0));
+                let matches = tokio::task::spawn_blocking(move || {
+                    let mut out = Vec::new();
+                    for (seq, user, groups) in &rows {
+                        let v = this.render_user(user, with_groups.then_some(groups.as_slice()));
+                        if resource_matches(ResourceKind::User, filter.as_deref(), &v) {
+                            let key = order.as_deref().and_then(|o| o.user_value(user, &v));
+                            out.push((*seq, key));
+                        }
+                    }
+                    out
+                })
+                .await
+                .map_err(|e| Error::internal(format!("a scan failed: {e}")))?;
+                Ok((read, last, matches))
+            }
+            ResourceKind::Group => {
+                let rows = self
+                    .store
+                    .scan_groups(scan.org, true, q)
+                    .await
+                    .map_err(store_err)?;
+                let (read, last) = (rows.len(), rows.last().map(|r| r.0));
+                // Members only when the filter asks about them: one query per group.
+                let mut members = Vec::with_capacity(rows.len());
+                for (_, g) in &rows {
+                    members.push(if filter_mentions_opt(filter.as_deref(), "members") {
+                        Some(
+                            self.store
+                                .group_members(scan.org, g.id)
+                                .await
+                                .map_err(store_err)?,
+                        )
+                    } else {
+                        None
+                    });
+                }
+                let matches = tokio::task::spawn_blocking(move || {
+                    let mut out = Vec::new();
+                    for ((seq, group), members) in rows.iter().zip(&members) {
+                        let v = this.render_group(group, members.as_deref());
+                        if resource_matches(ResourceKind::Group, filter.as_deref(), &v) {
+                            let key = order.as_deref().and_then(|o| o.group_value(group, &v));
+                            out.push((*seq, key));
+                        }
+                    }
+                    out
+                })
+                .await
+                .map_err(|e| Error::internal(format!("a scan failed: {e}")))?;
+                Ok((read, last, matches))
+            }
+        }
+    }
+
+    /// The page a scan chose, read again by seq and rendered. A row that changed since the
+    /// scan so that it no longer matches (or was deleted) is left out.
+    async fn read_back(
+        &self,
+        scan: &ScanRequest,
+        page: &[i64],
+        projection: &Projection,
+    ) -> Result<Vec<Value>, Error> {
+        if page.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = ScanQuery {
+            key: Some(IndexKey::Seqs(page.to_vec())),
+            after_seq: 0,
+            limit: u32::try_from(page.len()).unwrap_or(u32::MAX),
+        };
+        let filter = scan.filter.as_deref();
+        let mut out = Vec::with_capacity(page.len());
+        match scan.kind {
+            ResourceKind::User => {
+                let with_groups = projection.wants(ResourceKind::User, "groups")
+                    || filter_mentions_opt(filter, "groups");
+                let mut rows: HashMap<i64, (UserRecord, Vec<crate::store::UserGroup>)> = self
+                    .store
+                    .scan_users(scan.org, &q, with_groups)
+                    .await
+                    .map_err(store_err)?
+                    .into_iter()
+                    .map(|(seq, u, g)| (seq, (u, g)))
+                    .collect();
+                for seq in page {
+                    let Some((user, groups)) = rows.remove(seq) else {
+                        continue;
+                    };
+                    let mut v = self.render_user(&user, with_groups.then_some(groups.as_slice()));
+                    if resource_matches(ResourceKind::User, filter, &v) {
+                        projection.apply(ResourceKind::User, &mut v);
+                        out.push(v);
                     }
                 }
             }
             ResourceKind::Group => {
-                let full = Projection::parse(kind, None, None)?;
-                groups = self
+                let with_members = projection.wants(ResourceKind::Group, "members")
+                    || filter_mentions_opt(filter, "members");
+                let mut rows: HashMap<i64, GroupRecord> = self
                     .store
-                    .query_groups(org, true, q)
+                    .scan_groups(scan.org, true, &q)
                     .await
                     .map_err(store_err)?
-                    .items;
-                let needs_members = filter.is_some_and(mentions_attr_filter("members"));
-                for (i, g) in groups.iter().enumerate() {
-                    let v = if needs_members {
-                        self.group_json(org, g, &full).await?
-                    } else {
-                        self.render_group(g, None)
+                    .into_iter()
+                    .collect();
+                for seq in page {
+                    let Some(group) = rows.remove(seq) else {
+                        continue;
                     };
-                    if filter.is_none_or(|f| scim::filter::matches(f, &v, &case_exact)) {
-                        matched.push((v, i));
+                    let members = if with_members {
+                        Some(
+                            self.store
+                                .group_members(scan.org, group.id)
+                                .await
+                                .map_err(store_err)?,
+                        )
+                    } else {
+                        None
+                    };
+                    let mut v = self.render_group(&group, members.as_deref());
+                    if resource_matches(ResourceKind::Group, filter, &v) {
+                        projection.apply(ResourceKind::Group, &mut v);
+                        out.push(v);
                     }
                 }
             }
         }
-        if let Some(path) = json_sort {
-            let exact = case_exact(path);
-            matched.sort_by(|(a, _), (b, _)| {
-                let ka = sort_value(a, path, exact);
-                let kb = sort_value(b, path, exact);
-                // Resources without the attribute sort last in ascending order (RFC 7644 §3.4.2.3).
-                match (ka, kb) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                }
-            });
-            if descending {
-                matched.reverse();
-            }
-        }
-        let total = matched.len() as u64;
-        let mut out = Vec::new();
-        for (mut v, i) in matched
-            .into_iter()
-            .skip((start_index - 1) as usize)
-            .take(count as usize)
-        {
-            let wants_members = kind == ResourceKind::Group
-                && projection.wants(kind, "members")
-                && v.get("members").is_none();
-            match groups.get(i).filter(|_| wants_members) {
-                Some(g) => v = self.group_json(org, g, projection).await?,
-                None => projection.apply(kind, &mut v),
-            }
-            out.push(v);
-        }
-        Ok((total, out))
+        Ok(out)
     }
 
-    /// `/.search` at the root: both resource types, users first.
+    /// `/.search` at the root: both resource types, users first, as one list: totalResults
+    /// counts both, and the window runs over users then groups. Each type is one list of its
+    /// own (its own scan, if any), so memory stays O(page).
     pub async fn search_root(
         &self,
         caller: &ScimCaller,
         params: &ListParams,
     ) -> Result<Value, Error> {
-        let mut all = ListParams {
-            start_index: Some(1),
-            count: Some(self.limits.max_results as i64),
-            ..params.clone()
-        };
-        all.attributes = params.attributes.clone();
-        let users = self.list(caller, ResourceKind::User, &all).await?;
-        let groups = self.list(caller, ResourceKind::Group, &all).await?;
-        let mut resources: Vec<Value> = Vec::new();
-        for body in [users, groups] {
-            if let Some(Value::Array(items)) = body.get("Resources") {
-                resources.extend(items.iter().cloned());
-            }
-        }
-        let start_index = params.start_index.unwrap_or(1).max(1) as usize;
+        let start_index = params.start_index.unwrap_or(1).max(1) as u64;
         let count = params
             .count
             .unwrap_or(self.limits.max_results as i64)
-            .clamp(0, self.limits.max_results as i64) as usize;
-        let total = resources.len();
-        let page: Vec<Value> = resources
-            .into_iter()
-            .skip(start_index - 1)
-            .take(count)
-            .collect();
-        Ok(json!({
-            "schemas": [urn::LIST_RESPONSE],
-            "totalResults": total,
-            "itemsPerPage": page.len(),
-            "startIndex": start_index,
-            "Resources": page,
-        }))
+            .clamp(0, self.limits.max_results as i64) as u64;
+        let users_params = ListParams {
+            start_index: Some(start_index as i64),
+            count: Some(count as i64),
+            ..params.clone()
+        };
+        let (users_total, _, mut resources) = self
+            .list_page(caller, ResourceKind::User, &users_params)
+            .await?;
+        // Positions past the users continue among the groups.
+        let groups_params = ListParams {
+            start_index: Some(start_index.saturating_sub(users_total).max(1) as i64),
+            count: Some(count.saturating_sub(resources.len() as u64) as i64),
+            ..params.clone()
+        };
+        let (groups_total, _, groups) = self
+            .list_page(caller, ResourceKind::Group, &groups_params)
+            .await?;
+        resources.extend(groups);
+        Ok(list_response(
+            users_total + groups_total,
+            start_index,
+            resources,
+        ))
+    }
+}
+
+/// A ListResponse body.
+fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    let mut body = json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+    });
+    body["Resources"] = Value::Array(resources);
+    body
+}
+
+/// A list the store cannot answer alone, as [`ScimService::scan_page`] runs it.
+struct ScanRequest {
+    org: OrgId,
+    kind: ResourceKind,
+    /// Narrows the candidates; the whole filter is checked on each.
+    key: Option<IndexKey>,
+    filter: Option<Arc<Filter>>,
+    order: Option<Arc<ScanOrder>>,
+    descending: bool,
+    start_index: u64,
+    count: u64,
+}
+
+/// What a scan sorts by.
+#[derive(Debug)]
+enum ScanOrder {
+    /// A column the stores also sort by: the value is taken from the record, as stored.
+    Column(SortKey),
+    /// Any other attribute: the value is taken from the resource's JSON.
+    Json(AttrPath),
+}
+
+impl ScanOrder {
+    fn semantics(&self) -> SortSemantics {
+        match self {
+            ScanOrder::Column(_) => SortSemantics::Column,
+            ScanOrder::Json(_) => SortSemantics::Reversible,
+        }
+    }
+
+    fn json_value(kind: ResourceKind, path: &AttrPath, v: &Value) -> Option<SortScalar> {
+        sort_value(v, path, scim::schema::case_exact(kind, path)).map(SortScalar::Text)
+    }
+
+    fn user_value(&self, user: &UserRecord, v: &Value) -> Option<SortScalar> {
+        match self {
+            ScanOrder::Json(path) => Self::json_value(ResourceKind::User, path, v),
+            ScanOrder::Column(column) => match column {
+                SortKey::Seq => None,
+                SortKey::UserName => Some(SortScalar::Text(user.user_name.to_lowercase())),
+                SortKey::DisplayName => user
+                    .display_name
+                    .as_ref()
+                    .map(|d| SortScalar::Text(d.to_lowercase())),
+                SortKey::ExternalId => user.external_id.clone().map(SortScalar::Text),
+                SortKey::Created => Some(SortScalar::Int(millis(user.created_at))),
+                SortKey::LastModified => Some(SortScalar::Int(millis(user.updated_at))),
+            },
+        }
+    }
+
+    fn group_value(&self, group: &GroupRecord, v: &Value) -> Option<SortScalar> {
+        match self {
+            ScanOrder::Json(path) => Self::json_value(ResourceKind::Group, path, v),
+            ScanOrder::Column(column) => match column {
+                SortKey::Seq => None,
+                // Groups have no userName: the stores sort them by displayName.
+                SortKey::UserName | SortKey::DisplayName => {
+                    Some(SortScalar::Text(group.display_name.to_lowercase()))
+                }
+                SortKey::ExternalId => group.external_id.clone().map(SortScalar::Text),
+                SortKey::Created => Some(SortScalar::Int(millis(group.created_at))),
+                SortKey::LastModified => Some(SortScalar::Int(millis(group.updated_at))),
+            },
+        }
+    }
+}
+
+/// Milliseconds since the epoch: what the stores keep and sort by.
+fn millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn resource_matches(kind: ResourceKind, filter: Option<&Filter>, v: &Value) -> bool {
+    let case_exact = |p: &AttrPath| scim::schema::case_exact(kind, p);
+    filter.is_none_or(|f| scim::filter::matches(f, v, &case_exact))
+}
+
+fn filter_mentions_opt(filter: Option<&Filter>, name: &str) -> bool {
+    filter.is_some_and(|f| filter_mentions(f, name))
+}
+
+/// Whether the index that answers `key` also keeps its rows in the order of `sort`, so the
+/// store walks one index for both.
+fn key_serves_sort(key: &IndexKey, sort: SortKey) -> bool {
+    match (key, sort) {
+        (IndexKey::UserNameLower(_), SortKey::UserName)
+        | (IndexKey::DisplayNameLower(_), SortKey::DisplayName)
+        | (IndexKey::ExternalId(_), SortKey::ExternalId)
+        | (IndexKey::LastModified(..), SortKey::LastModified)
+        | (IndexKey::Created(..), SortKey::Created) => true,
+        (IndexKey::Text(column, TextOp::Prefix, _), _) => matches!(
+            (column, sort),
+            (TextColumn::UserNameLower, SortKey::UserName)
+                | (TextColumn::DisplayNameLower, SortKey::DisplayName)
+                | (TextColumn::ExternalId, SortKey::ExternalId)
+        ),
+        _ => false,
     }
 }
 
@@ -1629,10 +1890,6 @@ fn drop_members(changes: &mut [MembershipChange], gone: impl Fn(&str) -> bool) {
             ids.retain(|m| !gone(m));
         }
     }
-}
-
-fn mentions_attr_filter(name: &'static str) -> impl Fn(&Filter) -> bool {
-    move |f| filter_mentions(f, name)
 }
 
 fn filter_mentions(f: &Filter, name: &str) -> bool {
@@ -1753,6 +2010,26 @@ fn index_key(kind: ResourceKind, f: &Filter) -> Option<IndexKey> {
             }
             _ => None,
         },
+        (CompareOp::Sw | CompareOp::Co | CompareOp::Ew, CompValue::String(s)) => {
+            let op = match op {
+                CompareOp::Sw => TextOp::Prefix,
+                CompareOp::Co => TextOp::Contains,
+                _ => TextOp::Suffix,
+            };
+            // The columns keep what the filter compares: lower-cased where the attribute is
+            // case-insensitive (the filter folds both sides with `to_lowercase`), as given
+            // for externalId, which is case-exact.
+            let (column, value) = match (kind, name.as_str()) {
+                (_, "externalid") => (TextColumn::ExternalId, s.clone()),
+                (ResourceKind::User, "username") => (TextColumn::UserNameLower, s.to_lowercase()),
+                (_, "displayname") => (TextColumn::DisplayNameLower, s.to_lowercase()),
+                (ResourceKind::User, "emails.value") | (ResourceKind::User, "emails") => {
+                    (TextColumn::EmailLower, s.to_lowercase())
+                }
+                _ => return None,
+            };
+            Some(IndexKey::Text(column, op, value))
+        }
         (CompareOp::Eq, CompValue::Bool(b)) if kind == ResourceKind::User && name == "active" => {
             Some(IndexKey::Active(*b))
         }
@@ -1850,6 +2127,56 @@ mod tests {
             plan_query(ResourceKind::User, Some(&f)).key,
             Some(IndexKey::LastModified(Cmp::Gt, _))
         ));
+        // sw / co / ew on the indexed text columns: folded where the attribute is
+        // case-insensitive, as given for externalId (case-exact).
+        for (filter, kind, key) in [
+            (
+                "userName sw \"Jane\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::UserNameLower, TextOp::Prefix, "jane".into()),
+            ),
+            (
+                "emails.value co \"@Acme\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::EmailLower, TextOp::Contains, "@acme".into()),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:User:emails ew \".COM\"",
+                ResourceKind::User,
+                IndexKey::Text(TextColumn::EmailLower, TextOp::Suffix, ".com".into()),
+            ),
+            (
+                "externalId sw \"00U\"",
+                ResourceKind::Group,
+                IndexKey::Text(TextColumn::ExternalId, TextOp::Prefix, "00U".into()),
+            ),
+            (
+                "displayName ew \"Ops\"",
+                ResourceKind::Group,
+                IndexKey::Text(TextColumn::DisplayNameLower, TextOp::Suffix, "ops".into()),
+            ),
+        ] {
+            let f = scim::filter::parse_filter(filter).unwrap();
+            assert_eq!(
+                plan_query(kind, Some(&f)),
+                QueryPlan {
+                    key: Some(key),
+                    exact: true
+                },
+                "{filter}"
+            );
+        }
+        // Attributes without a column are no key: groups have no userName, title no index.
+        for filter in ["title sw \"a\"", "name.givenName co \"a\""] {
+            let f = scim::filter::parse_filter(filter).unwrap();
+            assert_eq!(
+                plan_query(ResourceKind::User, Some(&f)).key,
+                None,
+                "{filter}"
+            );
+        }
+        let f = scim::filter::parse_filter("userName sw \"a\"").unwrap();
+        assert_eq!(plan_query(ResourceKind::Group, Some(&f)).key, None);
         let f = scim::filter::parse_filter("userName eq \"a\" or userName eq \"b\"").unwrap();
         assert_eq!(
             plan_query(ResourceKind::User, Some(&f)),

@@ -9,7 +9,7 @@ use crate::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use crate::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
+use crate::query::{AuditQuery, ScanQuery, StoreQuery, UserListPage, UserListQuery};
 use crate::token::DomainList;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -51,6 +51,10 @@ pub type GroupChange = Box<
 
 /// A group a user belongs to: id, displayName, whether SCIM sees it.
 pub type UserGroup = (GroupId, String, bool);
+
+/// A user read by a scan: its insertion position (`seq`), the record, and its groups when
+/// they were asked for.
+pub type ScannedUser = (i64, UserRecord, Vec<UserGroup>);
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -199,6 +203,18 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// One chunk of a keyset scan of the organization's users ([`ScanQuery`]): at most
+    /// `limit` users after `after_seq` matching the key, ascending by seq, each with its seq
+    /// and (when `with_groups`) its groups. Memory and work per call are O(limit) rows
+    /// (plus, for a key no index serves in seq order, a walk of the seq index). Never on an
+    /// async worker thread of the caller, never on a writer.
+    async fn scan_users(
+        &self,
+        org: OrgId,
+        query: &ScanQuery,
+        with_groups: bool,
+    ) -> StoreResult<Vec<ScannedUser>>;
+
     /// The groups of several users at once (a page of a list), keyed by user.
     async fn groups_of_users(
         &self,
@@ -270,6 +286,14 @@ pub trait Store: Send + Sync + 'static {
         scim_only: bool,
         query: &StoreQuery,
     ) -> StoreResult<Page<GroupRecord>>;
+    /// One chunk of a keyset scan of the organization's groups (SCIM-visible ones when
+    /// `scim_only`), as [`Store::scan_users`]: each with its seq.
+    async fn scan_groups(
+        &self,
+        org: OrgId,
+        scim_only: bool,
+        query: &ScanQuery,
+    ) -> StoreResult<Vec<(i64, GroupRecord)>>;
     /// A page of the organization's groups (SCIM-visible or not) in lower-cased displayName
     /// order, then id: those whose lower-cased name starts with `name_prefix`, after the
     /// (lower-cased name, id) `after`. One walk of the (org, name) index: O(page).

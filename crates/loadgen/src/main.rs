@@ -130,8 +130,32 @@ enum Scenario {
     /// One organization's most expensive requests while another's ordinary traffic is
     /// measured (`--noise`, `--noisy-token`).
     Isolation,
+    /// Lists no index answers alone (a filter on an unindexed attribute, `co`, a sort on an
+    /// unindexed attribute) over the organization's existing users: `--ops` requests
+    /// (default four per worker). Refusals for load (429) count as errors.
+    Scan,
     All,
 }
+
+/// The requests of the `scan` scenario, taken in turn.
+const SCAN_REQUESTS: [(&str, &str); 4] = [
+    (
+        "GET ?filter title eq (none)",
+        "/Users?filter=title%20eq%20%22no%20such%20title%22&count=100",
+    ),
+    (
+        "GET ?filter givenName sw",
+        "/Users?filter=name.givenName%20sw%20%22user1%22&count=100",
+    ),
+    (
+        "GET ?filter userName co",
+        "/Users?filter=userName%20co%20%22u99%22&count=100",
+    ),
+    (
+        "GET ?sortBy=name.familyName",
+        "/Users?sortBy=name.familyName&count=100",
+    ),
+];
 
 fn main() -> Result<()> {
     let args = Args::parse();
@@ -659,6 +683,22 @@ impl Run {
         .await
     }
 
+    async fn scan(&mut self) -> Result<()> {
+        let total = self.args.ops.unwrap_or(4 * self.args.concurrency);
+        let ctx = self.ctx.clone();
+        let (wall, samples) = run_indexed(self.args.concurrency, total, move |i| {
+            let ctx = ctx.clone();
+            let (op, path) = SCAN_REQUESTS[i % SCAN_REQUESTS.len()];
+            async move {
+                let mut samples = Vec::with_capacity(1);
+                ctx.timed(&mut samples, op, Method::GET, path, None).await;
+                samples
+            }
+        })
+        .await?;
+        self.record("scan", wall, samples)
+    }
+
     async fn deactivate(&mut self) -> Result<()> {
         let body = Bytes::from(
             json!({
@@ -981,6 +1021,7 @@ async fn run(args: Args) -> Result<()> {
             };
             run.isolation(&settings).await?
         }
+        Scenario::Scan => run.scan().await?,
         Scenario::All => {
             run.provision().await?;
             run.get().await?;

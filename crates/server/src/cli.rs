@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// Public base URL (what IdPs are told); defaults to http://<listen>.
     #[arg(long, env = "PORTCULLIS_BASE_URL")]
     pub base_url: Option<String>,
+    /// SCIM lists and searches that no index answers alone (they read the organization in
+    /// chunks) one organization may run at once; more wait briefly, then get 429.
+    #[arg(long, env = "PORTCULLIS_SCANS_PER_ORG", default_value_t = directory::scan::MAX_CONCURRENT_SCANS_PER_ORG, value_parser = clap::value_parser!(u16).range(1..))]
+    pub scans_per_org: u16,
 }
 
 #[derive(Subcommand, Debug)]
@@ -264,7 +268,13 @@ async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Res
         store,
         ServerConfig {
             base_url: base_url.clone(),
-            limits: Limits::default(),
+            limits: Limits {
+                scan: directory::scan::ScanLimits {
+                    per_org: args.scans_per_org,
+                    ..Default::default()
+                },
+                ..Limits::default()
+            },
         },
     );
     crate::observability::prometheus();

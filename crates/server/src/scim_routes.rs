@@ -57,6 +57,8 @@ pub struct ScimFailure {
     error: ScimError,
     request_id: Option<String>,
     www_authenticate: bool,
+    /// `Retry-After` seconds of a refusal for load (429).
+    retry_after: Option<u64>,
 }
 
 impl ScimFailure {
@@ -65,6 +67,7 @@ impl ScimFailure {
             error,
             request_id: Some(rid.0.clone()),
             www_authenticate: false,
+            retry_after: None,
         }
     }
     fn from_domain(e: Error, rid: &RequestId) -> Self {
@@ -76,6 +79,7 @@ impl ScimFailure {
             error: e.to_scim(),
             request_id: Some(rid.0.clone()),
             www_authenticate: unauthenticated,
+            retry_after: e.retry_after_seconds(),
         }
     }
 }
@@ -90,6 +94,10 @@ impl IntoResponse for ScimFailure {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"Portcullis SCIM\""),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         res
     }
@@ -138,6 +146,7 @@ async fn authenticate(
         error: ScimError::new(401, None, detail),
         request_id: Some(rid.0.clone()),
         www_authenticate: true,
+        retry_after: None,
     };
     let value = headers
         .get(header::AUTHORIZATION)

@@ -21,10 +21,12 @@ use directory::model::{
     SessionRecord, UserRecord,
 };
 use directory::query::{
-    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListPage,
-    UserListQuery,
+    prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, ScanQuery, SortKey, StoreQuery,
+    TextColumn, TextOp, UserListPage, UserListQuery,
 };
-use directory::store::{GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange};
+use directory::store::{
+    GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent, UserChange,
+};
 use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
@@ -243,7 +245,99 @@ fn push_key(qb: &mut QueryBuilder<'_, Postgres>, table: Table, key: &IndexKey) {
         IndexKey::UserNameLower(_) | IndexKey::EmailLower(_) | IndexKey::Active(_) => {
             qb.push(" AND FALSE");
         }
+        IndexKey::Text(column, op, value) => {
+            let name = match column {
+                TextColumn::UserNameLower if table == Table::Users => "u.user_name_lower",
+                TextColumn::DisplayNameLower => &format!("{a}.display_name_lower"),
+                TextColumn::ExternalId => &format!("{a}.external_id"),
+                TextColumn::EmailLower if table == Table::Users => {
+                    qb.push(" AND EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id");
+                    push_text_match(qb, "e.email_lower", *op, value);
+                    qb.push(")");
+                    return;
+                }
+                // Groups have no userName and no emails.
+                TextColumn::UserNameLower | TextColumn::EmailLower => {
+                    qb.push(" AND FALSE");
+                    return;
+                }
+            };
+            push_text_match(qb, name, *op, value);
+        }
+        IndexKey::Seqs(seqs) => {
+            qb.push(format!(" AND {a}.seq = ANY("))
+                .push_bind(seqs.clone())
+                .push(")");
+        }
     }
+}
+
+/// `sw`, `co` or `ew` on `column`, byte for byte (the columns are `COLLATE "C"`). The empty
+/// string starts, is contained in and ends every value; a missing value matches nothing.
+fn push_text_match(qb: &mut QueryBuilder<'_, Postgres>, column: &str, op: TextOp, value: &str) {
+    if value.is_empty() {
+        qb.push(format!(" AND {column} IS NOT NULL"));
+        return;
+    }
+    match op {
+        TextOp::Prefix => {
+            qb.push(format!(" AND {column} >= "))
+                .push_bind(value.to_string());
+            if let Some(upper) = prefix_upper_bound(value) {
+                qb.push(format!(" AND {column} < ")).push_bind(upper);
+            }
+        }
+        TextOp::Contains => {
+            qb.push(format!(" AND strpos({column}, "))
+                .push_bind(value.to_string())
+                .push(") > 0");
+        }
+        TextOp::Suffix => {
+            let chars = i32::try_from(value.chars().count()).unwrap_or(i32::MAX);
+            qb.push(format!(" AND right({column}, "))
+                .push_bind(chars)
+                .push(") = ")
+                .push_bind(value.to_string());
+        }
+    }
+}
+
+/// One chunk of a keyset scan in seq order: `limit` rows after `after_seq` at most.
+async fn scan_chunk<T>(
+    pool: &PgPool,
+    table: Table,
+    org: OrgId,
+    extra: &str,
+    q: &ScanQuery,
+    from_row: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<(i64, T)>> {
+    let (from, columns) = match table {
+        Table::Users => ("users u", USER_COLUMNS),
+        Table::Groups => ("groups g", GROUP_COLUMNS),
+    };
+    let a = table.alias();
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {columns}, {a}.seq AS scan_seq FROM {from} WHERE {a}.org_id = "
+    ));
+    qb.push_bind(org.0).push(extra);
+    if let Some(k) = &q.key {
+        push_key(&mut qb, table, k);
+    }
+    // As in `query_page`: `seq + 0` keeps the planner on the key's index for a key that
+    // names a handful of rows, rather than a walk of the whole organization in seq order.
+    let order = if q.key.as_ref().is_some_and(is_selective) {
+        format!("({a}.seq + 0)")
+    } else {
+        format!("{a}.seq")
+    };
+    qb.push(format!(" AND {a}.seq > "))
+        .push_bind(q.after_seq)
+        .push(format!(" ORDER BY {order} LIMIT "))
+        .push_bind(i64::from(q.limit));
+    let rows = qb.build().fetch_all(pool).await.map_err(backend)?;
+    rows.iter()
+        .map(|r| Ok((get::<i64>(r, "scan_seq")?, from_row(r)?)))
+        .collect()
 }
 
 /// Keys that name a handful of rows at most (the IdPs' lookups).
@@ -255,6 +349,7 @@ fn is_selective(key: &IndexKey) -> bool {
             | IndexKey::ExternalId(_)
             | IndexKey::DisplayNameLower(_)
             | IndexKey::EmailLower(_)
+            | IndexKey::Seqs(_)
     )
 }
 
@@ -857,6 +952,46 @@ impl Store for PostgresStore {
             q,
             q.sort,
             Self::user_from_row,
+        )
+        .await
+    }
+
+    async fn scan_users(
+        &self,
+        org: OrgId,
+        q: &ScanQuery,
+        with_groups: bool,
+    ) -> StoreResult<Vec<ScannedUser>> {
+        let rows = scan_chunk(&self.pool, Table::Users, org, "", q, Self::user_from_row).await?;
+        let mut groups = if with_groups && !rows.is_empty() {
+            let ids: Vec<UserId> = rows.iter().map(|(_, u)| u.id).collect();
+            self.groups_of_users(org, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(seq, u)| {
+                let g = groups.remove(&u.id).unwrap_or_default();
+                (seq, u, g)
+            })
+            .collect())
+    }
+
+    async fn scan_groups(
+        &self,
+        org: OrgId,
+        scim_only: bool,
+        q: &ScanQuery,
+    ) -> StoreResult<Vec<(i64, GroupRecord)>> {
+        let visible = if scim_only { " AND g.scim_visible" } else { "" };
+        scan_chunk(
+            &self.pool,
+            Table::Groups,
+            org,
+            visible,
+            q,
+            Self::group_from_row,
         )
         .await
     }

@@ -2,13 +2,15 @@
 //! members) whatever the group's size.
 
 use crate::engine::backend;
-use crate::query::{order_by, page_is_complete, push_key, push_window};
+use crate::query::{
+    order_by, page_is_complete, push_key, push_scan_key, push_scan_window, push_window,
+};
 use crate::rows::{
     self, count, execute, fetch_all, fetch_optional, ms, write_error, GROUP_COLUMNS,
 };
 use directory::ids::{GroupId, OrgId};
 use directory::model::{GroupRecord, Member, MemberKind, MembershipChange, Page};
-use directory::query::{SortKey, StoreQuery};
+use directory::query::{ScanQuery, SortKey, StoreQuery};
 use directory::store::{GroupChange, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
@@ -243,6 +245,42 @@ pub(crate) fn query(
         count(conn, &sql, params_from_iter(params.iter()))?
     };
     Ok(Page { total, items })
+}
+
+/// The statement of one scan chunk of groups and its parameters.
+pub(crate) fn scan_sql(org: OrgId, scim_only: bool, q: &ScanQuery) -> (String, Vec<Value>) {
+    let visible = if scim_only {
+        " AND g.scim_visible = 1"
+    } else {
+        ""
+    };
+    let mut sql =
+        format!("SELECT {GROUP_COLUMNS}, g.seq FROM groups g WHERE g.org_id = ?{visible}");
+    let mut params = vec![Value::Text(org.to_string())];
+    if let Some(k) = &q.key {
+        push_scan_key(&mut sql, &mut params, "g", k);
+    }
+    push_scan_window(&mut sql, &mut params, "g", q);
+    (sql, params)
+}
+
+/// How many columns [`GROUP_COLUMNS`] names: the seq follows them.
+const GROUP_COLUMN_COUNT: usize = 10;
+
+/// One chunk of a keyset scan of groups in seq order, at most `q.limit` rows.
+pub(crate) fn scan(
+    conn: &Connection,
+    org: OrgId,
+    scim_only: bool,
+    q: &ScanQuery,
+) -> StoreResult<Vec<(i64, GroupRecord)>> {
+    let (sql, params) = scan_sql(org, scim_only, q);
+    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(GROUP_COLUMN_COUNT).map_err(backend)?,
+            rows::group(r)?,
+        ))
+    })
 }
 
 /// Which of `ids` name a user or group of the organization: one indexed lookup per id.

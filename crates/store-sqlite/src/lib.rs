@@ -13,9 +13,10 @@ use directory::model::{
     MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
     UserRecord,
 };
-use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
+use directory::query::{AuditQuery, ScanQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
-    GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
+    GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent, UserChange,
+    UserGroup,
 };
 use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
@@ -250,6 +251,19 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn scan_users(
+        &self,
+        org: OrgId,
+        q: &ScanQuery,
+        with_groups: bool,
+    ) -> StoreResult<Vec<ScannedUser>> {
+        let q = q.clone();
+        // A chunk of a scan: a blocking thread, never an async worker or the writer.
+        self.engine
+            .read_long(move |c| users::scan(c, org, &q, with_groups))
+            .await
+    }
+
     async fn groups_of_users(
         &self,
         org: OrgId,
@@ -352,6 +366,18 @@ impl Store for SqliteStore {
         } else {
             self.engine.read_long(work).await
         }
+    }
+
+    async fn scan_groups(
+        &self,
+        org: OrgId,
+        scim_only: bool,
+        q: &ScanQuery,
+    ) -> StoreResult<Vec<(i64, GroupRecord)>> {
+        let q = q.clone();
+        self.engine
+            .read_long(move |c| groups::scan(c, org, scim_only, &q))
+            .await
     }
 
     async fn list_groups_after(

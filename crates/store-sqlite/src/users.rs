@@ -2,15 +2,17 @@
 
 use crate::cursors::PageCursors;
 use crate::engine::backend;
-use crate::query::{order_by, page_is_complete, push_key, push_window};
+use crate::query::{
+    order_by, page_is_complete, push_key, push_scan_key, push_scan_window, push_window,
+};
 use crate::rows::{
     self, count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
     USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
 };
 use directory::ids::{OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::{SortKey, StoreQuery};
-use directory::store::{StoreError, StoreResult, UserChange, UserGroup};
+use directory::query::{ScanQuery, SortKey, StoreQuery};
+use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 use std::collections::HashMap;
@@ -220,6 +222,41 @@ pub(crate) fn query(
     Ok(Page { total, items })
 }
 
+/// The statement of one scan chunk and its parameters (shared with the query-plan test).
+pub(crate) fn scan_sql(org: OrgId, q: &ScanQuery, with_groups: bool) -> (String, Vec<Value>) {
+    let groups_column = if with_groups {
+        USER_GROUPS_COLUMN
+    } else {
+        "NULL"
+    };
+    let mut sql =
+        format!("SELECT {USER_COLUMNS}, {groups_column}, u.seq FROM users u WHERE u.org_id = ?");
+    let mut params = vec![Value::Text(org.to_string())];
+    if let Some(k) = &q.key {
+        push_scan_key(&mut sql, &mut params, "u", k);
+    }
+    push_scan_window(&mut sql, &mut params, "u", q);
+    (sql, params)
+}
+
+/// One chunk of a keyset scan in seq order: at most `q.limit` rows, whatever the size of
+/// the organization.
+pub(crate) fn scan(
+    conn: &Connection,
+    org: OrgId,
+    q: &ScanQuery,
+    with_groups: bool,
+) -> StoreResult<Vec<ScannedUser>> {
+    let (sql, params) = scan_sql(org, q, with_groups);
+    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(USER_GROUPS_INDEX + 1).map_err(backend)?,
+            rows::user(r)?,
+            rows::user_groups(r, USER_GROUPS_INDEX)?,
+        ))
+    })
+}
+
 pub(crate) fn groups_of(
     conn: &Connection,
     org: OrgId,
@@ -251,4 +288,95 @@ pub(crate) fn groups_of_many(
         out.insert(*u, groups_of(conn, org, *u)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use directory::query::{Cmp, IndexKey, TextColumn, TextOp};
+    use time::OffsetDateTime;
+
+    fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    fn keys() -> Vec<Option<IndexKey>> {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let mut keys = vec![
+            None,
+            Some(IndexKey::Id("x".into())),
+            Some(IndexKey::UserNameLower("a".into())),
+            Some(IndexKey::ExternalId("a".into())),
+            Some(IndexKey::DisplayNameLower("a".into())),
+            Some(IndexKey::EmailLower("a".into())),
+            Some(IndexKey::Active(true)),
+            Some(IndexKey::LastModified(Cmp::Gt, t)),
+            Some(IndexKey::Created(Cmp::Le, t)),
+            Some(IndexKey::Seqs(vec![3, 1, 2])),
+        ];
+        for column in [
+            TextColumn::UserNameLower,
+            TextColumn::DisplayNameLower,
+            TextColumn::ExternalId,
+            TextColumn::EmailLower,
+        ] {
+            for op in [TextOp::Prefix, TextOp::Contains, TextOp::Suffix] {
+                keys.push(Some(IndexKey::Text(column, op, "ab".into())));
+            }
+        }
+        keys
+    }
+
+    /// Every chunk of a scan walks an index in seq order and stops at its limit: no statement
+    /// sorts the matches of its key (which would cost O(matches) per chunk), none scans the
+    /// table outside an index.
+    #[test]
+    fn scan_chunks_walk_seq_order_without_sorting() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrate::run(&mut conn).unwrap();
+        let org = OrgId::new_random();
+        for key in keys() {
+            for with_groups in [false, true] {
+                let q = ScanQuery {
+                    key: key.clone(),
+                    after_seq: 10,
+                    limit: 500,
+                };
+                let (sql, params) = scan_sql(org, &q, with_groups);
+                let p = plan(&conn, &sql, &params);
+                let ctx = format!("{key:?}:\n{p}");
+                assert!(!p.contains("TEMP B-TREE"), "{ctx}");
+                assert!(!p.contains("SCAN u\n") && !p.ends_with("SCAN u"), "{ctx}");
+                assert!(!p.contains("SCAN users"), "{ctx}");
+                assert!(!p.contains("SCAN e"), "{ctx}");
+            }
+        }
+    }
+
+    /// A store page of `co`/`ew` counts its matches on the narrow column's index (an
+    /// index-only walk), never by reading the users' rows.
+    #[test]
+    fn text_match_counts_read_only_the_narrow_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrate::run(&mut conn).unwrap();
+        let org = OrgId::new_random();
+        for column in [
+            TextColumn::UserNameLower,
+            TextColumn::DisplayNameLower,
+            TextColumn::ExternalId,
+        ] {
+            for op in [TextOp::Prefix, TextOp::Contains, TextOp::Suffix] {
+                let key = IndexKey::Text(column, op, "ab".into());
+                let mut sql = "SELECT COUNT(*) FROM users u WHERE u.org_id = ?".to_string();
+                let mut params = vec![Value::Text(org.to_string())];
+                push_key(&mut sql, &mut params, "u", &key);
+                let p = plan(&conn, &sql, &params);
+                assert!(p.contains("USING COVERING INDEX"), "{key:?}:\n{p}");
+            }
+        }
+    }
 }

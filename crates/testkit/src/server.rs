@@ -50,12 +50,28 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
-        Self::start_with(backend, |state| state).await
+        Self::start_configured(backend, Default::default(), |state| state).await
     }
 
     /// A server whose state `adjust` changes before it serves (e.g. smaller limits).
     pub async fn start_with(
         backend: Backend,
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
+        Self::start_configured(backend, Default::default(), adjust).await
+    }
+
+    /// A server whose SCIM service runs with these limits (e.g. a small scan chunk).
+    pub async fn start_with_limits(
+        backend: Backend,
+        limits: directory::scim_service::Limits,
+    ) -> TestServer {
+        Self::start_configured(backend, limits, |state| state).await
+    }
+
+    async fn start_configured(
+        backend: Backend,
+        limits: directory::scim_service::Limits,
         adjust: impl FnOnce(AppState) -> AppState,
     ) -> TestServer {
         let (url, db_dir) = match &backend {
@@ -77,7 +93,7 @@ impl TestServer {
             store,
             ServerConfig {
                 base_url: base_url.clone(),
-                limits: Default::default(),
+                limits,
             },
         );
         let state = adjust(state);

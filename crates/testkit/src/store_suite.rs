@@ -23,7 +23,8 @@ use directory::model::{
     SessionRecord, UserRecord,
 };
 use directory::query::{
-    AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery,
+    AuditOutcome, AuditQuery, Cmp, IndexKey, ScanQuery, SortKey, StoreQuery, TextColumn, TextOp,
+    UserListQuery,
 };
 use directory::store::{Store, StoreError};
 use directory::token::DomainList;
@@ -81,6 +82,8 @@ macro_rules! store_suite_tests {
             user_sessions_newest_first_and_scoped,
             console_user_pages_broad_search,
             console_user_broad_search_bounded_scan,
+            scans_visit_every_match_once_in_chunks,
+            text_keys_match_byte_for_byte_and_page,
         );
     };
     (@each $run:ident, $($name:ident),* $(,)?) => {
@@ -3659,5 +3662,298 @@ pub async fn console_user_broad_search_bounded_scan(store: Arc<dyn Store>) {
         assert_eq!(cursor, None, "the backward walk ended");
         assert_eq!(got, want, "backward, active {active:?}");
         assert!(partial_pages >= 1, "{partial_pages}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scans: chunks in insertion order.
+
+/// The users of a scan by `key`, read `chunk` rows at a time from the start, with the seqs;
+/// asserts each chunk is at most `chunk` rows and that seqs only grow.
+async fn scan_all_users(
+    store: &Arc<dyn Store>,
+    org: OrgId,
+    key: Option<IndexKey>,
+    chunk: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after_seq = 0;
+    loop {
+        let q = ScanQuery {
+            key: key.clone(),
+            after_seq,
+            limit: chunk,
+        };
+        let rows = store.scan_users(org, &q, false).await.unwrap();
+        assert!(
+            rows.len() <= chunk as usize,
+            "{} rows > {chunk}",
+            rows.len()
+        );
+        for (seq, u, _) in &rows {
+            assert!(*seq > after_seq, "seq {seq} after {after_seq}");
+            after_seq = *seq;
+            out.push(u.id.to_string());
+        }
+        if rows.len() < chunk as usize {
+            return out;
+        }
+    }
+}
+
+pub async fn scans_visit_every_match_once_in_chunks(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let mut users = Vec::new();
+    for i in 0..23 {
+        let name = format!("scan{i:02}@acme.com");
+        let mut u = user_with(
+            org.id,
+            &name,
+            (i % 4 != 0).then_some("Dev"),
+            &[&name, &format!("alt{i}@example.org")],
+        );
+        u.doc["active"] = json!(i % 3 != 0);
+        u.updated_at = at(i * 10);
+        u.reindex();
+        insert_user(&store, &u).await;
+        users.push(u);
+        // Interleaved: another organization's rows sit between this one's.
+        insert_user(&store, &user(other.id, &name)).await;
+    }
+    // A deleted user leaves a gap in the seqs.
+    store.delete_user(org.id, users[5].id).await.unwrap();
+    users.remove(5);
+    let ids = |pred: &dyn Fn(&UserRecord) -> bool| -> Vec<String> {
+        users
+            .iter()
+            .filter(|u| pred(u))
+            .map(|u| u.id.to_string())
+            .collect()
+    };
+    let cases: Vec<(Option<IndexKey>, Vec<String>)> = vec![
+        (None, ids(&|_| true)),
+        (Some(IndexKey::Active(false)), ids(&|u| !u.active)),
+        (
+            Some(IndexKey::DisplayNameLower("dev".into())),
+            ids(&|u| u.display_name.is_some()),
+        ),
+        (
+            Some(IndexKey::LastModified(Cmp::Ge, at(100))),
+            ids(&|u| u.updated_at >= at(100)),
+        ),
+        (
+            Some(IndexKey::Text(
+                TextColumn::UserNameLower,
+                TextOp::Prefix,
+                "scan1".into(),
+            )),
+            ids(&|u| u.user_name.starts_with("scan1")),
+        ),
+        (
+            Some(IndexKey::Text(
+                TextColumn::EmailLower,
+                TextOp::Contains,
+                "1@example".into(),
+            )),
+            ids(&|u| u.emails.iter().any(|e| e.contains("1@example"))),
+        ),
+        (
+            Some(IndexKey::Text(
+                TextColumn::UserNameLower,
+                TextOp::Suffix,
+                "2@acme.com".into(),
+            )),
+            ids(&|u| u.user_name.ends_with("2@acme.com")),
+        ),
+        (
+            Some(IndexKey::EmailLower("alt7@example.org".into())),
+            ids(&|u| u.user_name == "scan07@acme.com"),
+        ),
+    ];
+    for (key, expected) in cases {
+        assert!(!expected.is_empty(), "{key:?}");
+        for chunk in [1, 2, 5, 7, 22, 100] {
+            assert_eq!(
+                scan_all_users(&store, org.id, key.clone(), chunk).await,
+                expected,
+                "{key:?} in chunks of {chunk}"
+            );
+        }
+    }
+
+    // Rows read back by seq, in any order asked, only this organization's.
+    let q = ScanQuery {
+        key: None,
+        after_seq: 0,
+        limit: 100,
+    };
+    let all = store.scan_users(org.id, &q, true).await.unwrap();
+    let picked: Vec<i64> = vec![all[9].0, all[2].0, all[15].0];
+    let q = ScanQuery {
+        key: Some(IndexKey::Seqs(picked.clone())),
+        after_seq: 0,
+        limit: 3,
+    };
+    let back = store.scan_users(org.id, &q, false).await.unwrap();
+    let mut want: Vec<i64> = picked.clone();
+    want.sort();
+    assert_eq!(back.iter().map(|r| r.0).collect::<Vec<_>>(), want);
+    assert!(store
+        .scan_users(other.id, &q, false)
+        .await
+        .unwrap()
+        .is_empty());
+    let none = ScanQuery {
+        key: Some(IndexKey::Seqs(vec![])),
+        after_seq: 0,
+        limit: 3,
+    };
+    assert!(store
+        .scan_users(org.id, &none, false)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Groups, with their visibility to SCIM.
+    let mut visible = Vec::new();
+    for i in 0..9 {
+        let mut g = group(org.id, &format!("Team {i}"));
+        g.scim_visible = i % 3 != 1;
+        store.insert_group(&g, &[]).await.unwrap();
+        if g.scim_visible {
+            visible.push(g.id.to_string());
+        }
+        store
+            .insert_group(&group(other.id, "Team"), &[])
+            .await
+            .unwrap();
+    }
+    for chunk in [1, 2, 4, 50] {
+        let mut seen = Vec::new();
+        let mut after_seq = 0;
+        loop {
+            let q = ScanQuery {
+                key: None,
+                after_seq,
+                limit: chunk,
+            };
+            let rows = store.scan_groups(org.id, true, &q).await.unwrap();
+            assert!(rows.len() <= chunk as usize);
+            seen.extend(rows.iter().map(|(_, g)| g.id.to_string()));
+            match rows.last() {
+                Some((seq, _)) if rows.len() == chunk as usize => after_seq = *seq,
+                _ => break,
+            }
+        }
+        assert_eq!(seen, visible, "chunks of {chunk}");
+    }
+    let q = ScanQuery {
+        key: Some(IndexKey::Text(
+            TextColumn::DisplayNameLower,
+            TextOp::Suffix,
+            " 8".into(),
+        )),
+        after_seq: 0,
+        limit: 10,
+    };
+    let eights = store.scan_groups(org.id, true, &q).await.unwrap();
+    assert_eq!(eights.len(), 1);
+    assert_eq!(eights[0].1.display_name, "Team 8");
+}
+
+/// `sw`, `co` and `ew` keys compare bytes (no collation, `_` and `%` literal), the empty
+/// string matches every value but not a missing one, and a store page of them is exact.
+pub async fn text_keys_match_byte_for_byte_and_page(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let names = [
+        "a_b@acme.com",
+        "axb@acme.com",
+        "a%b@acme.com",
+        "émile@acme.com",
+        "emile@acme.com",
+        "zz@acme.com",
+    ];
+    let mut users = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut u = user_with(org.id, name, (i % 2 == 0).then_some("Émile Z"), &[name]);
+        if i % 3 == 0 {
+            u.doc["externalId"] = json!(format!("Ext-{i}"));
+        }
+        u.reindex();
+        insert_user(&store, &u).await;
+        users.push(u);
+    }
+    let ids = |pred: &dyn Fn(&UserRecord) -> bool| -> Vec<String> {
+        users
+            .iter()
+            .filter(|u| pred(u))
+            .map(|u| u.id.to_string())
+            .collect()
+    };
+    let text = |c, op, v: &str| Some(IndexKey::Text(c, op, v.to_string()));
+    use TextColumn::*;
+    use TextOp::*;
+    let cases = vec![
+        (
+            text(UserNameLower, Prefix, "a_"),
+            ids(&|u| u.user_name.starts_with("a_")),
+        ),
+        (
+            text(UserNameLower, Contains, "%"),
+            ids(&|u| u.user_name.contains('%')),
+        ),
+        (
+            text(UserNameLower, Prefix, "é"),
+            ids(&|u| u.user_name.starts_with('é')),
+        ),
+        (
+            text(UserNameLower, Suffix, "mile@acme.com"),
+            ids(&|u| u.user_name.ends_with("mile@acme.com")),
+        ),
+        (
+            text(UserNameLower, Contains, "b@"),
+            ids(&|u| u.user_name.contains("b@")),
+        ),
+        (text(DisplayNameLower, Suffix, "é z"), vec![]),
+        (
+            text(DisplayNameLower, Prefix, "émile"),
+            ids(&|u| u.display_name.is_some()),
+        ),
+        (
+            text(DisplayNameLower, Contains, ""),
+            ids(&|u| u.display_name.is_some()),
+        ),
+        (
+            text(ExternalId, Prefix, "Ext-"),
+            ids(&|u| u.external_id.is_some()),
+        ),
+        (text(ExternalId, Prefix, "ext-"), vec![]),
+        (
+            text(ExternalId, Suffix, "-3"),
+            ids(&|u| u.external_id.as_deref() == Some("Ext-3")),
+        ),
+        (
+            text(EmailLower, Prefix, "zz@"),
+            ids(&|u| u.user_name == "zz@acme.com"),
+        ),
+    ];
+    for (key, expected) in cases {
+        assert_eq!(
+            scan_all_users(&store, org.id, key.clone(), 2).await,
+            expected,
+            "{key:?}"
+        );
+        // A store page: the whole count, and the window.
+        let mut q = query(key.clone());
+        q.limit = Some(1);
+        q.offset = 1;
+        let page = store.query_users(org.id, &q).await.unwrap();
+        assert_eq!(page.total, expected.len() as u64, "{key:?}");
+        assert_eq!(
+            ids_of(&page.items, |u| u.id),
+            expected.iter().skip(1).take(1).cloned().collect::<Vec<_>>(),
+            "{key:?}"
+        );
     }
 }

@@ -17,6 +17,7 @@ mod identity;
 mod idp_server;
 mod okta;
 mod protocol;
+mod scans;
 mod sso;
 mod tokens;
 mod walkthrough;

@@ -15,7 +15,7 @@ use directory::model::{
 };
 use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
-    GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
+    FoldedAuditEvent, GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
 };
 use directory::token::DomainList;
 use engine::{Engine, Location};
@@ -384,6 +384,13 @@ impl Store for SqliteStore {
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
         let events = events.to_vec();
         self.engine.write(move |c| audit::append(c, &events)).await
+    }
+
+    async fn append_audit_folded(&self, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine
+            .write(move |c| audit::append_folded(c, &events))
+            .await
     }
 
     async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {

@@ -1,6 +1,8 @@
 //! A Portcullis server in process on 127.0.0.1:0, and a small SCIM client for tests.
 
 use directory::model::Actor;
+use portcullis::serving::{self, ServeLimits};
+use portcullis::throttle::AcsThrottle;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -48,8 +50,21 @@ impl Drop for TestServer {
     }
 }
 
+/// What a test may change about its server: the serving limits (short timeouts, a small
+/// connection cap) and the ACS rate limiter.
+#[derive(Default)]
+pub struct TestOptions {
+    pub serve: ServeLimits,
+    pub acs_throttle: Option<AcsThrottle>,
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, TestOptions::default()).await
+    }
+
+    /// A server on the production serving loop ([`portcullis::serving::serve`]) with `options`.
+    pub async fn start_with(backend: Backend, options: TestOptions) -> TestServer {
         let (url, db_dir) = match &backend {
             Backend::Sqlite => {
                 let dir =
@@ -65,18 +80,23 @@ impl TestServer {
         let store = open_store(&url).await.expect("open test store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
+        let mut state = AppState::new(
             store,
             ServerConfig {
                 base_url: base_url.clone(),
                 limits: Default::default(),
             },
         );
-        let router = build_router(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        if let Some(throttle) = options.acs_throttle {
+            state = state.with_acs_throttle(throttle);
+        }
+        let router = build_router(state.clone());
+        tokio::spawn(serving::serve(
+            listener,
+            router,
+            options.serve,
+            std::future::pending(),
+        ));
         TestServer {
             backend,
             base_url,

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acs_throttle;
 mod browser;
 mod console;
 mod console_admins;
@@ -13,8 +14,10 @@ mod console_tokens;
 mod console_users;
 mod entra;
 mod idp_server;
+mod metrics_labels;
 mod okta;
 mod protocol;
+mod slow_clients;
 mod sso;
 mod tokens;
 mod walkthrough;

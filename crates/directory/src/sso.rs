@@ -664,8 +664,9 @@ impl SsoService {
             expected_in_response_to: expected.as_deref(),
             sp_key: Some(&prepared.sp_key),
         };
-        let verified = saml::validate_response(saml_response, &ctx)
-            .map_err(|e| Refused::new(400, FAILED, format!("{}: {e}", e.code())).because(e.code()))?;
+        let verified = saml::validate_response(saml_response, &ctx).map_err(|e| {
+            Refused::new(400, FAILED, format!("{}: {e}", e.code())).because(e.code())
+        })?;
 
         let fresh = self
             .store

@@ -3,6 +3,8 @@
 
 use crate::api::{audit_json, saml_json, token_json};
 use crate::app::{build_router, open_store, AppState, ServerConfig};
+use crate::serving::{self, ServeLimits};
+use crate::throttle::{self, AcsThrottle, RateLimit};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use directory::admin::AdminService;
@@ -13,8 +15,6 @@ use directory::query::AuditQuery;
 use directory::scim_service::Limits;
 use directory::sso::SsoService;
 use directory::SystemClock;
-use crate::serving::{self, ServeLimits};
-use crate::throttle::{self, AcsThrottle, RateLimit};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,10 +192,7 @@ impl ServeArgs {
             body_stall_timeout: seconds("body-stall-timeout", self.body_stall_timeout)?,
             body_read_timeout: seconds("body-read-timeout", self.body_read_timeout)?,
             idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
-            response_write_timeout: seconds(
-                "response-write-timeout",
-                self.response_write_timeout,
-            )?,
+            response_write_timeout: seconds("response-write-timeout", self.response_write_timeout)?,
             max_connections,
         })
     }

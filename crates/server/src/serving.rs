@@ -132,7 +132,7 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let max_connections = limits.max_connections.max(1);
+    let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let open = Arc::new(Semaphore::new(max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
     let limits = Arc::new(limits);
@@ -151,9 +151,7 @@ pub async fn serve(
                     Ok(permit) => {
                         let (router, limits, stop) =
                             (router.clone(), limits.clone(), stop_rx.clone());
-                        tokio::spawn(serve_connection(
-                            stream, peer, router, limits, stop, permit,
-                        ));
+                        tokio::spawn(serve_connection(stream, peer, router, limits, stop, permit));
                     }
                     Err(_) => refuse(stream, peer, &refusals, max_connections),
                 }
@@ -183,9 +181,7 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!(
-            "connections still open after the shutdown grace period; closing them"
-        );
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
     }
 }
 
@@ -335,10 +331,7 @@ impl AsyncWrite for WatchedStream {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
     fn poll_write_vectored(

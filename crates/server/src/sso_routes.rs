@@ -7,12 +7,12 @@
 use crate::api::Problem;
 use crate::app::AppState;
 use crate::observability::RequestId;
+use crate::serving::PeerConnection;
 use crate::session::{
     clear_cookie, cookie_secret, current_user, error_page, escape, page, redirect, session_cookie,
 };
-use axum::body::{Body, Bytes};
-use crate::serving::PeerConnection;
 use crate::throttle::{ClientKey, Verdict};
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

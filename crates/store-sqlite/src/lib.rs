@@ -15,7 +15,8 @@ use directory::model::{
 };
 use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
-    FoldedAuditEvent, GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange, UserGroup,
+    FoldedAuditEvent, GroupChange, Store, StoreError, StoreResult, StoredAuditEvent, UserChange,
+    UserGroup,
 };
 use directory::token::DomainList;
 use engine::{Engine, Location};

@@ -1883,13 +1883,7 @@ pub async fn audit_folded_events_count_into_one_row(store: Arc<dyn Store>) {
         .unwrap();
     let summary: Vec<(String, u64, Option<OffsetDateTime>)> = all
         .iter()
-        .map(|e| {
-            (
-                e.event.operation.clone(),
-                e.repeated,
-                e.last_at,
-            )
-        })
+        .map(|e| (e.event.operation.clone(), e.repeated, e.last_at))
         .collect();
     assert_eq!(
         summary,
@@ -1897,7 +1891,11 @@ pub async fn audit_folded_events_count_into_one_row(store: Arc<dyn Store>) {
             ("saml.signin".to_string(), 1, None),
             ("saml.signin".to_string(), 1, None),
             ("scim.user.create".to_string(), 1, None),
-            ("saml.signin".to_string(), 1 + 1 + 50 + 40 + 1, Some(at(140))),
+            (
+                "saml.signin".to_string(),
+                1 + 1 + 50 + 40 + 1,
+                Some(at(140))
+            ),
         ]
     );
     // The folded row keeps its first occurrence as it was written (its request id aside,

@@ -138,11 +138,21 @@ async fn a_thousand_garbage_posts_from_one_address_make_a_bounded_audit_and_429s
         };
         let garbage = from("127.0.0.1", 400);
         assert_eq!(garbage.repeated, refused);
-        assert!(garbage.event.detail.as_deref().unwrap().contains("not_base64"));
+        assert!(garbage
+            .event
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("not_base64"));
         assert!(garbage.last_at.is_some());
         let summary = from("127.0.0.1", 429);
         assert!(summary.repeated >= 1);
-        assert!(summary.event.detail.as_deref().unwrap().contains("rate limit"));
+        assert!(summary
+            .event
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("rate limit"));
         assert_eq!(from("127.0.0.2", 400).repeated, 1);
 
         // The console's audit page shows the count.

@@ -48,7 +48,10 @@ async fn read_until_closed(
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => {
-                return (String::from_utf8_lossy(&got).into_owned(), Some(since.elapsed()))
+                return (
+                    String::from_utf8_lossy(&got).into_owned(),
+                    Some(since.elapsed()),
+                )
             }
             Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
             Err(_) => return (String::from_utf8_lossy(&got).into_owned(), None),
@@ -125,8 +128,7 @@ async fn keep_alive_connections_wait_the_idle_timeout_and_a_later_half_head_the_
         "an idle keep-alive connection was closed at the header timeout: {second}"
     );
     let idle_since_second = Instant::now();
-    let (_, closed) =
-        read_until_closed(&mut idle, idle_since_second, Duration::from_secs(6)).await;
+    let (_, closed) = read_until_closed(&mut idle, idle_since_second, Duration::from_secs(6)).await;
     let closed = closed.expect("an idle keep-alive connection was never closed");
     assert!(
         closed >= Duration::from_millis(2300) && closed < Duration::from_millis(4500),
@@ -165,15 +167,26 @@ async fn a_stalled_or_trickling_body_is_answered_408_in_the_surfaces_format() {
     assert!(closed.is_some(), "the stalled connection was kept open");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/scim+json"), "{answer}");
-    assert!(answer.contains("urn:ietf:params:scim:api:messages:2.0:Error"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        answer.contains("urn:ietf:params:scim:api:messages:2.0:Error"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
     assert!(
         closed.unwrap() < Duration::from_millis(2400),
         "answered after {closed:?}; the stall timeout is 800 ms"
     );
 
     // The API: problem+json; the body trickles, the overall timeout ends it.
-    let (_, operator) = server.state.admin.create_admin_key(Some("t")).await.unwrap();
+    let (_, operator) = server
+        .state
+        .admin
+        .create_admin_key(Some("t"))
+        .await
+        .unwrap();
     let mut api = TcpStream::connect(addr(&server)).await.unwrap();
     api.write_all(
         format!("POST /api/v1/orgs HTTP/1.1\r\nHost: portcullis\r\nAuthorization: Bearer {operator}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n").as_bytes(),
@@ -209,13 +222,20 @@ async fn a_stalled_acs_body_gets_an_html_408() {
     let org = server
         .state
         .admin
-        .create_org(&format!("o-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), None)
+        .create_org(
+            &format!("o-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            None,
+        )
         .await
         .unwrap();
     let conn = server
         .state
         .sso
-        .setup(&org, &["stall.example".to_string()], &directory::model::Actor::Cli)
+        .setup(
+            &org,
+            &["stall.example".to_string()],
+            &directory::model::Actor::Cli,
+        )
         .await
         .unwrap();
     let mut stalled = TcpStream::connect(addr(&server)).await.unwrap();
@@ -299,7 +319,10 @@ async fn after_hundreds_of_half_open_connections_are_cut_off_requests_succeed() 
     let since = Instant::now();
     for s in &mut half_open {
         let (_, closed) = read_until_closed(s, since, Duration::from_secs(5)).await;
-        assert!(closed.is_some(), "a half-open connection outlived the header timeout");
+        assert!(
+            closed.is_some(),
+            "a half-open connection outlived the header timeout"
+        );
     }
     let (_, scim) = server.org_with_token(&["acme.com"]).await;
     for i in 0..20 {

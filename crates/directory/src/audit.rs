@@ -2,12 +2,17 @@
 //! so recording a SCIM write does not add a database round trip to the request.
 
 use crate::model::AuditEvent;
-use crate::store::Store;
+use crate::store::{FoldedAuditEvent, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+/// Identical folded events (same organization and fold key) within this time of the first are
+/// one row with a count (see [`AuditLog::record_folded`]).
+pub const AUDIT_FOLD_WINDOW: time::Duration = time::Duration::minutes(10);
+
 enum Command {
     Record(AuditEvent),
+    RecordFolded(FoldedAuditEvent),
     Flush(oneshot::Sender<()>),
 }
 
@@ -26,15 +31,17 @@ impl AuditLog {
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
+            let mut folded = Vec::new();
             let mut waiters = Vec::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
                     match cmd {
                         Command::Record(e) => batch.push(e),
+                        Command::RecordFolded(e) => folded.push(e),
                         Command::Flush(done) => waiters.push(done),
                     }
-                    if batch.len() >= BATCH {
+                    if batch.len() + folded.len() >= BATCH {
                         break;
                     }
                     next = rx.try_recv().ok();
@@ -44,6 +51,12 @@ impl AuditLog {
                         tracing::error!(error = %e, lost = batch.len(), "audit events could not be written");
                     }
                     batch.clear();
+                }
+                if !folded.is_empty() {
+                    if let Err(e) = store.append_audit_folded(&folded).await {
+                        tracing::error!(error = %e, lost = folded.len(), "audit events could not be written");
+                    }
+                    folded.clear();
                 }
                 for w in waiters.drain(..) {
                     let _ = w.send(());
@@ -57,6 +70,21 @@ impl AuditLog {
     pub async fn record(&self, event: AuditEvent) {
         if let Err(mpsc::error::TrySendError::Full(cmd)) = self.tx.try_send(Command::Record(event))
         {
+            let _ = self.tx.send(cmd).await;
+        }
+    }
+
+    /// Queues an event that folds into an identical one (same organization and `fold_key`)
+    /// recorded within [`AUDIT_FOLD_WINDOW`] before it, adding `count` to that one's count.
+    pub async fn record_folded(&self, event: AuditEvent, fold_key: String, count: u64) {
+        let window_start = event.at - AUDIT_FOLD_WINDOW;
+        let cmd = Command::RecordFolded(FoldedAuditEvent {
+            event,
+            fold_key,
+            count: count.max(1),
+            window_start,
+        });
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.tx.try_send(cmd) {
             let _ = self.tx.send(cmd).await;
         }
     }

@@ -505,7 +505,10 @@ impl SsoService {
     }
 
     /// The ACS: validates a posted `SAMLResponse` for the connection `client_id` names, and
-    /// signs the person in. Every attempt on a known connection is audited.
+    /// signs the person in. Every attempt on a known connection is audited; refusals of the
+    /// same reason from the same `client` (the caller's name for the client address) fold
+    /// into one audit row with a count (see [`AuditLog::record_folded`]), since anyone can
+    /// post garbage to an ACS.
     ///
     /// `conn` is what [`SsoService::connection_by_client_id`] found for the URL's Client ID:
     /// the ACS routes by it before reading the body.
@@ -515,6 +518,7 @@ impl SsoService {
         saml_response: &str,
         relay_state: Option<&str>,
         request_id: &str,
+        client: Option<&str>,
     ) -> Result<SignedIn, SignInRefusal> {
         let attempt = self.sign_in(conn, saml_response, relay_state).await;
         let (status, detail, user_id) = match &attempt {
@@ -531,28 +535,68 @@ impl SsoService {
                 ),
                 Some(s.user.id.to_string()),
             ),
-            Err(r) => (r.status, r.detail.clone(), r.user.map(|u| u.to_string())),
+            Err(r) => (
+                r.status,
+                match client {
+                    Some(c) => format!("{} (from {c})", r.detail),
+                    None => r.detail.clone(),
+                },
+                r.user.map(|u| u.to_string()),
+            ),
         };
-        self.audit
-            .record(AuditEvent {
-                org_id: conn.org_id,
-                at: self.clock.now(),
-                actor_kind: "saml_idp".into(),
-                actor_id: conn.idp_entity_id.clone(),
-                operation: "saml.signin".into(),
-                resource_type: Some("User".into()),
-                resource_id: user_id,
-                status,
-                detail: Some(detail),
-                request_id: Some(request_id.to_string()),
-            })
-            .await;
+        let event = AuditEvent {
+            org_id: conn.org_id,
+            at: self.clock.now(),
+            actor_kind: "saml_idp".into(),
+            actor_id: conn.idp_entity_id.clone(),
+            operation: "saml.signin".into(),
+            resource_type: Some("User".into()),
+            resource_id: user_id,
+            status,
+            detail: Some(detail),
+            request_id: Some(request_id.to_string()),
+        };
+        match (&attempt, client) {
+            (Err(r), Some(client)) => {
+                let key = format!("saml.signin {} {} {client}", r.status, r.reason);
+                self.audit.record_folded(event, key, 1).await;
+            }
+            _ => self.audit.record(event).await,
+        }
         attempt.map_err(|r| SignInRefusal {
             status: r.status,
             message: r.message.to_string(),
             detail: r.detail,
             reference: request_id.to_string(),
         })
+    }
+
+    /// Audits posts to the ACS that its rate limiter refused before reading them: `count`
+    /// posts from `client` since its last report. Reports of one client fold into one row.
+    pub async fn record_acs_throttled(
+        &self,
+        conn: &SamlConnection,
+        client: &str,
+        count: u64,
+        limit: &str,
+        request_id: &str,
+    ) {
+        let event = AuditEvent {
+            org_id: conn.org_id,
+            at: self.clock.now(),
+            actor_kind: "saml_idp".into(),
+            actor_id: conn.idp_entity_id.clone(),
+            operation: "saml.signin".into(),
+            resource_type: Some("User".into()),
+            resource_id: None,
+            status: 429,
+            detail: Some(format!(
+                "sign-in posts from {client} refused unread: more than the ACS rate limit ({limit})"
+            )),
+            request_id: Some(request_id.to_string()),
+        };
+        let key = format!("saml.signin 429 throttled {client}");
+        self.audit.record_folded(event, key, count).await;
     }
 
     async fn sign_in(
@@ -567,13 +611,14 @@ impl SsoService {
             "Your account in this organization is deactivated. Ask your IT admin to reactivate it.";
         let prepared = self
             .prepare(conn)
-            .map_err(|e| Refused::new(500, FAILED, e.detail))?;
+            .map_err(|e| Refused::new(500, FAILED, e.detail).because("connection_unusable"))?;
         let Some(idp) = prepared.idp.as_ref() else {
             return Err(Refused::new(
                 409,
                 "Sign-in is not set up yet for this organization. Ask your IT admin to finish the SAML setup.",
                 "no IdP metadata uploaded".into(),
-            ));
+            )
+            .because("no_idp_metadata"));
         };
         let urls = self.urls(&conn.client_id);
         let now = self.clock.now();
@@ -586,7 +631,7 @@ impl SsoService {
                     .store
                     .take_authn_request(conn.org_id, &claimed, now)
                     .await
-                    .map_err(|e| Refused::new(500, FAILED, format!("store: {e}")))?;
+                    .map_err(|e| Refused::new(500, FAILED, format!("store: {e}")).because("store"))?;
                 match taken {
                     Some(return_to) => (Some(claimed), return_to),
                     None => {
@@ -594,7 +639,8 @@ impl SsoService {
                             400,
                             FAILED,
                             format!("InResponseTo {claimed:?} names no pending request of ours (unknown, already used, or expired)"),
-                        ))
+                        )
+                        .because("unknown_in_response_to"))
                     }
                 }
             }
@@ -604,7 +650,8 @@ impl SsoService {
                     400,
                     FAILED,
                     "unsolicited (IdP-initiated) response refused: idp_initiated is off for this connection".into(),
-                ))
+                )
+                .because("unsolicited"))
             }
         };
 
@@ -617,8 +664,9 @@ impl SsoService {
             expected_in_response_to: expected.as_deref(),
             sp_key: Some(&prepared.sp_key),
         };
-        let verified = saml::validate_response(saml_response, &ctx)
-            .map_err(|e| Refused::new(400, FAILED, format!("{}: {e}", e.code())))?;
+        let verified = saml::validate_response(saml_response, &ctx).map_err(|e| {
+            Refused::new(400, FAILED, format!("{}: {e}", e.code())).because(e.code())
+        })?;
 
         let fresh = self
             .store
@@ -629,7 +677,7 @@ impl SsoService {
                 now,
             )
             .await
-            .map_err(|e| Refused::new(500, FAILED, format!("store: {e}")))?;
+            .map_err(|e| Refused::new(500, FAILED, format!("store: {e}")).because("store"))?;
         if !fresh {
             return Err(Refused::new(
                 400,
@@ -638,7 +686,8 @@ impl SsoService {
                     "replayed assertion: {} was already used",
                     verified.assertion_id
                 ),
-            ));
+            )
+            .because("replayed"));
         }
 
         let (user, created) = match self.match_user(conn.org_id, &verified).await? {
@@ -656,7 +705,8 @@ impl SsoService {
                         verified.name_id,
                         verified.email_attribute()
                     ),
-                ))
+                )
+                .because("unknown_user"))
             }
         };
         if !user.active {
@@ -667,12 +717,13 @@ impl SsoService {
                     INACTIVE,
                     format!("user {} is deactivated", user.user_name),
                 )
+                .because("deactivated")
             });
         }
         let (cookie_secret, session) = self
             .new_session(conn.org_id, user.id, now)
             .await
-            .map_err(|e| Refused::new(500, FAILED, e.detail))?;
+            .map_err(|e| Refused::new(500, FAILED, e.detail).because("session"))?;
         Ok(SignedIn {
             cookie_secret,
             session,
@@ -719,6 +770,7 @@ impl SsoService {
                 "Sign-in did not succeed; try again.",
                 format!("store: {e}"),
             )
+            .because("store")
         })?;
         Ok(if page.items.len() == 1 {
             page.items.into_iter().next()
@@ -740,6 +792,7 @@ impl SsoService {
                 "Your account could not be created; give your IT admin the reference below.",
                 detail,
             )
+            .because("jit_failed")
         };
         let mut doc = json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -936,6 +989,9 @@ fn next_change(previous: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime 
 /// Why a sign-in was refused, before it is audited and turned into a [`SignInRefusal`].
 struct Refused {
     status: u16,
+    /// A stable name of the refusal's kind, without the attacker's input `detail` may quote:
+    /// identical refusals fold into one audit row by it.
+    reason: &'static str,
     message: &'static str,
     detail: String,
     user: Option<UserId>,
@@ -945,10 +1001,14 @@ impl Refused {
     fn new(status: u16, message: &'static str, detail: String) -> Self {
         Refused {
             status,
+            reason: "refused",
             message,
             detail,
             user: None,
         }
+    }
+    fn because(self, reason: &'static str) -> Self {
+        Refused { reason, ..self }
     }
 }
 

@@ -180,6 +180,8 @@ pub fn audit_json(e: &StoredAuditEvent) -> Value {
         "status": ev.status,
         "detail": ev.detail,
         "request_id": ev.request_id,
+        "repeated": e.repeated,
+        "last_at": e.last_at.map(ts),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Application state and the top-level router.
 
-use crate::{api, console, observability, scim_routes, sso_routes};
+use crate::throttle::AcsThrottle;
+use crate::{api, console, observability, scim_routes, serving, sso_routes};
 use axum::routing::get;
 use axum::Router;
 use directory::admin::AdminService;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub groups: LocalGroupService,
     pub users: LocalUserService,
     pub config: Arc<ServerConfig>,
+    /// The ACS's rate limiter (per connection and per client address).
+    pub acs_throttle: Arc<AcsThrottle>,
 }
 
 impl AppState {
@@ -72,7 +75,14 @@ impl AppState {
             groups,
             users,
             config: Arc::new(config),
+            acs_throttle: Arc::new(AcsThrottle::default()),
         }
+    }
+
+    /// The same state with another ACS rate limiter (the `serve` options, or tests').
+    pub fn with_acs_throttle(mut self, throttle: AcsThrottle) -> Self {
+        self.acs_throttle = Arc::new(throttle);
+        self
     }
 }
 
@@ -115,5 +125,6 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics))
         .with_state(state)
+        .layer(axum::middleware::from_fn(serving::answer_body_timeouts))
         .layer(axum::middleware::from_fn(observability::track))
 }

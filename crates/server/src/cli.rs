@@ -3,6 +3,8 @@
 
 use crate::api::{audit_json, saml_json, token_json};
 use crate::app::{build_router, open_store, AppState, ServerConfig};
+use crate::serving::{self, ServeLimits};
+use crate::throttle::{self, AcsThrottle, RateLimit};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use directory::admin::AdminService;
@@ -14,6 +16,7 @@ use directory::scim_service::Limits;
 use directory::sso::SsoService;
 use directory::SystemClock;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./portcullis-data/portcullis.db";
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -149,6 +152,70 @@ pub struct ServeArgs {
     /// chunks) one organization may run at once; more wait briefly, then get 429.
     #[arg(long, env = "PORTCULLIS_SCANS_PER_ORG", default_value_t = directory::scan::MAX_CONCURRENT_SCANS_PER_ORG, value_parser = clap::value_parser!(u16).range(1..))]
     pub scans_per_org: u16,
+    /// Most connections open at once; past it a connection is answered 503 and closed.
+    /// Default: the descriptor limit (raised to its hard limit at start) less a reserve.
+    #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's head (request line and headers).
+    #[arg(long, env = "PORTCULLIS_HEADER_READ_TIMEOUT", default_value_t = serving::HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout: u64,
+    /// Seconds a request body may pause between two chunks.
+    #[arg(long, env = "PORTCULLIS_BODY_STALL_TIMEOUT", default_value_t = serving::BODY_STALL_TIMEOUT.as_secs())]
+    pub body_stall_timeout: u64,
+    /// Seconds a whole request body may take to arrive.
+    #[arg(long, env = "PORTCULLIS_BODY_READ_TIMEOUT", default_value_t = serving::BODY_READ_TIMEOUT.as_secs())]
+    pub body_read_timeout: u64,
+    /// Seconds a keep-alive connection may wait idle for its next request.
+    #[arg(long, env = "PORTCULLIS_IDLE_TIMEOUT", default_value_t = serving::IDLE_TIMEOUT.as_secs())]
+    pub idle_timeout: u64,
+    /// Seconds a client has to take a response.
+    #[arg(long, env = "PORTCULLIS_RESPONSE_WRITE_TIMEOUT", default_value_t = serving::RESPONSE_WRITE_TIMEOUT.as_secs())]
+    pub response_write_timeout: u64,
+    /// SAML ACS posts a minute one client address may make (sustained).
+    #[arg(long, env = "PORTCULLIS_ACS_PER_ADDRESS_PER_MINUTE", default_value_t = throttle::ACS_PER_ADDRESS.per_minute)]
+    pub acs_per_address_per_minute: u32,
+    /// SAML ACS posts one client address may make in a burst.
+    #[arg(long, env = "PORTCULLIS_ACS_PER_ADDRESS_BURST", default_value_t = throttle::ACS_PER_ADDRESS.burst)]
+    pub acs_per_address_burst: u32,
+}
+
+impl ServeArgs {
+    /// The serving limits these options name; a zero timeout is refused, not taken as "none".
+    pub fn serve_limits(&self, descriptor_limit: Option<u64>) -> anyhow::Result<ServeLimits> {
+        let seconds = |name: &str, v: u64| {
+            anyhow::ensure!(v > 0, "--{name} must be at least 1 second");
+            Ok(Duration::from_secs(v))
+        };
+        let max_connections = match self.max_connections {
+            Some(0) => anyhow::bail!("--max-connections must be at least 1"),
+            Some(n) => n,
+            None => serving::default_max_connections(descriptor_limit),
+        };
+        Ok(ServeLimits {
+            header_read_timeout: seconds("header-read-timeout", self.header_read_timeout)?,
+            body_stall_timeout: seconds("body-stall-timeout", self.body_stall_timeout)?,
+            body_read_timeout: seconds("body-read-timeout", self.body_read_timeout)?,
+            idle_timeout: seconds("idle-timeout", self.idle_timeout)?,
+            response_write_timeout: seconds("response-write-timeout", self.response_write_timeout)?,
+            max_connections,
+        })
+    }
+
+    /// The ACS rate limiter these options name.
+    pub fn acs_throttle(&self) -> anyhow::Result<AcsThrottle> {
+        anyhow::ensure!(
+            self.acs_per_address_per_minute > 0 && self.acs_per_address_burst > 0,
+            "--acs-per-address-per-minute and --acs-per-address-burst must be at least 1"
+        );
+        Ok(AcsThrottle::new(
+            RateLimit {
+                per_minute: self.acs_per_address_per_minute,
+                burst: self.acs_per_address_burst,
+            },
+            throttle::ACS_PER_CONNECTION,
+            throttle::THROTTLE_TABLE_CAPACITY,
+        ))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,9 +328,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Result<()> {
     let base_url = args
         .base_url
+        .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen))
         .trim_end_matches('/')
         .to_string();
+    // A connection is a descriptor: the usual soft limit of 1,024 is far below what the
+    // machine allows, and the connection cap is derived from the limit in force.
+    let descriptor_limit = match serving::raise_descriptor_limit() {
+        Ok((before, after)) => {
+            tracing::info!(before = ?before, after, "descriptor limit (RLIMIT_NOFILE) raised to the hard limit");
+            Some(after)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the descriptor limit (RLIMIT_NOFILE)");
+            serving::current_descriptor_limit()
+        }
+    };
+    let limits = args.serve_limits(descriptor_limit)?;
+    let acs_throttle = args.acs_throttle()?;
     let state = AppState::new(
         store,
         ServerConfig {
@@ -276,18 +358,22 @@ async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Res
                 ..Limits::default()
             },
         },
-    );
+    )
+    .with_acs_throttle(acs_throttle);
     crate::observability::prometheus();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, scim = %format!("{base_url}/scim/v2"), "Portcullis is serving");
-    // The peer address feeds the console's per-address sign-in throttle.
-    let app = build_router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server failed")
+    tracing::info!(
+        listen = %args.listen,
+        scim = %format!("{base_url}/scim/v2"),
+        max_connections = limits.max_connections,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        "Portcullis is serving"
+    );
+    serving::serve(listener, build_router(state), limits, shutdown()).await;
+    Ok(())
 }
 
 async fn shutdown() {

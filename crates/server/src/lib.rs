@@ -12,7 +12,9 @@ pub mod cli;
 pub mod console;
 pub mod observability;
 pub mod scim_routes;
+pub mod serving;
 pub mod session;
 pub mod sso_routes;
+pub mod throttle;
 
 pub use app::{build_router, open_store, AppState, ServerConfig};

@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -38,6 +38,44 @@ fn incoming_id(req: &Request) -> Option<String> {
     .then(|| v.to_string())
 }
 
+/// The route label of a request no route matched. Every other route label is a route
+/// template of the router (`/scim/v2/Users/{id}`), never a path the client chose.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The method label of every method outside [`LABELLED_METHODS`]: hyper accepts any token as a
+/// method, and a label per made-up method would grow the metrics without bound (see
+/// [`method_label`]).
+pub const OTHER_METHOD: &str = "other";
+
+/// The status label of a status code outside 100..=599 (the `http` crate allows up to 999).
+pub const OTHER_STATUS: &str = "other";
+
+/// The metrics label of a request method: the methods of RFC 9110 and PATCH (RFC 5789) by
+/// name, every other one [`OTHER_METHOD`].
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// The metrics label of a response status: its number within 100..=599, else [`OTHER_STATUS`].
+pub fn status_label(status: u16) -> String {
+    if (100..=599).contains(&status) {
+        status.to_string()
+    } else {
+        OTHER_STATUS.to_string()
+    }
+}
+
 /// Assigns the request id, logs the request, and records its metrics.
 pub async fn track(mut req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -47,7 +85,8 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.into());
+    let method_label = method_label(req.method());
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
@@ -63,8 +102,8 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         .map(|r| r.0.clone())
         .unwrap_or(route);
     if prometheus().is_some() {
-        metrics::counter!("portcullis_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.to_string()).increment(1);
-        metrics::histogram!("portcullis_http_request_duration_seconds", "route" => route, "method" => method.clone())
+        metrics::counter!("portcullis_http_requests_total", "route" => route.clone(), "method" => method_label, "status" => status_label(status)).increment(1);
+        metrics::histogram!("portcullis_http_request_duration_seconds", "route" => route, "method" => method_label)
             .record(elapsed.as_secs_f64());
     }
     if status >= 500 {

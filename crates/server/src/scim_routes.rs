@@ -62,7 +62,7 @@ pub struct ScimFailure {
 }
 
 impl ScimFailure {
-    fn new(error: ScimError, rid: &RequestId) -> Self {
+    pub(crate) fn new(error: ScimError, rid: &RequestId) -> Self {
         ScimFailure {
             error,
             request_id: Some(rid.0.clone()),

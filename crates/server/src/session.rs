@@ -127,7 +127,9 @@ pub fn error_page(status: StatusCode, message: &str, reference: &str) -> Respons
         404 => "Not found",
         403 => "Access denied",
         405 => "Not allowed",
+        408 => "Too slow",
         413 => "Too large",
+        429 => "Too many attempts",
         _ => "Sign-in failed",
     };
     page(

@@ -7,11 +7,13 @@
 use crate::api::Problem;
 use crate::app::AppState;
 use crate::observability::RequestId;
+use crate::serving::PeerConnection;
 use crate::session::{
     clear_cookie, cookie_secret, current_user, error_page, escape, page, redirect, session_cookie,
 };
+use crate::throttle::{ClientKey, Verdict};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +21,10 @@ use axum::{Extension, Router};
 use directory::sso::SessionUser;
 use directory::Error;
 use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The largest ACS form accepted: a signed, encrypted Okta response is a few KiB.
 pub const ACS_BODY_LIMIT: usize = 512 * 1024;
@@ -100,10 +106,44 @@ async fn sp_login(
 async fn acs(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
+    connection: Option<Extension<Arc<PeerConnection>>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let connection = connection.map(|Extension(c)| c);
+    let peer = connection
+        .as_ref()
+        .map(|c| c.peer)
+        .or(peer.map(|Extension(ConnectInfo(p))| p));
+    let client = peer.map(|p| ClientKey::of(p.ip()));
+    // Anyone may post here: the rate limit comes before any work, the body unread.
+    if let Some(client) = client {
+        let verdict = state
+            .acs_throttle
+            .check(client, connection.as_deref(), Instant::now());
+        if let Verdict::Throttled {
+            retry_after,
+            report,
+        } = verdict
+        {
+            if let Some(count) = report {
+                if let Ok(conn) = state.sso.connection_by_client_id(&client_id).await {
+                    let limit = state.acs_throttle.per_address();
+                    let limit = format!(
+                        "{} a minute, bursts of {}, per address; fewer per connection",
+                        limit.per_minute, limit.burst
+                    );
+                    state
+                        .sso
+                        .record_acs_throttled(&conn, &client.to_string(), count, &limit, &rid.0)
+                        .await;
+                }
+            }
+            return throttled_page(retry_after, &rid);
+        }
+    }
     // Route by Client ID first: an unknown one is answered before the body is read.
     let conn = match state.sso.connection_by_client_id(&client_id).await {
         Ok(c) => c,
@@ -143,7 +183,13 @@ async fn acs(
     let relay_state = form_value(&bytes, "RelayState");
     let outcome = state
         .sso
-        .finish_login(&conn, &saml_response, relay_state.as_deref(), &rid.0)
+        .finish_login(
+            &conn,
+            &saml_response,
+            relay_state.as_deref(),
+            &rid.0,
+            client.map(|c| c.to_string()).as_deref(),
+        )
         .await;
     metrics::counter!(
         "portcullis_saml_signins_total",
@@ -162,6 +208,19 @@ async fn acs(
             &refusal.reference,
         ),
     }
+}
+
+/// 429 for an ACS post over the rate limit, with when to retry.
+fn throttled_page(retry_after: Duration, rid: &RequestId) -> Response {
+    let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut res = error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("Too many sign-in attempts from your network. Wait {seconds} seconds, then start signing in again from your company's sign-in page."),
+        &rid.0,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    res
 }
 
 fn login_page(status: StatusCode, email: &str, problem: Option<&str>) -> Response {

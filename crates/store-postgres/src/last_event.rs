@@ -1,8 +1,7 @@
 //! The newest audit event under an operation prefix, for the console's set-up overview.
 
-use super::{backend, from_ms, get};
+use super::backend;
 use directory::ids::OrgId;
-use directory::model::AuditEvent;
 use directory::store::{StoreError, StoreResult, StoredAuditEvent};
 use sqlx::PgPool;
 
@@ -31,10 +30,11 @@ pub(crate) async fn newest(
            SELECT (SELECT a.operation FROM audit_events a WHERE a.org_id = $1 AND a.operation > ops.op AND a.operation < $3 ORDER BY a.operation LIMIT 1) \
            FROM ops WHERE ops.op IS NOT NULL \
          ) \
-         SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id \
+         SELECT {columns} \
          FROM audit_events WHERE org_id = $1 AND seq = ( \
            SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = $1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
-           FROM ops WHERE ops.op IS NOT NULL)"
+           FROM ops WHERE ops.op IS NOT NULL)",
+        columns = crate::AUDIT_COLUMNS
     );
     let row = sqlx::query(&sql)
         .bind(org.0)
@@ -43,22 +43,5 @@ pub(crate) async fn newest(
         .fetch_optional(pool)
         .await
         .map_err(backend)?;
-    row.map(|r| {
-        Ok(StoredAuditEvent {
-            seq: get(&r, "seq")?,
-            event: AuditEvent {
-                org_id: OrgId(get(&r, "org_id")?),
-                at: from_ms(get(&r, "at")?),
-                actor_kind: get(&r, "actor_kind")?,
-                actor_id: get(&r, "actor_id")?,
-                operation: get(&r, "operation")?,
-                resource_type: get(&r, "resource_type")?,
-                resource_id: get(&r, "resource_id")?,
-                status: u16::try_from(get::<i32>(&r, "status")?).unwrap_or(0),
-                detail: get(&r, "detail")?,
-                request_id: get(&r, "request_id")?,
-            },
-        })
-    })
-    .transpose()
+    row.as_ref().map(crate::stored_event).transpose()
 }

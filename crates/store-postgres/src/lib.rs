@@ -25,7 +25,8 @@ use directory::query::{
     TextColumn, TextOp, UserListPage, UserListQuery,
 };
 use directory::store::{
-    GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent, UserChange,
+    FoldedAuditEvent, GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent,
+    UserChange,
 };
 use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
@@ -1300,8 +1301,59 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn append_audit_folded(&self, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // One event at a time, in one transaction: an event may fold into the one before it.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for f in events {
+            let e = &f.event;
+            let count = i64::try_from(f.count.max(1)).unwrap_or(i64::MAX);
+            let folded = sqlx::query(
+                "UPDATE audit_events SET repeated = repeated + $1, last_at = GREATEST(COALESCE(last_at, at), $2) \
+                 WHERE seq = (SELECT seq FROM audit_events WHERE org_id = $3 AND fold_key = $4 AND at >= $5 ORDER BY seq DESC LIMIT 1)",
+            )
+            .bind(count)
+            .bind(ms(e.at))
+            .bind(e.org_id.0)
+            .bind(&f.fold_key)
+            .bind(ms(f.window_start))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if folded.rows_affected() > 0 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, fold_key, repeated, last_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(e.org_id.0)
+            .bind(ms(e.at))
+            .bind(&e.actor_kind)
+            .bind(&e.actor_id)
+            .bind(&e.operation)
+            .bind(&e.resource_type)
+            .bind(&e.resource_id)
+            .bind(i32::from(e.status))
+            .bind(&e.detail)
+            .bind(&e.request_id)
+            .bind(&f.fold_key)
+            .bind(count)
+            .bind((count > 1).then(|| ms(e.at)))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
     async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ");
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = "
+        ));
         qb.push_bind(org.0);
         if let Some(p) = &q.operation_prefix {
             // A range, not LIKE or substr: the prefix is literal (the column is COLLATE "C").
@@ -1354,23 +1406,7 @@ impl Store for PostgresStore {
         let rows = qb.build().fetch_all(&self.pool).await.map_err(backend)?;
         let mut events = rows
             .iter()
-            .map(|r| {
-                Ok(StoredAuditEvent {
-                    seq: get(r, "seq")?,
-                    event: AuditEvent {
-                        org_id: OrgId(get(r, "org_id")?),
-                        at: from_ms(get(r, "at")?),
-                        actor_kind: get(r, "actor_kind")?,
-                        actor_id: get(r, "actor_id")?,
-                        operation: get(r, "operation")?,
-                        resource_type: get(r, "resource_type")?,
-                        resource_id: get(r, "resource_id")?,
-                        status: u16::try_from(get::<i32>(r, "status")?).unwrap_or(0),
-                        detail: get(r, "detail")?,
-                        request_id: get(r, "request_id")?,
-                    },
-                })
-            })
+            .map(stored_event)
             .collect::<StoreResult<Vec<_>>>()?;
         if forward {
             events.reverse();
@@ -1605,4 +1641,28 @@ impl Store for PostgresStore {
     async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
         console::clear_failed_sign_ins(&self.pool, key).await
     }
+}
+
+/// The columns [`stored_event`] reads.
+pub(crate) const AUDIT_COLUMNS: &str = "seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, repeated, last_at";
+
+/// An audit row selected as [`AUDIT_COLUMNS`].
+pub(crate) fn stored_event(r: &sqlx::postgres::PgRow) -> StoreResult<StoredAuditEvent> {
+    Ok(StoredAuditEvent {
+        seq: get(r, "seq")?,
+        event: AuditEvent {
+            org_id: OrgId(get(r, "org_id")?),
+            at: from_ms(get(r, "at")?),
+            actor_kind: get(r, "actor_kind")?,
+            actor_id: get(r, "actor_id")?,
+            operation: get(r, "operation")?,
+            resource_type: get(r, "resource_type")?,
+            resource_id: get(r, "resource_id")?,
+            status: u16::try_from(get::<i32>(r, "status")?).unwrap_or(0),
+            detail: get(r, "detail")?,
+            request_id: get(r, "request_id")?,
+        },
+        repeated: u64::try_from(get::<i64>(r, "repeated")?).unwrap_or(1),
+        last_at: get::<Option<i64>>(r, "last_at")?.map(from_ms),
+    })
 }

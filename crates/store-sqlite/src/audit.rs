@@ -5,7 +5,7 @@ use crate::rows::{execute, fetch_all, from_ms, ms, parse_uuid};
 use directory::ids::OrgId;
 use directory::model::AuditEvent;
 use directory::query::{prefix_upper_bound, AuditOutcome, AuditQuery};
-use directory::store::{StoreResult, StoredAuditEvent};
+use directory::store::{FoldedAuditEvent, StoreResult, StoredAuditEvent};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
@@ -32,12 +32,52 @@ pub(crate) fn append(conn: &Connection, events: &[AuditEvent]) -> StoreResult<()
     Ok(())
 }
 
+/// Each event adds its count to the newest row of its organization with its fold key within
+/// its window, or becomes that row.
+pub(crate) fn append_folded(conn: &Connection, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+    for f in events {
+        let e = &f.event;
+        let count = i64::try_from(f.count.max(1)).unwrap_or(i64::MAX);
+        let folded = execute(
+            conn,
+            "UPDATE audit_events SET repeated = repeated + ?1, last_at = MAX(COALESCE(last_at, at), ?2) \
+             WHERE seq = (SELECT seq FROM audit_events WHERE org_id = ?3 AND fold_key = ?4 AND at >= ?5 ORDER BY seq DESC LIMIT 1)",
+            params![count, ms(e.at), e.org_id.to_string(), f.fold_key, ms(f.window_start)],
+        )
+        .map_err(backend)?;
+        if folded > 0 {
+            continue;
+        }
+        execute(
+            conn,
+            "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, fold_key, repeated, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                e.org_id.to_string(),
+                ms(e.at),
+                e.actor_kind,
+                e.actor_id,
+                e.operation,
+                e.resource_type,
+                e.resource_id,
+                e.status as i64,
+                e.detail,
+                e.request_id,
+                f.fold_key,
+                count,
+                (count > 1).then(|| ms(e.at)),
+            ],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn list(
     conn: &Connection,
     org: OrgId,
     q: &AuditQuery,
 ) -> StoreResult<Vec<StoredAuditEvent>> {
-    let mut sql = "SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id FROM audit_events WHERE org_id = ?".to_string();
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = ?");
     let mut params = vec![Value::Text(org.to_string())];
     let mut text = |sql: &mut String, clause: &str, v: &str| {
         sql.push_str(clause);
@@ -91,25 +131,33 @@ pub(crate) fn list(
         " ORDER BY seq DESC LIMIT ?"
     });
     params.push(Value::Integer(q.limit.clamp(1, 1000) as i64));
-    let mut events = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
-        Ok(StoredAuditEvent {
-            seq: r.get(0).map_err(backend)?,
-            event: AuditEvent {
-                org_id: parse_uuid(&r.get::<_, String>(1).map_err(backend)?)?,
-                at: from_ms(r.get(2).map_err(backend)?),
-                actor_kind: r.get(3).map_err(backend)?,
-                actor_id: r.get(4).map_err(backend)?,
-                operation: r.get(5).map_err(backend)?,
-                resource_type: r.get(6).map_err(backend)?,
-                resource_id: r.get(7).map_err(backend)?,
-                status: r.get::<_, i64>(8).map_err(backend)? as u16,
-                detail: r.get(9).map_err(backend)?,
-                request_id: r.get(10).map_err(backend)?,
-            },
-        })
-    })?;
+    let mut events = fetch_all(conn, &sql, params_from_iter(params.iter()), stored_event)?;
     if forward {
         events.reverse();
     }
     Ok(events)
+}
+
+/// The columns [`stored_event`] reads, in its order.
+pub(crate) const AUDIT_COLUMNS: &str = "seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, repeated, last_at";
+
+/// An audit row selected as [`AUDIT_COLUMNS`].
+pub(crate) fn stored_event(r: &rusqlite::Row<'_>) -> StoreResult<StoredAuditEvent> {
+    Ok(StoredAuditEvent {
+        seq: r.get(0).map_err(backend)?,
+        event: AuditEvent {
+            org_id: parse_uuid(&r.get::<_, String>(1).map_err(backend)?)?,
+            at: from_ms(r.get(2).map_err(backend)?),
+            actor_kind: r.get(3).map_err(backend)?,
+            actor_id: r.get(4).map_err(backend)?,
+            operation: r.get(5).map_err(backend)?,
+            resource_type: r.get(6).map_err(backend)?,
+            resource_id: r.get(7).map_err(backend)?,
+            status: r.get::<_, i64>(8).map_err(backend)? as u16,
+            detail: r.get(9).map_err(backend)?,
+            request_id: r.get(10).map_err(backend)?,
+        },
+        repeated: u64::try_from(r.get::<_, i64>(11).map_err(backend)?).unwrap_or(1),
+        last_at: r.get::<_, Option<i64>>(12).map_err(backend)?.map(from_ms),
+    })
 }

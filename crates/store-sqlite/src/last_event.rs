@@ -1,9 +1,7 @@
 //! The newest audit event under an operation prefix, for the console's set-up overview.
 
-use crate::engine::backend;
-use crate::rows::{fetch_optional, from_ms, parse_uuid};
+use crate::rows::fetch_optional;
 use directory::ids::OrgId;
-use directory::model::AuditEvent;
 use directory::store::{StoreResult, StoredAuditEvent};
 use rusqlite::{params, Connection};
 
@@ -29,26 +27,16 @@ pub(crate) fn newest(
            SELECT (SELECT operation FROM audit_events WHERE org_id = ?1 AND operation > ops.op AND operation < ?3 ORDER BY operation LIMIT 1) \
            FROM ops WHERE ops.op IS NOT NULL \
          ) \
-         SELECT seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id \
+         SELECT {columns} \
          FROM audit_events WHERE org_id = ?1 AND seq = ( \
            SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = ?1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
-           FROM ops WHERE ops.op IS NOT NULL)"
+           FROM ops WHERE ops.op IS NOT NULL)",
+        columns = crate::audit::AUDIT_COLUMNS
     );
-    fetch_optional(conn, &sql, params![org.to_string(), prefix, upper], |r| {
-        Ok(StoredAuditEvent {
-            seq: r.get(0).map_err(backend)?,
-            event: AuditEvent {
-                org_id: parse_uuid(&r.get::<_, String>(1).map_err(backend)?)?,
-                at: from_ms(r.get(2).map_err(backend)?),
-                actor_kind: r.get(3).map_err(backend)?,
-                actor_id: r.get(4).map_err(backend)?,
-                operation: r.get(5).map_err(backend)?,
-                resource_type: r.get(6).map_err(backend)?,
-                resource_id: r.get(7).map_err(backend)?,
-                status: r.get::<_, i64>(8).map_err(backend)? as u16,
-                detail: r.get(9).map_err(backend)?,
-                request_id: r.get(10).map_err(backend)?,
-            },
-        })
-    })
+    fetch_optional(
+        conn,
+        &sql,
+        params![org.to_string(), prefix, upper],
+        crate::audit::stored_event,
+    )
 }

@@ -15,8 +15,8 @@ use directory::model::{
 };
 use directory::query::{AuditQuery, ScanQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
-    GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent, UserChange,
-    UserGroup,
+    FoldedAuditEvent, GroupChange, ScannedUser, Store, StoreError, StoreResult, StoredAuditEvent,
+    UserChange, UserGroup,
 };
 use directory::store::{SignInLimit, SignInReservation};
 use directory::token::DomainList;
@@ -411,6 +411,13 @@ impl Store for SqliteStore {
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
         let events = events.to_vec();
         self.engine.write(move |c| audit::append(c, &events)).await
+    }
+
+    async fn append_audit_folded(&self, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine
+            .write(move |c| audit::append_folded(c, &events))
+            .await
     }
 
     async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {

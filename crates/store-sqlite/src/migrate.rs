@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_operation_index",
         include_str!("../migrations/0007_audit_operation_index.sql"),
     ),
+    (
+        11,
+        "audit_fold",
+        include_str!("../migrations/0011_audit_fold.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -1,6 +1,8 @@
 //! A Portcullis server in process on 127.0.0.1:0, and a small SCIM client for tests.
 
 use directory::model::Actor;
+use portcullis::serving::{self, ServeLimits};
+use portcullis::throttle::AcsThrottle;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -48,17 +50,35 @@ impl Drop for TestServer {
     }
 }
 
+/// A change a test makes to the server's state before it serves (e.g. fewer password slots).
+pub type AdjustState = Box<dyn FnOnce(AppState) -> AppState + Send>;
+
+/// What a test may change about its server: the serving limits (short timeouts, a small
+/// connection cap), the ACS rate limiter, the SCIM service's limits (e.g. a small scan
+/// chunk), and anything else about its state.
+#[derive(Default)]
+pub struct TestOptions {
+    pub serve: ServeLimits,
+    pub acs_throttle: Option<AcsThrottle>,
+    pub limits: directory::scim_service::Limits,
+    pub adjust: Option<AdjustState>,
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
-        Self::start_configured(backend, Default::default(), |state| state).await
+        TestServer::start_with(backend, TestOptions::default()).await
     }
 
-    /// A server whose state `adjust` changes before it serves (e.g. smaller limits).
-    pub async fn start_with(
+    /// A server whose state `adjust` changes before it serves.
+    pub async fn start_adjusted(
         backend: Backend,
-        adjust: impl FnOnce(AppState) -> AppState,
+        adjust: impl FnOnce(AppState) -> AppState + Send + 'static,
     ) -> TestServer {
-        Self::start_configured(backend, Default::default(), adjust).await
+        let options = TestOptions {
+            adjust: Some(Box::new(adjust)),
+            ..TestOptions::default()
+        };
+        TestServer::start_with(backend, options).await
     }
 
     /// A server whose SCIM service runs with these limits (e.g. a small scan chunk).
@@ -66,14 +86,15 @@ impl TestServer {
         backend: Backend,
         limits: directory::scim_service::Limits,
     ) -> TestServer {
-        Self::start_configured(backend, limits, |state| state).await
+        let options = TestOptions {
+            limits,
+            ..TestOptions::default()
+        };
+        TestServer::start_with(backend, options).await
     }
 
-    async fn start_configured(
-        backend: Backend,
-        limits: directory::scim_service::Limits,
-        adjust: impl FnOnce(AppState) -> AppState,
-    ) -> TestServer {
+    /// A server on the production serving loop ([`portcullis::serving::serve`]) with `options`.
+    pub async fn start_with(backend: Backend, options: TestOptions) -> TestServer {
         let (url, db_dir) = match &backend {
             Backend::Sqlite => {
                 let dir =
@@ -89,19 +110,26 @@ impl TestServer {
         let store = open_store(&url).await.expect("open test store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
+        let mut state = AppState::new(
             store,
             ServerConfig {
                 base_url: base_url.clone(),
-                limits,
+                limits: options.limits,
             },
         );
-        let state = adjust(state);
-        let router = build_router(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        if let Some(throttle) = options.acs_throttle {
+            state = state.with_acs_throttle(throttle);
+        }
+        if let Some(adjust) = options.adjust {
+            state = adjust(state);
+        }
+        let router = build_router(state.clone());
+        tokio::spawn(serving::serve(
+            listener,
+            router,
+            options.serve,
+            std::future::pending(),
+        ));
         TestServer {
             backend,
             base_url,

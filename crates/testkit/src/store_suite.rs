@@ -26,7 +26,7 @@ use directory::query::{
     AuditOutcome, AuditQuery, Cmp, IndexKey, ScanQuery, SortKey, StoreQuery, TextColumn, TextOp,
     UserListQuery,
 };
-use directory::store::{Store, StoreError};
+use directory::store::{FoldedAuditEvent, Store, StoreError};
 use directory::token::DomainList;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -63,6 +63,7 @@ macro_rules! store_suite_tests {
             organizations_never_see_each_other,
             users_by_ids_reads_only_the_organizations_users,
             audit_append_and_list,
+            audit_folded_events_count_into_one_row,
             audit_filters_combine_and_page_both_ways,
             last_audit_event_by_prefix_and_outcome,
             saml_connection_put_get_replace,
@@ -1840,6 +1841,134 @@ pub async fn organizations_never_see_each_other(store: Arc<dyn Store>) {
         vec![a_user.id.to_string()]
     );
     assert_eq!(store.list_tokens(a.id).await.unwrap(), vec![a_token]);
+}
+
+/// Identical folded events (organization + fold key within the window) are one row whose
+/// `repeated` counts them; another key, another organization or a later window gets its own.
+pub async fn audit_folded_events_count_into_one_row(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let refusal = |org: OrgId, at_ms: i64| AuditEvent {
+        status: 400,
+        detail: Some("not_base64: the SAMLResponse is not base64 (from 192.0.2.1)".into()),
+        ..audit(org, "saml.signin", None, at_ms)
+    };
+    let folded = |org: OrgId, key: &str, at_ms: i64, count: u64| FoldedAuditEvent {
+        event: refusal(org, at_ms),
+        fold_key: key.into(),
+        count,
+        window_start: at(at_ms) - Duration::minutes(10),
+    };
+    // One call folding into itself, then later calls folding into that row.
+    store
+        .append_audit_folded(&[
+            folded(org.id, "bad 192.0.2.1", 0, 1),
+            folded(org.id, "bad 192.0.2.1", 10, 1),
+        ])
+        .await
+        .unwrap();
+    for i in 0..50 {
+        store
+            .append_audit_folded(&[folded(org.id, "bad 192.0.2.1", 20 + i, 1)])
+            .await
+            .unwrap();
+    }
+    // A count of several at once (the rate limiter's report).
+    store
+        .append_audit_folded(&[folded(org.id, "bad 192.0.2.1", 100, 40)])
+        .await
+        .unwrap();
+    // Other keys and the other organization are rows of their own; an unfolded event between
+    // does not stop the fold.
+    store
+        .append_audit(&[audit(org.id, "scim.user.create", Some("u1"), 110)])
+        .await
+        .unwrap();
+    store
+        .append_audit_folded(&[
+            folded(org.id, "bad 192.0.2.2", 120, 1),
+            folded(other.id, "bad 192.0.2.1", 130, 1),
+            folded(org.id, "bad 192.0.2.1", 140, 1),
+        ])
+        .await
+        .unwrap();
+    // Past the window of the first row: a new row.
+    let late = 11 * 60 * 1000;
+    store
+        .append_audit_folded(&[folded(org.id, "bad 192.0.2.1", late, 1)])
+        .await
+        .unwrap();
+
+    let all = store
+        .list_audit(
+            org.id,
+            &AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let summary: Vec<(String, u64, Option<OffsetDateTime>)> = all
+        .iter()
+        .map(|e| (e.event.operation.clone(), e.repeated, e.last_at))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("saml.signin".to_string(), 1, None),
+            ("saml.signin".to_string(), 1, None),
+            ("scim.user.create".to_string(), 1, None),
+            (
+                "saml.signin".to_string(),
+                1 + 1 + 50 + 40 + 1,
+                Some(at(140))
+            ),
+        ]
+    );
+    // The folded row keeps its first occurrence as it was written (its request id aside,
+    // which the fixture draws at random).
+    assert_eq!(
+        AuditEvent {
+            request_id: None,
+            ..all[3].event.clone()
+        },
+        AuditEvent {
+            request_id: None,
+            ..refusal(org.id, 0)
+        }
+    );
+    assert_eq!(all[0].event.at, at(late));
+    let theirs = store
+        .list_audit(
+            other.id,
+            &AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].repeated, 1);
+    // A first occurrence that already stands for several says when the last was.
+    store
+        .append_audit_folded(&[folded(other.id, "throttled 192.0.2.9", 200, 7)])
+        .await
+        .unwrap();
+    let theirs = store
+        .list_audit(
+            other.id,
+            &AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 2);
+    assert_eq!((theirs[0].repeated, theirs[0].last_at), (7, Some(at(200))));
+    store.append_audit_folded(&[]).await.unwrap();
 }
 
 pub async fn audit_append_and_list(store: Arc<dyn Store>) {

@@ -188,6 +188,14 @@ fn event_table(events: &[StoredAuditEvent], names: &ActorNames) -> Markup {
                                 } @else {
                                     "OK " (ev.status)
                                 }
+                                // Identical refusals folded into this row (the ACS's).
+                                @if e.repeated > 1 {
+                                    br;
+                                    span.repeated title="identical events folded into this row" {
+                                        "× " (e.repeated)
+                                        @if let Some(last) = e.last_at { ", last " (when(last)) }
+                                    }
+                                }
                             }
                             td { (ev.detail.as_deref().unwrap_or("")) }
                             td { @if let Some(r) = &ev.request_id { code { (r) } } }

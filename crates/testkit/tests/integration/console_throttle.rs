@@ -92,7 +92,7 @@ async fn a_burst_of_sign_ins_checks_at_most_the_limit_of_passwords() {
 async fn password_work_is_bounded_and_the_excess_is_shed_with_429() {
     for backend in backends() {
         // No slot at all: every sign-in and invitation is shed, certainly, and nothing counts.
-        let server = TestServer::start_with(backend.clone(), |state| {
+        let server = TestServer::start_adjusted(backend.clone(), |state| {
             state.with_password_hashing(PasswordHashing::new(0, Duration::ZERO))
         })
         .await;
@@ -131,7 +131,7 @@ async fn password_work_is_bounded_and_the_excess_is_shed_with_429() {
 
         // One slot, no waiting: of a burst some are checked and some shed, none fails, and
         // only the checked ones are counted (each under its email and its address).
-        let server = TestServer::start_with(backend, |state| {
+        let server = TestServer::start_adjusted(backend, |state| {
             state.with_password_hashing(PasswordHashing::new(1, Duration::ZERO))
         })
         .await;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acs_throttle;
 mod browser;
 mod console;
 mod console_admins;
@@ -15,9 +16,11 @@ mod console_users;
 mod entra;
 mod identity;
 mod idp_server;
+mod metrics_labels;
 mod okta;
 mod protocol;
 mod scans;
+mod slow_clients;
 mod sso;
 mod tokens;
 mod walkthrough;

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_operation_index",
         include_str!("../migrations/0007_audit_operation_index.sql"),
     ),
+    (
+        10,
+        "login_domain_claims",
+        include_str!("../migrations/0010_login_domain_claims.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

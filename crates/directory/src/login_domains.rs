@@ -312,12 +312,16 @@ impl TxtResolver for HickoryTxtResolver {
 /// The knobs of domain verification.
 #[derive(Debug, Clone)]
 pub struct DomainConfig {
+    /// Where TXT lookups go.
+    pub resolver: DnsResolverConfig,
+    /// How long a DNS-verified claim goes unchecked.
     pub recheck_interval: Duration,
 }
 
 impl Default for DomainConfig {
     fn default() -> Self {
         DomainConfig {
+            resolver: DnsResolverConfig::System,
             recheck_interval: DEFAULT_RECHECK_INTERVAL,
         }
     }

@@ -1,7 +1,7 @@
 //! SAML connections, login domains, pending AuthnRequests, the replay cache and sessions.
 
 use crate::engine::backend;
-use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
 use directory::ids::{OrgId, UserId};
 use directory::model::{SamlConnection, SessionRecord};
 use directory::store::{StoreError, StoreResult};

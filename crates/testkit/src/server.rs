@@ -3,7 +3,11 @@
 use directory::model::Actor;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
+use directory::login_domains::{DnsResolverConfig, DomainConfig};
+use directory::Clock;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone)]
@@ -48,8 +52,41 @@ impl Drop for TestServer {
     }
 }
 
+/// What a test may change about the server it starts.
+#[derive(Default, Clone)]
+pub struct TestServerOptions {
+    /// Where login-domain TXT lookups go (a [`crate::dns::TestDns`]); default: the system's.
+    pub dns: Option<std::net::SocketAddr>,
+    /// The services' clock; default: the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// Starts at the current instant (millisecond precision, as the stores keep it).
+    pub fn new() -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(directory::SystemClock.now())))
+    }
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, TestServerOptions::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, options: TestServerOptions) -> TestServer {
         let (url, db_dir) = match &backend {
             Backend::Sqlite => {
                 let dir =
@@ -65,13 +102,21 @@ impl TestServer {
         let store = open_store(&url).await.expect("open test store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
-            store,
-            ServerConfig {
-                base_url: base_url.clone(),
-                limits: Default::default(),
+        let config = ServerConfig {
+            base_url: base_url.clone(),
+            limits: Default::default(),
+            domains: DomainConfig {
+                resolver: options
+                    .dns
+                    .map(DnsResolverConfig::Nameserver)
+                    .unwrap_or_default(),
+                ..DomainConfig::default()
             },
-        );
+        };
+        let clock = options
+            .clock
+            .unwrap_or_else(|| Arc::new(directory::SystemClock));
+        let state = AppState::with_clock(store, config, clock);
         let router = build_router(state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
@@ -115,6 +160,17 @@ impl TestServer {
             .await
             .unwrap();
         self.client(&issued.secret)
+    }
+
+    /// An operator's approval of a login domain, as `portcullis domain approve` gives it: the
+    /// domain routes sign-ins to the organization at once.
+    pub async fn approve_login_domain(&self, slug: &str, domain: &str) {
+        let org = self.state.admin.org(slug).await.unwrap();
+        self.state
+            .domains
+            .approve(&org, domain, &Actor::Cli)
+            .await
+            .unwrap();
     }
 
     pub fn client(&self, token: &str) -> ScimClient {

@@ -59,6 +59,8 @@ pub struct TestServerOptions {
     pub dns: Option<std::net::SocketAddr>,
     /// The services' clock; default: the system clock.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Time between two checks of a DNS-verified login domain; default: the server's.
+    pub domain_recheck_interval: Option<time::Duration>,
 }
 
 /// A clock the test moves by hand.
@@ -110,7 +112,9 @@ impl TestServer {
                     .dns
                     .map(DnsResolverConfig::Nameserver)
                     .unwrap_or_default(),
-                ..DomainConfig::default()
+                recheck_interval: options
+                    .domain_recheck_interval
+                    .unwrap_or(DomainConfig::default().recheck_interval),
             },
         };
         let clock = options

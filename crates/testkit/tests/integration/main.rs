@@ -13,6 +13,7 @@ mod console_tokens;
 mod console_users;
 mod entra;
 mod idp_server;
+mod login_domains;
 mod okta;
 mod protocol;
 mod sso;

@@ -100,7 +100,10 @@ pub fn normalize_login_domain(raw: &str) -> Result<String, Error> {
     }
     let without_at = trimmed.strip_prefix('@').unwrap_or(trimmed);
     let without_dot = without_at.strip_suffix('.').unwrap_or(without_at);
-    if without_dot.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if without_dot
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(malformed("it contains spaces or control characters"));
     }
     if without_dot.contains('@') || without_dot.contains('/') || without_dot.contains(':') {
@@ -124,7 +127,9 @@ pub fn normalize_login_domain(raw: &str) -> Result<String, Error> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ldh {
             return Err(malformed(
                 "each label must be 1 to 63 letters, digits or inner hyphens",
@@ -265,7 +270,8 @@ impl HickoryTxtResolver {
             DnsResolverConfig::System => Resolver::builder_tokio()
                 .map_err(|e| format!("the system's DNS configuration cannot be read: {e}")),
             DnsResolverConfig::Nameserver(addr) => {
-                let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+                let servers =
+                    NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
                 Ok(Resolver::builder_with_config(
                     ResolverConfig::from_parts(None, vec![], servers),
                     TokioConnectionProvider::default(),
@@ -302,7 +308,9 @@ impl TxtResolver for HickoryTxtResolver {
                 })
                 .collect()),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsFailure::NoRecords),
-            Err(e) => Err(DnsFailure::Unavailable(format!("the DNS lookup failed: {e}"))),
+            Err(e) => Err(DnsFailure::Unavailable(format!(
+                "the DNS lookup failed: {e}"
+            ))),
         }
     }
 }
@@ -368,7 +376,8 @@ impl CheckBudget {
     /// Takes one lookup from the organization's budget, or says how long until the next.
     fn take(&mut self, org: OrgId, now: OffsetDateTime) -> Result<(), u64> {
         if self.windows.len() > CHECK_BUDGET_PRUNE_AT {
-            self.windows.retain(|_, (start, _)| now - *start < CHECK_WINDOW);
+            self.windows
+                .retain(|_, (start, _)| now - *start < CHECK_WINDOW);
         }
         let entry = self.windows.entry(org).or_insert((now, 0));
         if now - entry.0 >= CHECK_WINDOW {
@@ -459,12 +468,24 @@ impl DomainService {
             .await
             .map_err(store_err)?;
         for d in &added {
-            self.record(org.id, actor, "domain.claim", d, format!("claimed login domain {d}; it routes nobody until verified"))
-                .await;
+            self.record(
+                org.id,
+                actor,
+                "domain.claim",
+                d,
+                format!("claimed login domain {d}; it routes nobody until verified"),
+            )
+            .await;
         }
         for d in &removed {
-            self.record(org.id, actor, "domain.release", d, format!("removed login domain {d}"))
-                .await;
+            self.record(
+                org.id,
+                actor,
+                "domain.release",
+                d,
+                format!("removed login domain {d}"),
+            )
+            .await;
         }
         self.claims(org).await
     }
@@ -528,7 +549,13 @@ impl DomainService {
             }
             Ok(None) if claim.is_verified() => {
                 self.store
-                    .record_login_domain_check(org.id, &domain, now, None, RECHECK_FAILURES_TO_LAPSE)
+                    .record_login_domain_check(
+                        org.id,
+                        &domain,
+                        now,
+                        None,
+                        RECHECK_FAILURES_TO_LAPSE,
+                    )
                     .await
                     .map_err(store_err)?;
                 Ok(CheckOutcome::Verified { displaced: 0 })
@@ -542,7 +569,13 @@ impl DomainService {
                     Err(e) if e.kind == crate::ErrorKind::Conflict => {
                         let why = format!("{domain} is held by an operator's approval for another organization; ask your Portcullis operator to move it");
                         self.store
-                            .record_login_domain_check(org.id, &domain, now, Some(&why), RECHECK_FAILURES_TO_LAPSE)
+                            .record_login_domain_check(
+                                org.id,
+                                &domain,
+                                now,
+                                Some(&why),
+                                RECHECK_FAILURES_TO_LAPSE,
+                            )
                             .await
                             .map_err(store_err)?;
                         Ok(CheckOutcome::HeldByOperator(why))
@@ -565,15 +598,15 @@ impl DomainService {
             .unwrap_or_default();
         match self.resolver.txt(&name).await {
             Ok(texts) if texts.iter().any(|t| t.trim() == expected) => Ok(None),
-            Ok(texts) if texts.is_empty() => Ok(Some(format!(
-                "no TXT record at {name} (checked {when})"
-            ))),
+            Ok(texts) if texts.is_empty() => {
+                Ok(Some(format!("no TXT record at {name} (checked {when})")))
+            }
             Ok(_) => Ok(Some(format!(
                 "the TXT records at {name} do not include \"{expected}\" (checked {when})"
             ))),
-            Err(DnsFailure::NoRecords) => Ok(Some(format!(
-                "no TXT record at {name} (checked {when})"
-            ))),
+            Err(DnsFailure::NoRecords) => {
+                Ok(Some(format!("no TXT record at {name} (checked {when})")))
+            }
             Err(DnsFailure::Unavailable(why)) => Err(why),
         }
     }
@@ -618,8 +651,14 @@ impl DomainService {
         )
         .await;
         for other in &displaced {
-            self.record(*other, actor, "domain.lost", domain, format!("login domain {domain}: {displaced_note}"))
-                .await;
+            self.record(
+                *other,
+                actor,
+                "domain.lost",
+                domain,
+                format!("login domain {domain}: {displaced_note}"),
+            )
+            .await;
         }
         Ok(displaced.len())
     }
@@ -647,8 +686,14 @@ impl DomainService {
                 .await
                 .map_err(store_err)?;
             if added {
-                self.record(org.id, actor, "domain.claim", &domain, format!("claimed login domain {domain}"))
-                    .await;
+                self.record(
+                    org.id,
+                    actor,
+                    "domain.claim",
+                    &domain,
+                    format!("claimed login domain {domain}"),
+                )
+                .await;
             }
         }
         self.verify(org.id, &domain, DomainProof::Operator, actor, now)
@@ -682,8 +727,14 @@ impl DomainService {
                 other => store_err(other),
             })?;
         if changed {
-            self.record(org.id, actor, "domain.revoke", &domain, format!("login domain {domain}: {note}"))
-                .await;
+            self.record(
+                org.id,
+                actor,
+                "domain.revoke",
+                &domain,
+                format!("login domain {domain}: {note}"),
+            )
+            .await;
         }
         self.claim_of(org, &domain).await
     }
@@ -762,7 +813,14 @@ impl DomainService {
         })
     }
 
-    async fn record(&self, org: OrgId, actor: &Actor, operation: &str, domain: &str, detail: String) {
+    async fn record(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        operation: &str,
+        domain: &str,
+        detail: String,
+    ) {
         self.record_with_status(org, actor, operation, domain, 200, detail)
             .await
     }
@@ -806,7 +864,11 @@ mod tests {
             ("bücher.example", "xn--bcher-kva.example"),
             ("a-b.co.uk", "a-b.co.uk"),
         ] {
-            assert_eq!(normalize_login_domain(raw).ok().as_deref(), Some(want), "{raw}");
+            assert_eq!(
+                normalize_login_domain(raw).ok().as_deref(),
+                Some(want),
+                "{raw}"
+            );
         }
         for raw in [
             "*",
@@ -841,7 +903,9 @@ mod tests {
 
     #[test]
     fn at_most_the_limit_of_login_domains() {
-        let many: Vec<String> = (0..=MAX_LOGIN_DOMAINS).map(|i| format!("d{i}.example")).collect();
+        let many: Vec<String> = (0..=MAX_LOGIN_DOMAINS)
+            .map(|i| format!("d{i}.example"))
+            .collect();
         assert!(normalize_login_domains(&many[..MAX_LOGIN_DOMAINS]).is_ok());
         let e = normalize_login_domains(&many).expect_err("over the limit");
         assert!(e.detail.contains(&MAX_LOGIN_DOMAINS.to_string()));
@@ -856,9 +920,17 @@ mod tests {
         for _ in 0..CHECKS_PER_WINDOW {
             assert!(budget.take(org, t0).is_ok());
         }
-        let wait = budget.take(org, t0 + Duration::seconds(1)).expect_err("spent");
-        assert_eq!(wait, (CHECK_WINDOW - Duration::seconds(1)).whole_seconds() as u64);
-        assert!(budget.take(other, t0).is_ok(), "budgets are per organization");
+        let wait = budget
+            .take(org, t0 + Duration::seconds(1))
+            .expect_err("spent");
+        assert_eq!(
+            wait,
+            (CHECK_WINDOW - Duration::seconds(1)).whole_seconds() as u64
+        );
+        assert!(
+            budget.take(other, t0).is_ok(),
+            "budgets are per organization"
+        );
         assert!(budget.take(org, t0 + CHECK_WINDOW).is_ok());
     }
 }

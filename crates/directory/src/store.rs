@@ -5,10 +5,9 @@
 
 use crate::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use crate::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim, DomainProof,
-    GroupRecord, Member,
-    MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
-    UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, Member, MembershipChange, Organization, Page, SamlConnection,
+    ScimTokenRecord, SessionRecord, UserRecord,
 };
 use crate::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use crate::token::DomainList;

@@ -11,8 +11,7 @@ use axum::routing::{get, put};
 use axum::{Extension, Router};
 use directory::login_domains::{status_sentence, txt_record_name, txt_record_value};
 use directory::model::{
-    Actor, AdminKeyRecord, DomainClaim, DomainProof, Organization, SamlConnection,
-    ScimTokenRecord,
+    Actor, AdminKeyRecord, DomainClaim, DomainProof, Organization, SamlConnection, ScimTokenRecord,
 };
 use directory::sso::SsoService;
 use directory::store::StoredAuditEvent;
@@ -457,7 +456,10 @@ async fn saml_response(
         .claims(org)
         .await
         .map_err(|e| Problem::from_domain(e, rid))?;
-    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, conn, &claims)))
+    Ok(ok_json(
+        StatusCode::OK,
+        saml_json(&state.sso, conn, &claims),
+    ))
 }
 
 async fn list_domains(

@@ -192,7 +192,9 @@ fn parse_dns_resolver(s: &str) -> Result<std::net::SocketAddr, String> {
     }
     s.parse::<std::net::IpAddr>()
         .map(|ip| std::net::SocketAddr::new(ip, 53))
-        .map_err(|_| format!("'{s}' is not a DNS server address: give an IP address, optionally with :port"))
+        .map_err(|_| {
+            format!("'{s}' is not a DNS server address: give an IP address, optionally with :port")
+        })
 }
 
 #[derive(Subcommand, Debug)]
@@ -557,10 +559,7 @@ async fn domain_command(
                 .approve(&org, &domain, &Actor::Cli)
                 .await
                 .map_err(fail)?;
-            eprintln!(
-                "{} now routes sign-ins to {}.",
-                claim.domain, org.slug
-            );
+            eprintln!("{} now routes sign-ins to {}.", claim.domain, org.slug);
             Ok(())
         }
         DomainCommand::Revoke { org, domain } => {
@@ -584,9 +583,7 @@ async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Res
         | Command::Saml(_)
         | Command::Domain(_)
         | Command::Admin(_)
-        | Command::BenchLoadUsers(_) => {
-            Ok(())
-        }
+        | Command::BenchLoadUsers(_) => Ok(()),
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())

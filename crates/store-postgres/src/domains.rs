@@ -93,7 +93,9 @@ pub(crate) async fn replace_claims(
     wanted: &[DomainClaim],
 ) -> StoreResult<(Vec<String>, Vec<String>)> {
     if wanted.iter().any(|c| c.org_id != org) {
-        return Err(StoreError::Backend("a claim of another organization".into()));
+        return Err(StoreError::Backend(
+            "a claim of another organization".into(),
+        ));
     }
     let mut tx = pool.begin().await.map_err(backend)?;
     let names: Vec<String> = wanted.iter().map(|c| c.domain.clone()).collect();

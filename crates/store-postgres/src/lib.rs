@@ -16,9 +16,9 @@
 use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim, DomainProof, GroupRecord, ManagedBy,
-    Member, MemberKind, MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord,
-    SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange, Organization, Page,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{
     prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListPage,

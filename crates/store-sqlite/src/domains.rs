@@ -47,7 +47,9 @@ pub(crate) fn claims(conn: &Connection, org: OrgId) -> StoreResult<Vec<DomainCla
 fn claim(conn: &Connection, org: OrgId, domain: &str) -> StoreResult<Option<DomainClaim>> {
     fetch_optional(
         conn,
-        &format!("SELECT {CLAIM_COLUMNS} FROM login_domain_claims c WHERE c.org_id = ? AND c.domain = ?"),
+        &format!(
+            "SELECT {CLAIM_COLUMNS} FROM login_domain_claims c WHERE c.org_id = ? AND c.domain = ?"
+        ),
         params![org.to_string(), domain],
         claim_row,
     )
@@ -105,7 +107,9 @@ pub(crate) fn replace_claims(
     let mut added = Vec::new();
     for c in wanted {
         if c.org_id != org {
-            return Err(StoreError::Backend("a claim of another organization".into()));
+            return Err(StoreError::Backend(
+                "a claim of another organization".into(),
+            ));
         }
         if insert(conn, c)? {
             added.push(c.domain.clone());

@@ -9,10 +9,9 @@
 use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim, DomainProof,
-    GroupRecord, Member,
-    MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
-    UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, Member, MembershipChange, Organization, Page, SamlConnection,
+    ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{

@@ -102,10 +102,10 @@ impl TestDns {
 
     /// Makes `name` answer these TXT texts (replacing what it had).
     pub fn set_txt(&self, name: &str, texts: &[&str]) {
-        self.records.lock().expect("records").insert(
-            key(name),
-            texts.iter().map(|t| t.to_string()).collect(),
-        );
+        self.records
+            .lock()
+            .expect("records")
+            .insert(key(name), texts.iter().map(|t| t.to_string()).collect());
     }
 
     /// Makes `name` unknown again (NXDOMAIN).

@@ -1,10 +1,10 @@
 //! A Portcullis server in process on 127.0.0.1:0, and a small SCIM client for tests.
 
+use directory::login_domains::{DnsResolverConfig, DomainConfig};
 use directory::model::Actor;
+use directory::Clock;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
-use directory::login_domains::{DnsResolverConfig, DomainConfig};
-use directory::Clock;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;

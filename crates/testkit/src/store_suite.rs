@@ -18,10 +18,9 @@
 
 use directory::ids::{AdminId, AdminKeyId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim, DomainProof,
-    GroupRecord, ManagedBy,
-    Member, MemberKind, MembershipChange, Organization, SamlConnection, ScimTokenRecord,
-    SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange, Organization,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{
     AuditOutcome, AuditQuery, Cmp, IndexKey, SortKey, StoreQuery, UserListQuery,
@@ -2341,7 +2340,14 @@ pub async fn login_domain_claims_route_only_when_verified(store: Arc<dyn Store>)
     let verified = claim_of(&store, a.id, &d1).await;
     assert_eq!(verified.proof, Some(DomainProof::Operator));
     assert_eq!(verified.verified_at, Some(at(5)));
-    assert_eq!(verified.verification_value, wanted.iter().find(|c| c.domain == d1).unwrap().verification_value);
+    assert_eq!(
+        verified.verification_value,
+        wanted
+            .iter()
+            .find(|c| c.domain == d1)
+            .unwrap()
+            .verification_value
+    );
 
     // Replacing keeps a claim that stays listed as it is stored (fresh values are ignored),
     // adds new ones and deletes the unlisted.
@@ -2352,8 +2358,14 @@ pub async fn login_domain_claims_route_only_when_verified(store: Arc<dyn Store>)
     assert_eq!((added, removed), (vec![d3.clone()], vec![d2.clone()]));
     assert_eq!(claim_of(&store, a.id, &d1).await, verified);
     assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
-    assert!(store.add_login_domain_claim(&claim(a.id, &d2)).await.unwrap());
-    assert!(!store.add_login_domain_claim(&claim(a.id, &d2)).await.unwrap());
+    assert!(store
+        .add_login_domain_claim(&claim(a.id, &d2))
+        .await
+        .unwrap());
+    assert!(!store
+        .add_login_domain_claim(&claim(a.id, &d2))
+        .await
+        .unwrap());
 
     // Verifying a domain the organization does not claim is refused; nothing changes.
     assert_eq!(
@@ -2370,19 +2382,31 @@ pub async fn login_domain_claims_route_only_when_verified(store: Arc<dyn Store>)
     assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), None);
 
     // An operator withdraws a verification: the claim stays, routing nobody.
-    store.add_login_domain_claim(&claim(b.id, &d1)).await.unwrap();
+    store
+        .add_login_domain_claim(&claim(b.id, &d1))
+        .await
+        .unwrap();
     store
         .verify_login_domain(b.id, &d1, DomainProof::Dns, at(7), "lost")
         .await
         .unwrap();
-    assert!(store.unverify_login_domain(b.id, &d1, "revoked").await.unwrap());
-    assert!(!store.unverify_login_domain(b.id, &d1, "revoked").await.unwrap());
+    assert!(store
+        .unverify_login_domain(b.id, &d1, "revoked")
+        .await
+        .unwrap());
+    assert!(!store
+        .unverify_login_domain(b.id, &d1, "revoked")
+        .await
+        .unwrap());
     assert_eq!(
         store.unverify_login_domain(a.id, &d1, "revoked").await,
         Err(StoreError::NotFound)
     );
     let revoked = claim_of(&store, b.id, &d1).await;
-    assert_eq!((revoked.proof, revoked.note.as_deref()), (None, Some("revoked")));
+    assert_eq!(
+        (revoked.proof, revoked.note.as_deref()),
+        (None, Some("revoked"))
+    );
     assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), None);
 }
 
@@ -2390,8 +2414,14 @@ pub async fn one_verified_claim_per_domain(store: Arc<dyn Store>) {
     let (a, b) = (new_org(&store).await, new_org(&store).await);
     let d = unique_domain();
     // Several organizations may claim one domain while none has proved it.
-    store.add_login_domain_claim(&claim(a.id, &d)).await.unwrap();
-    store.add_login_domain_claim(&claim(b.id, &d)).await.unwrap();
+    store
+        .add_login_domain_claim(&claim(a.id, &d))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(b.id, &d))
+        .await
+        .unwrap();
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
 
     store
@@ -2411,7 +2441,12 @@ pub async fn one_verified_claim_per_domain(store: Arc<dyn Store>) {
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(b.id));
     let lost = claim_of(&store, a.id, &d).await;
     assert_eq!(
-        (lost.proof, lost.verified_at, lost.note.as_deref(), lost.verified_elsewhere),
+        (
+            lost.proof,
+            lost.verified_at,
+            lost.note.as_deref(),
+            lost.verified_elsewhere
+        ),
         (None, None, Some("taken by dns"), true)
     );
 
@@ -2438,8 +2473,14 @@ pub async fn one_verified_claim_per_domain(store: Arc<dyn Store>) {
     // Concurrent proofs of one domain: exactly one claim ends verified.
     let c = new_org(&store).await;
     let e = unique_domain();
-    store.add_login_domain_claim(&claim(b.id, &e)).await.unwrap();
-    store.add_login_domain_claim(&claim(c.id, &e)).await.unwrap();
+    store
+        .add_login_domain_claim(&claim(b.id, &e))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(c.id, &e))
+        .await
+        .unwrap();
     let (rb, rc) = tokio::join!(
         store.verify_login_domain(b.id, &e, DomainProof::Dns, at(5), "x"),
         store.verify_login_domain(c.id, &e, DomainProof::Dns, at(5), "x"),
@@ -2457,8 +2498,14 @@ pub async fn one_verified_claim_per_domain(store: Arc<dyn Store>) {
 pub async fn login_domain_checks_lapse_after_consecutive_failures(store: Arc<dyn Store>) {
     let org = new_org(&store).await;
     let (d, approved) = (unique_domain(), unique_domain());
-    store.add_login_domain_claim(&claim(org.id, &d)).await.unwrap();
-    store.add_login_domain_claim(&claim(org.id, &approved)).await.unwrap();
+    store
+        .add_login_domain_claim(&claim(org.id, &d))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(org.id, &approved))
+        .await
+        .unwrap();
     store
         .verify_login_domain(org.id, &d, DomainProof::Dns, at(10), "x")
         .await
@@ -2503,7 +2550,10 @@ pub async fn login_domain_checks_lapse_after_consecutive_failures(store: Arc<dyn
             .record_login_domain_check(org.id, &d, at(t), Some("gone"), 3)
             .await
             .unwrap();
-        assert_eq!((after.failed_checks, after.is_verified()), (i as u32 + 1, true));
+        assert_eq!(
+            (after.failed_checks, after.is_verified()),
+            (i as u32 + 1, true)
+        );
     }
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(org.id));
     // The third in a row: the claim lapses and stops routing.
@@ -2512,7 +2562,11 @@ pub async fn login_domain_checks_lapse_after_consecutive_failures(store: Arc<dyn
         .await
         .unwrap();
     assert_eq!(
-        (after.is_verified(), after.verified_at, after.note.as_deref()),
+        (
+            after.is_verified(),
+            after.verified_at,
+            after.note.as_deref()
+        ),
         (false, None, Some("gone for good"))
     );
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);

@@ -77,6 +77,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// domain, org_id, proof, note, verification_value
+    type ClaimRow = (String, String, Option<String>, Option<String>, String);
+
     /// Login domains configured before 0010 are kept as claims verified by `upgrade`, except
     /// public mail domains, which stop routing and say why.
     #[test]
@@ -97,7 +100,7 @@ mod tests {
         ))
         .unwrap();
         run(&mut conn).unwrap();
-        let rows: Vec<(String, String, Option<String>, Option<String>, String)> = conn
+        let rows: Vec<ClaimRow> = conn
             .prepare("SELECT domain, org_id, proof, note, verification_value FROM login_domain_claims ORDER BY domain")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))

@@ -71,6 +71,17 @@ async fn login_goes_to(server: &TestServer, email: &str) -> Option<String> {
     }
 }
 
+/// What the console's "Sign in with your organization's SSO" answers for `email`: the status,
+/// and whether the page moves on to the organization's sign-in URL.
+async fn console_sso_goes_to(server: &TestServer, email: &str, url: &str) -> (u16, bool) {
+    let mut b = Browser::new(server);
+    let csrf = b.get("/console/login").await.csrf();
+    let p = b
+        .post("/console/login/sso", &[("csrf", &csrf), ("email", email)])
+        .await;
+    (p.status, p.body.contains(url))
+}
+
 async fn login_url(server: &TestServer, org: &Organization) -> String {
     let conn = server.state.sso.require_connection(org).await.unwrap();
     server.state.sso.urls(&conn.client_id).login_url
@@ -172,6 +183,11 @@ async fn a_claimed_domain_routes_nobody_until_its_dns_record_is_checked() {
         let (org, mut b) = admin_claiming(&server, &d).await;
         let jane = format!("jane@{d}");
         assert_eq!(login_goes_to(&server, &jane).await, None);
+        let url = login_url(&server, &org).await;
+        assert_eq!(
+            console_sso_goes_to(&server, &jane, &url).await,
+            (404, false)
+        );
 
         // The SAML page says exactly what to publish, with copy buttons and "Check now".
         let value = txt_value(&server, &org, &d).await;
@@ -224,8 +240,8 @@ async fn a_claimed_domain_routes_nobody_until_its_dns_record_is_checked() {
             "{}",
             p.body
         );
-        let url = login_url(&server, &org).await;
         assert_eq!(login_goes_to(&server, &jane).await, Some(url.clone()));
+        assert_eq!(console_sso_goes_to(&server, &jane, &url).await, (200, true));
         assert_eq!(
             login_goes_to(&server, &format!("Jane@{}.", d.to_uppercase())).await,
             Some(url)

@@ -49,7 +49,8 @@ pub const MAX_TXT_RECORDS_READ: usize = 64;
 /// Default time between two checks of a DNS-verified claim.
 pub const DEFAULT_RECHECK_INTERVAL: Duration = Duration::hours(6);
 /// A DNS-verified claim lapses after this many checks in a row without its record; a lookup
-/// that fails (timeout, server failure) counts for nothing either way.
+/// that gets no answer (timeout, server failure) counts for nothing either way, and the claim
+/// is tried again an interval later.
 pub const RECHECK_FAILURES_TO_LAPSE: u32 = 3;
 /// The periodic re-check handles at most this many claims per round…
 pub const RECHECK_BATCH: u32 = 100;
@@ -307,11 +308,24 @@ impl TxtResolver for HickoryTxtResolver {
                         .collect::<String>()
                 })
                 .collect()),
-            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsFailure::NoRecords),
-            Err(e) => Err(DnsFailure::Unavailable(format!(
-                "the DNS lookup failed: {e}"
-            ))),
+            Err(e) => Err(classify(&e)),
         }
+    }
+}
+
+/// "Nothing there" only when the server said so (NXDOMAIN, or NOERROR without TXT records);
+/// a server failure or a refusal says nothing about the record.
+fn classify(e: &hickory_resolver::ResolveError) -> DnsFailure {
+    use hickory_resolver::proto::op::ResponseCode;
+    use hickory_resolver::proto::ProtoErrorKind;
+    let code = e.proto().and_then(|p| match p.kind() {
+        ProtoErrorKind::NoRecordsFound { response_code, .. } => Some(*response_code),
+        _ => None,
+    });
+    match code {
+        Some(ResponseCode::NXDomain | ResponseCode::NoError) => DnsFailure::NoRecords,
+        Some(other) => DnsFailure::Unavailable(format!("the DNS server answered {other}")),
+        None => DnsFailure::Unavailable(format!("the DNS lookup failed: {e}")),
     }
 }
 
@@ -756,6 +770,16 @@ impl DomainService {
                 Err(why) => {
                     tracing::warn!(domain = %claim.domain, %why, "login domain re-check: no answer");
                     summary.unavailable += 1;
+                    // Counts for nothing, but waits its turn again: claims whose servers do
+                    // not answer never crowd the others out of a round.
+                    match self
+                        .store
+                        .record_login_domain_unanswered(claim.org_id, &claim.domain, now, &why)
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::NotFound) => {}
+                        Err(e) => return Err(store_err(e)),
+                    }
                     continue;
                 }
             };

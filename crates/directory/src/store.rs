@@ -337,6 +337,16 @@ pub trait Store: Send + Sync + 'static {
         failure: Option<&str>,
         lapse_after: u32,
     ) -> StoreResult<DomainClaim>;
+    /// Records a DNS check at `at` that got no answer to trust (timeout, server failure):
+    /// the check time and `note` change, the failed-check count and the proof do not, so the
+    /// claim waits a full interval before the next try. `NotFound` without a claim.
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()>;
     /// Turns the organization's claim unverified with `note`; false when it was not verified.
     /// `NotFound` without a claim.
     async fn unverify_login_domain(

@@ -225,6 +225,29 @@ pub(crate) async fn record_check(
         .ok_or(StoreError::NotFound)
 }
 
+pub(crate) async fn record_unanswered(
+    pool: &PgPool,
+    org: OrgId,
+    domain: &str,
+    at: OffsetDateTime,
+    note: &str,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE login_domain_claims SET last_checked_at = $1, note = $2 WHERE org_id = $3 AND domain = $4",
+    )
+    .bind(ms(at))
+    .bind(note)
+    .bind(org.0)
+    .bind(domain)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) async fn unverify(
     pool: &PgPool,
     org: OrgId,

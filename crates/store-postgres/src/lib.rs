@@ -1268,6 +1268,16 @@ impl Store for PostgresStore {
         domains::record_check(&self.pool, org, domain, at, failure, lapse_after).await
     }
 
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        domains::record_unanswered(&self.pool, org, domain, at, note).await
+    }
+
     async fn unverify_login_domain(
         &self,
         org: OrgId,

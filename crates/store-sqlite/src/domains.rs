@@ -203,6 +203,25 @@ pub(crate) fn record_check(
     claim(conn, org, domain)?.ok_or(StoreError::NotFound)
 }
 
+pub(crate) fn record_unanswered(
+    conn: &Connection,
+    org: OrgId,
+    domain: &str,
+    at: OffsetDateTime,
+    note: &str,
+) -> StoreResult<()> {
+    let n = execute(
+        conn,
+        "UPDATE login_domain_claims SET last_checked_at = ?, note = ? WHERE org_id = ? AND domain = ?",
+        params![ms(at), note, org.to_string(), domain],
+    )
+    .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) fn unverify(
     conn: &Connection,
     org: OrgId,

@@ -491,6 +491,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| domains::record_unanswered(c, org, &domain, at, &note))
+            .await
+    }
+
     async fn unverify_login_domain(
         &self,
         org: OrgId,

@@ -1,6 +1,6 @@
 //! A small authoritative DNS server for tests, on a loopback port (UDP and TCP, the same
 //! port): it answers TXT queries from records the test sets, NXDOMAIN for any other name,
-//! and counts the queries it saw. The wire format is `hickory-proto`'s.
+//! SERVFAIL for names the test makes fail, and counts the queries it saw. The wire format is `hickory-proto`'s.
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
-type Records = Arc<Mutex<HashMap<String, Vec<String>>>>;
+/// Per name: the TXT texts it answers, or `None` for a server failure (SERVFAIL).
+type Records = Arc<Mutex<HashMap<String, Option<Vec<String>>>>>;
 
 pub struct TestDns {
     addr: SocketAddr,
@@ -102,10 +103,18 @@ impl TestDns {
 
     /// Makes `name` answer these TXT texts (replacing what it had).
     pub fn set_txt(&self, name: &str, texts: &[&str]) {
+        self.records.lock().expect("records").insert(
+            key(name),
+            Some(texts.iter().map(|t| t.to_string()).collect()),
+        );
+    }
+
+    /// Makes queries for `name` fail (SERVFAIL), as a broken authoritative server would.
+    pub fn fail(&self, name: &str) {
         self.records
             .lock()
             .expect("records")
-            .insert(key(name), texts.iter().map(|t| t.to_string()).collect());
+            .insert(key(name), None);
     }
 
     /// Makes `name` unknown again (NXDOMAIN).
@@ -139,7 +148,8 @@ fn answer(request: &[u8], records: &Records) -> Option<Vec<u8>> {
         let name = key(&query.name().to_ascii());
         match records.get(&name) {
             None => code = ResponseCode::NXDomain,
-            Some(texts) if query.query_type() == RecordType::TXT => {
+            Some(None) => code = ResponseCode::ServFail,
+            Some(Some(texts)) if query.query_type() == RecordType::TXT => {
                 for text in texts {
                     reply.add_answer(Record::from_rdata(
                         query.name().clone(),

@@ -2539,6 +2539,27 @@ pub async fn login_domain_checks_lapse_after_consecutive_failures(store: Arc<dyn
         .unwrap();
     assert_eq!((after.failed_checks, after.is_verified()), (1, true));
     assert_eq!(after.last_checked_at, Some(at(20)));
+    // No answer: the time and the note change, the count does not.
+    store
+        .record_login_domain_unanswered(org.id, &d, at(25), "timed out")
+        .await
+        .unwrap();
+    let unanswered = claim_of(&store, org.id, &d).await;
+    assert_eq!(
+        (
+            unanswered.failed_checks,
+            unanswered.is_verified(),
+            unanswered.last_checked_at,
+            unanswered.note.as_deref()
+        ),
+        (1, true, Some(at(25)), Some("timed out"))
+    );
+    assert_eq!(
+        store
+            .record_login_domain_unanswered(org.id, &unique_domain(), at(25), "x")
+            .await,
+        Err(StoreError::NotFound)
+    );
     assert_eq!(due(at(20)).await, Vec::<String>::new());
     let after = store
         .record_login_domain_check(org.id, &d, at(30), None, 3)

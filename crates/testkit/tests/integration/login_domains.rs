@@ -604,6 +604,17 @@ async fn the_recheck_removes_a_verification_whose_record_is_gone() {
         let (last, failures, verified) = checked().await;
         assert!(last > verified_at && failures == 0 && verified);
 
+        // A server failure is no answer: it counts for nothing either way.
+        dns.fail(&challenge(&d));
+        clock.advance(step);
+        server.state.domains.recheck_due().await.unwrap();
+        let (after_failure, failures, verified) = checked().await;
+        assert!(after_failure > last && failures == 0 && verified);
+        let p = check_now(&mut b, &d).await;
+        assert_eq!(p.status, 503, "{}", p.body);
+        assert!(p.body.contains("gave no answer"), "{}", p.body);
+        assert_eq!(checked().await.1, 0);
+
         // Gone once (a flaky moment): still verified, the admin is warned; back again resets.
         dns.remove(&challenge(&d));
         clock.advance(step);

@@ -230,8 +230,6 @@ pub struct SamlConnection {
     pub jit: bool,
     /// Accept unsolicited responses (an Okta tile).
     pub idp_initiated: bool,
-    /// Lower-cased email domains whose people `/login` sends to this connection.
-    pub domains: Vec<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -246,10 +244,68 @@ impl std::fmt::Debug for SamlConnection {
             .field("sp_key_pem", &"<redacted>")
             .field("jit", &self.jit)
             .field("idp_initiated", &self.idp_initiated)
-            .field("domains", &self.domains)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a login-domain claim was proved (see `crate::login_domains`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainProof {
+    /// The organization published our TXT record in the domain's DNS.
+    Dns,
+    /// An operator approved it (`portcullis domain approve`, or the operator API).
+    Operator,
+    /// The domain was a login domain before claims had to be proved, and was kept at upgrade.
+    Upgrade,
+}
+
+impl DomainProof {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainProof::Dns => "dns",
+            DomainProof::Operator => "operator",
+            DomainProof::Upgrade => "upgrade",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dns" => Some(DomainProof::Dns),
+            "operator" => Some(DomainProof::Operator),
+            "upgrade" => Some(DomainProof::Upgrade),
+            _ => None,
+        }
+    }
+}
+
+/// An organization's claim on a login domain. Unverified claims are kept (several
+/// organizations may hold one on the same domain) but route nothing; at most one claim per
+/// domain is verified, and only that one sends the domain's people to its organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainClaim {
+    pub org_id: OrgId,
+    /// Lower-case ASCII (A-label) form, no trailing dot.
+    pub domain: String,
+    /// What this claim's TXT record must say; random per claim, public (it is published).
+    pub verification_value: String,
+    /// How it was proved; `None` while unverified.
+    pub proof: Option<DomainProof>,
+    pub verified_at: Option<OffsetDateTime>,
+    /// The last DNS check, from "Check now" or the periodic re-check.
+    pub last_checked_at: Option<OffsetDateTime>,
+    /// DNS checks that failed in a row since the last one that succeeded.
+    pub failed_checks: u32,
+    /// Why the claim is as it is, for its admins (a failed check, a lost verification).
+    pub note: Option<String>,
+    pub created_at: OffsetDateTime,
+    /// Read back, never written: another organization holds the verified claim on the domain.
+    pub verified_elsewhere: bool,
+}
+
+impl DomainClaim {
+    pub fn is_verified(&self) -> bool {
+        self.proof.is_some()
     }
 }
 

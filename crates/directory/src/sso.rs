@@ -10,8 +10,12 @@ use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
 use crate::ids::{OrgId, UserId};
+use crate::login_domains::{
+    normalize_login_domain, normalize_login_domains, DomainService, MAX_LOGIN_DOMAINS,
+};
 use crate::model::{
-    Actor, AuditEvent, ManagedBy, Organization, SamlConnection, SessionRecord, UserRecord,
+    Actor, AuditEvent, DomainClaim, ManagedBy, Organization, SamlConnection, SessionRecord,
+    UserRecord,
 };
 use crate::query::{IndexKey, StoreQuery};
 use crate::store::{Store, StoreError};
@@ -145,6 +149,7 @@ pub struct SsoService {
     audit: AuditLog,
     base_url: String,
     prepared: Arc<Mutex<HashMap<String, Arc<Prepared>>>>,
+    domains: DomainService,
 }
 
 /// How many parsed connections are kept; beyond it the cache starts over (cheap to rebuild).
@@ -157,6 +162,7 @@ impl SsoService {
         clock: Arc<dyn Clock>,
         audit: AuditLog,
         base_url: &str,
+        domains: DomainService,
     ) -> Self {
         SsoService {
             store,
@@ -164,7 +170,13 @@ impl SsoService {
             audit,
             base_url: base_url.trim_end_matches('/').to_string(),
             prepared: Arc::default(),
+            domains,
         }
+    }
+
+    /// The login domains' service (claims and their proofs).
+    pub fn domains(&self) -> &DomainService {
+        &self.domains
     }
 
     pub fn base_url(&self) -> &str {
@@ -200,8 +212,9 @@ impl SsoService {
 
     /// Creates the connection if there is none (Client ID, SP key pair) and returns it; an
     /// existing connection keeps its Client ID. `domains`, when non-empty, become its login
-    /// domains; when empty and the connection has none, the organization's SCIM token
-    /// domains that no other organization routes are used.
+    /// domain claims; when empty and the organization claims none, the domains of its SCIM
+    /// tokens that could be login domains and that no other organization routes are claimed.
+    /// Claims route nobody until verified (see [`crate::login_domains`]).
     pub async fn setup(
         &self,
         org: &Organization,
@@ -235,19 +248,25 @@ impl SsoService {
                         .map_err(|e| Error::internal(e.to_string()))?,
                     jit: false,
                     idp_initiated: true,
-                    domains: Vec::new(),
                     created_at: now,
                     updated_at: now,
                 }
             }
         };
-        if !domains.is_empty() {
-            conn.domains = parse_login_domains(domains)?;
-        } else if conn.domains.is_empty() {
-            conn.domains = self.unclaimed_token_domains(org).await?;
-        }
+        // Refused domains are refused before anything is written.
+        let wanted = if !domains.is_empty() {
+            Some(normalize_login_domains(domains)?)
+        } else if self.domains.claims(org).await?.is_empty() {
+            Some(self.unclaimed_token_domains(org).await?)
+        } else {
+            None
+        };
         conn.updated_at = next_change(conn.updated_at, now);
         self.put(&conn).await?;
+        let claimed = match wanted {
+            Some(w) => self.domains.set_domains(org, &w, actor).await?,
+            None => self.domains.claims(org).await?,
+        };
         // A concurrent setup may have created the connection first: its Client ID stands.
         let conn = self.require_connection(org).await?;
         self.record_admin(
@@ -261,7 +280,7 @@ impl SsoService {
             format!(
                 "client id {}, login domains {}",
                 conn.client_id,
-                conn.domains.join(", ")
+                domain_names(&claimed)
             ),
         )
         .await;
@@ -276,17 +295,21 @@ impl SsoService {
             }
             for d in t.domains.domains() {
                 let EmailDomain::Exact(d) = d else { continue };
-                if out.contains(d) {
+                // Token domains that cannot be login domains (a public mail domain) are skipped.
+                let Ok(d) = normalize_login_domain(d) else {
+                    continue;
+                };
+                if out.contains(&d) || out.len() >= MAX_LOGIN_DOMAINS {
                     continue;
                 }
                 match self
                     .store
-                    .org_for_login_domain(d)
+                    .org_for_login_domain(&d)
                     .await
                     .map_err(store_err)?
                 {
                     Some(other) if other != org.id => {}
-                    _ => out.push(d.clone()),
+                    _ => out.push(d),
                 }
             }
         }
@@ -298,12 +321,7 @@ impl SsoService {
         self.store
             .put_saml_connection(conn)
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(what) if what.starts_with("domain ") => Error::conflict(format!(
-                    "the {what} already routes sign-ins to another organization; a domain can belong to one organization only, so leave it out or release it there first"
-                )),
-                other => store_err(other),
-            })
+            .map_err(store_err)
     }
 
     /// Uploads (or replaces) the IdP metadata. The parse errors of the `saml` crate say what
@@ -349,17 +367,20 @@ impl SsoService {
         actor: &Actor,
     ) -> Result<SamlConnection, Error> {
         let mut conn = self.require_connection(org).await?;
+        // Refused domains are refused before anything is written.
+        let domains = domains.map(normalize_login_domains).transpose()?;
         if let Some(j) = jit {
             conn.jit = j;
         }
         if let Some(i) = idp_initiated {
             conn.idp_initiated = i;
         }
-        if let Some(d) = domains {
-            conn.domains = parse_login_domains(d)?;
-        }
         conn.updated_at = next_change(conn.updated_at, self.clock.now());
         self.put(&conn).await?;
+        let claimed = match domains {
+            Some(d) => self.domains.set_domains(org, &d, actor).await?,
+            None => self.domains.claims(org).await?,
+        };
         self.record_admin(
             org.id,
             actor,
@@ -368,7 +389,7 @@ impl SsoService {
                 "jit {}, idp_initiated {}, login domains {}",
                 conn.jit,
                 conn.idp_initiated,
-                conn.domains.join(", ")
+                domain_names(&claimed)
             ),
         )
         .await;
@@ -964,6 +985,11 @@ impl SsoService {
         let domain = token::email_domain(email.trim()).ok_or_else(|| {
             Error::invalid("enter your work email address, such as jane@acme.com")
         })?;
+        // The stored form (lower-case ASCII, no trailing dot); a domain that could never be a
+        // login domain routes nowhere.
+        let Ok(domain) = normalize_login_domain(&domain) else {
+            return Err(not_routed());
+        };
         let org = self
             .store
             .org_for_login_domain(&domain)
@@ -1025,25 +1051,16 @@ fn session_secret() -> String {
     token::generate_secret("pcs_session")
 }
 
-/// Lower-cased, validated, deduplicated login domains (`*` makes no sense for routing).
-pub fn parse_login_domains(domains: &[String]) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    for d in domains {
-        match EmailDomain::parse(d).map_err(Error::invalid)? {
-            EmailDomain::Any => {
-                return Err(Error::invalid(
-                    "'*' cannot be a login domain: /login routes each domain to one organization; list the domains, such as acme.com",
-                ))
-            }
-            EmailDomain::Exact(d) => {
-                if !out.contains(&d) {
-                    out.push(d);
-                }
-            }
-        }
+/// The claims' domains, for an audit line.
+fn domain_names(claims: &[DomainClaim]) -> String {
+    if claims.is_empty() {
+        return "none".into();
     }
-    out.sort();
-    Ok(out)
+    claims
+        .iter()
+        .map(|c| c.domain.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -1094,19 +1111,9 @@ mod tests {
             sp_cert_pem: String::new(),
             jit: false,
             idp_initiated: true,
-            domains: vec![],
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         };
         assert!(!format!("{conn:?}").contains("secret"));
-    }
-
-    #[test]
-    fn login_domains_refuse_star_and_dedupe() {
-        assert!(parse_login_domains(&["*".into()]).is_err());
-        assert_eq!(
-            parse_login_domains(&["Acme.com".into(), "acme.com".into()]).ok(),
-            Some(vec!["acme.com".to_string()])
-        );
     }
 }

@@ -9,7 +9,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Router};
-use directory::model::{Actor, AdminKeyRecord, Organization, SamlConnection, ScimTokenRecord};
+use directory::login_domains::{status_sentence, txt_record_name, txt_record_value};
+use directory::model::{
+    Actor, AdminKeyRecord, DomainClaim, DomainProof, Organization, SamlConnection, ScimTokenRecord,
+};
 use directory::sso::SsoService;
 use directory::store::StoredAuditEvent;
 use directory::{Error, ErrorKind};
@@ -31,6 +34,15 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{slug}/saml", get(get_saml).patch(patch_saml))
         .route("/orgs/{slug}/saml/setup", axum::routing::post(setup_saml))
         .route("/orgs/{slug}/saml/metadata", put(upload_saml_metadata))
+        .route("/orgs/{slug}/domains", get(list_domains))
+        .route(
+            "/orgs/{slug}/domains/{domain}/approve",
+            axum::routing::post(approve_domain),
+        )
+        .route(
+            "/orgs/{slug}/domains/{domain}/revoke",
+            axum::routing::post(revoke_domain),
+        )
         .route("/me", get(crate::sso_routes::api_me))
         .merge(crate::api_groups::router())
         .merge(crate::api_users::router())
@@ -371,7 +383,24 @@ async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
 
 /// A SAML connection as the admin API and `portcullis saml show` print it: the URLs to copy
 /// into the IdP, the IdP's certificates, the settings. Never the SP private key.
-pub fn saml_json(sso: &SsoService, conn: &SamlConnection) -> Value {
+/// A login-domain claim as the API shows it: the record to publish, and where it stands.
+pub fn domain_claim_json(c: &DomainClaim) -> Value {
+    json!({
+        "domain": c.domain,
+        "verified": c.is_verified(),
+        "proof": c.proof.map(DomainProof::as_str),
+        "verified_at": c.verified_at.map(ts),
+        "last_checked_at": c.last_checked_at.map(ts),
+        "failed_checks": c.failed_checks,
+        "verified_by_another_organization": c.verified_elsewhere,
+        "note": c.note,
+        "status": status_sentence(c),
+        "txt_record": {"name": txt_record_name(&c.domain), "type": "TXT", "value": txt_record_value(c)},
+        "created_at": ts(c.created_at),
+    })
+}
+
+pub fn saml_json(sso: &SsoService, conn: &SamlConnection, claims: &[DomainClaim]) -> Value {
     let urls = sso.urls(&conn.client_id);
     let (idp, problem) = match SsoService::idp_metadata(conn) {
         Ok(idp) => (idp, None),
@@ -410,10 +439,79 @@ pub fn saml_json(sso: &SsoService, conn: &SamlConnection) -> Value {
         "sp_certificate_pem": conn.sp_cert_pem,
         "jit": conn.jit,
         "idp_initiated": conn.idp_initiated,
-        "domains": conn.domains,
+        // Every claimed domain; only the verified ones route (`login_domains` tells each one's state).
+        "domains": claims.iter().map(|c| c.domain.as_str()).collect::<Vec<_>>(),
+        "login_domains": claims.iter().map(domain_claim_json).collect::<Vec<_>>(),
         "created_at": ts(conn.created_at),
         "updated_at": ts(conn.updated_at),
     })
+}
+
+async fn saml_response(
+    state: &AppState,
+    org: &Organization,
+    conn: &SamlConnection,
+    rid: &RequestId,
+) -> ApiResult {
+    let claims = state
+        .domains
+        .claims(org)
+        .await
+        .map_err(|e| Problem::from_domain(e, rid))?;
+    Ok(ok_json(
+        StatusCode::OK,
+        saml_json(&state.sso, conn, &claims),
+    ))
+}
+
+async fn list_domains(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> ApiResult {
+    operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let claims = state
+        .domains
+        .claims(&org)
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    let list: Vec<Value> = claims.iter().map(domain_claim_json).collect();
+    Ok(ok_json(StatusCode::OK, json!({ "domains": list })))
+}
+
+/// An operator's approval: the domain routes to this organization at once.
+async fn approve_domain(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path((slug, domain)): Path<(String, String)>,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let claim = state
+        .domains
+        .approve(&org, &domain, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, domain_claim_json(&claim)))
+}
+
+async fn revoke_domain(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path((slug, domain)): Path<(String, String)>,
+) -> ApiResult {
+    let key = operator(&state, &headers, &rid).await?;
+    let org = org(&state, &slug, &rid).await?;
+    let claim = state
+        .domains
+        .revoke(&org, &domain, &Actor::AdminKey(key.id))
+        .await
+        .map_err(|e| Problem::from_domain(e, &rid))?;
+    Ok(ok_json(StatusCode::OK, domain_claim_json(&claim)))
 }
 
 #[derive(Deserialize, Default)]
@@ -444,7 +542,7 @@ async fn get_saml(
         .require_connection(&org)
         .await
         .map_err(|e| Problem::from_domain(e, &rid))?;
-    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+    saml_response(&state, &org, &conn, &rid).await
 }
 
 async fn setup_saml(
@@ -466,7 +564,7 @@ async fn setup_saml(
         .setup(&org, &req.domains, &Actor::AdminKey(key.id))
         .await
         .map_err(|e| Problem::from_domain(e, &rid))?;
-    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+    saml_response(&state, &org, &conn, &rid).await
 }
 
 async fn upload_saml_metadata(
@@ -509,7 +607,7 @@ async fn upload_saml_metadata(
         .upload_metadata(&org, xml, &Actor::AdminKey(key.id))
         .await
         .map_err(|e| Problem::from_domain(e, &rid))?;
-    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+    saml_response(&state, &org, &conn, &rid).await
 }
 
 async fn patch_saml(
@@ -533,5 +631,5 @@ async fn patch_saml(
         )
         .await
         .map_err(|e| Problem::from_domain(e, &rid))?;
-    Ok(ok_json(StatusCode::OK, saml_json(&state.sso, &conn)))
+    saml_response(&state, &org, &conn, &rid).await
 }

@@ -9,6 +9,7 @@ use directory::audit::AuditLog;
 use directory::console::ConsoleService;
 use directory::local_groups::LocalGroupService;
 use directory::local_users::LocalUserService;
+use directory::login_domains::{DomainConfig, DomainService, HickoryTxtResolver};
 use directory::scim_service::{Limits, ScimService};
 use directory::sso::SsoService;
 use directory::token_cache::TokenCache;
@@ -21,6 +22,8 @@ pub struct ServerConfig {
     /// The public base URL, e.g. `https://id.example.com` (no trailing slash).
     pub base_url: String,
     pub limits: Limits,
+    /// Login-domain verification: the DNS resolver and the re-check interval.
+    pub domains: DomainConfig,
 }
 
 #[derive(Clone)]
@@ -32,6 +35,7 @@ pub struct AppState {
     pub console: ConsoleService,
     pub groups: LocalGroupService,
     pub users: LocalUserService,
+    pub domains: DomainService,
     pub config: Arc<ServerConfig>,
     /// The ACS's rate limiter (per connection and per client address).
     pub acs_throttle: Arc<AcsThrottle>,
@@ -40,7 +44,11 @@ pub struct AppState {
 impl AppState {
     /// Builds the services on a store. Must run inside a tokio runtime (starts the audit writer).
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    /// The same on a given clock (tests move time to drive expiries and re-checks).
+    pub fn with_clock(store: Arc<dyn Store>, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
         let audit = AuditLog::spawn(store.clone());
         let tokens = Arc::new(TokenCache::default());
         let scim = ScimService::new(
@@ -51,11 +59,19 @@ impl AppState {
             config.limits,
             tokens.clone(),
         );
+        let domains = DomainService::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            Arc::new(HickoryTxtResolver::new(&config.domains.resolver)),
+            config.domains.clone(),
+        );
         let sso = SsoService::new(
             store.clone(),
             clock.clone(),
             audit.clone(),
             &config.base_url,
+            domains.clone(),
         );
         let console = ConsoleService::new(
             store.clone(),
@@ -74,6 +90,7 @@ impl AppState {
             console,
             groups,
             users,
+            domains,
             config: Arc::new(config),
             acs_throttle: Arc::new(AcsThrottle::default()),
         }

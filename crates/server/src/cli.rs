@@ -1,7 +1,7 @@
 //! The command line: `portcullis serve`, and the operator commands that work against the same
 //! database while the server runs.
 
-use crate::api::{audit_json, saml_json, token_json};
+use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
 use crate::app::{build_router, open_store, AppState, ServerConfig};
 use crate::serving::{self, ServeLimits};
 use crate::throttle::{self, AcsThrottle, RateLimit};
@@ -10,6 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::console::ConsoleService;
+use directory::login_domains::{
+    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
+    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
+};
 use directory::model::Actor;
 use directory::query::AuditQuery;
 use directory::scim_service::Limits;
@@ -57,6 +61,9 @@ pub enum Command {
     /// Set up SAML single sign-on for an organization.
     #[command(subcommand)]
     Saml(SamlCommand),
+    /// Login domains: list an organization's claims, approve or revoke one (as the operator).
+    #[command(subcommand)]
+    Domain(DomainCommand),
     /// Benchmarks only: insert many synthetic users straight through the store.
     #[command(name = "bench-load-users", hide = true)]
     BenchLoadUsers(BenchLoadUsersArgs),
@@ -140,6 +147,30 @@ pub enum SamlCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// List the organization's login domains and whether each is verified.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a login domain for the organization: it routes sign-ins at once, and is taken
+    /// from any other organization that had it verified.
+    Approve {
+        #[arg(long)]
+        org: String,
+        domain: String,
+    },
+    /// Withdraw the verification of a login domain: the claim stays, routing nobody.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        domain: String,
+    },
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -177,6 +208,13 @@ pub struct ServeArgs {
     /// SAML ACS posts one client address may make in a burst.
     #[arg(long, env = "PORTCULLIS_ACS_PER_ADDRESS_BURST", default_value_t = throttle::ACS_PER_ADDRESS.burst)]
     pub acs_per_address_burst: u32,
+    /// The DNS server login-domain TXT lookups go to, `ip` or `ip:port`; default: the
+    /// system's resolver configuration (/etc/resolv.conf).
+    #[arg(long, env = "PORTCULLIS_DNS_RESOLVER", value_parser = parse_dns_resolver)]
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// Seconds between two checks of a login domain verified by DNS.
+    #[arg(long, env = "PORTCULLIS_DOMAIN_RECHECK_SECONDS", default_value_t = DEFAULT_RECHECK_INTERVAL.whole_seconds() as u64, value_parser = clap::value_parser!(u64).range(60..))]
+    pub domain_recheck_seconds: u64,
 }
 
 impl ServeArgs {
@@ -216,6 +254,18 @@ impl ServeArgs {
             throttle::THROTTLE_TABLE_CAPACITY,
         ))
     }
+}
+
+/// `192.0.2.53`, `192.0.2.53:5353` or `[2001:db8::53]:53`.
+fn parse_dns_resolver(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = s.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            format!("'{s}' is not a DNS server address: give an IP address, optionally with :port")
+        })
 }
 
 #[derive(Subcommand, Debug)]
@@ -315,6 +365,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let result = match command {
                 Command::Saml(saml) => saml_command(&admin, store, &audit, saml).await,
+                Command::Domain(cmd) => domain_command(&admin, store, &audit, cmd).await,
                 Command::Admin(cmd) => console_admin_command(&admin, store, &audit, cmd).await,
                 Command::BenchLoadUsers(args) => bench_load_users(&admin, store, args).await,
                 other => operator_command(&admin, other).await,
@@ -357,9 +408,19 @@ async fn serve(store: Arc<dyn directory::Store>, args: ServeArgs) -> anyhow::Res
                 },
                 ..Limits::default()
             },
+            domains: DomainConfig {
+                resolver: args
+                    .dns_resolver
+                    .map(DnsResolverConfig::Nameserver)
+                    .unwrap_or_default(),
+                recheck_interval: time::Duration::seconds(
+                    i64::try_from(args.domain_recheck_seconds).unwrap_or(i64::MAX),
+                ),
+            },
         },
     )
     .with_acs_throttle(acs_throttle);
+    state.domains.spawn_periodic_rechecks();
     crate::observability::prometheus();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -432,12 +493,14 @@ async fn saml_command(
     audit: &AuditLog,
     command: SamlCommand,
 ) -> anyhow::Result<()> {
+    let domains = cli_domain_service(&store, audit);
     let sso = |base: &BaseUrlArg| {
         SsoService::new(
             store.clone(),
             Arc::new(SystemClock),
             audit.clone(),
             &base.base_url,
+            domains.clone(),
         )
     };
     match command {
@@ -454,11 +517,29 @@ async fn saml_command(
                 "metadata_url": urls.metadata_url,
             });
             println!("{out}");
+            let claims = sso.domains().claims(&org).await.map_err(fail)?;
+            let listed: Vec<String> = claims
+                .iter()
+                .map(|c| {
+                    if c.is_verified() {
+                        format!("{} (verified)", c.domain)
+                    } else {
+                        format!(
+                            "{} (not verified: publish TXT \"{}\" at {}, then press Check now on the console's SAML page, or have an operator run `portcullis domain approve --org {} {}`)",
+                            c.domain,
+                            txt_record_value(c),
+                            txt_record_name(&c.domain),
+                            org.slug,
+                            c.domain
+                        )
+                    }
+                })
+                .collect();
             eprintln!(
                 "In Okta: the application's Sign On tab > Advanced Sign-On Settings > Client ID: {}\nThen download the Identity Provider metadata and run `portcullis saml metadata --org {} <file.xml>`.\nLogin domains: {}",
                 urls.client_id,
                 org.slug,
-                if conn.domains.is_empty() { "none (pass --domain acme.com)".to_string() } else { conn.domains.join(", ") }
+                if listed.is_empty() { "none (pass --domain acme.com)".to_string() } else { listed.join("; ") }
             );
             Ok(())
         }
@@ -505,14 +586,88 @@ async fn saml_command(
                 .update_settings(&org, jit, idp_initiated, domains.as_deref(), &Actor::Cli)
                 .await
                 .map_err(fail)?;
-            println!("{}", serde_json::to_string_pretty(&saml_json(&sso, &conn))?);
+            let claims = sso.domains().claims(&org).await.map_err(fail)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&saml_json(&sso, &conn, &claims))?
+            );
             Ok(())
         }
         SamlCommand::Show { org, base } => {
             let sso = sso(&base);
             let org = admin.org(&org).await.map_err(fail)?;
             let conn = sso.require_connection(&org).await.map_err(fail)?;
-            println!("{}", serde_json::to_string_pretty(&saml_json(&sso, &conn))?);
+            let claims = sso.domains().claims(&org).await.map_err(fail)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&saml_json(&sso, &conn, &claims))?
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The CLI looks nothing up in DNS; its service only reads and approves claims.
+fn cli_domain_service(store: &Arc<dyn directory::Store>, audit: &AuditLog) -> DomainService {
+    let config = DomainConfig::default();
+    DomainService::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        audit.clone(),
+        Arc::new(HickoryTxtResolver::new(&config.resolver)),
+        config,
+    )
+}
+
+async fn domain_command(
+    admin: &AdminService,
+    store: Arc<dyn directory::Store>,
+    audit: &AuditLog,
+    command: DomainCommand,
+) -> anyhow::Result<()> {
+    let domains = cli_domain_service(&store, audit);
+    match command {
+        DomainCommand::List { org, json } => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let claims = domains.claims(&org).await.map_err(fail)?;
+            if json {
+                let list: Vec<_> = claims.iter().map(domain_claim_json).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if claims.is_empty() {
+                eprintln!("{} has no login domains.", org.slug);
+            } else {
+                for c in &claims {
+                    println!(
+                        "{}\t{}\t{}",
+                        c.domain,
+                        c.proof
+                            .map(|p| format!("verified ({})", p.as_str()))
+                            .unwrap_or_else(|| "unverified".into()),
+                        status_sentence(c)
+                    );
+                }
+            }
+            Ok(())
+        }
+        DomainCommand::Approve { org, domain } => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let claim = domains
+                .approve(&org, &domain, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            eprintln!("{} now routes sign-ins to {}.", claim.domain, org.slug);
+            Ok(())
+        }
+        DomainCommand::Revoke { org, domain } => {
+            let org = admin.org(&org).await.map_err(fail)?;
+            let claim = domains
+                .revoke(&org, &domain, &Actor::Cli)
+                .await
+                .map_err(fail)?;
+            eprintln!(
+                "{} of {} is not verified any more: it routes nobody.",
+                claim.domain, org.slug
+            );
             Ok(())
         }
     }
@@ -520,9 +675,11 @@ async fn saml_command(
 
 async fn operator_command(admin: &AdminService, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) | Command::Saml(_) | Command::Admin(_) | Command::BenchLoadUsers(_) => {
-            Ok(())
-        }
+        Command::Serve(_)
+        | Command::Saml(_)
+        | Command::Domain(_)
+        | Command::Admin(_)
+        | Command::BenchLoadUsers(_) => Ok(()),
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = admin
                 .create_org(&slug, name.as_deref())

@@ -129,11 +129,59 @@ fn saml_setup_prints_one_json_object_and_keeps_the_client_id() {
     assert_eq!(changed["domains"], serde_json::json!(["acme.com"]));
     assert_eq!(changed["client_id"], id);
 
-    // A second organization cannot take acme.com.
+    // A second organization may claim acme.com too: claims route nobody until proved.
     env.ok(&["org", "create", "other"]);
     let out = env.run(&["saml", "setup", "--org", "other", "--domain", "acme.com"]);
+    assert!(out.status.success());
+    let told = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(told.contains("_portcullis-challenge.acme.com"), "{told}");
+    assert!(
+        told.contains("portcullis domain approve --org other acme.com"),
+        "{told}"
+    );
+    let listed: Value =
+        serde_json::from_str(&env.ok(&["domain", "list", "--org", "acme", "--json"])).unwrap();
+    assert_eq!(listed[0]["domain"], "acme.com");
+    assert_eq!(listed[0]["verified"], false);
+    assert_eq!(
+        listed[0]["txt_record"]["name"],
+        "_portcullis-challenge.acme.com"
+    );
+
+    // The operator approves it for one, then revokes it.
+    env.ok(&["domain", "approve", "--org", "other", "ACME.com."]);
+    let other: Value =
+        serde_json::from_str(&env.ok(&["domain", "list", "--org", "other", "--json"])).unwrap();
+    assert_eq!(
+        (&other[0]["verified"], &other[0]["proof"]),
+        (&Value::Bool(true), &Value::from("operator"))
+    );
+    let acme: Value =
+        serde_json::from_str(&env.ok(&["domain", "list", "--org", "acme", "--json"])).unwrap();
+    assert_eq!(acme[0]["verified_by_another_organization"], true);
+    let text = env.ok(&["domain", "list", "--org", "other"]);
+    assert!(
+        text.starts_with("acme.com\tverified (operator)\t"),
+        "{text}"
+    );
+    env.ok(&["domain", "revoke", "--org", "other", "acme.com"]);
+    let other: Value =
+        serde_json::from_str(&env.ok(&["domain", "list", "--org", "other", "--json"])).unwrap();
+    assert_eq!(other[0]["verified"], false);
+    assert!(other[0]["note"].as_str().unwrap().contains("revoked"));
+    let audit = env.ok(&["audit", "--org", "other", "--json"]);
+    assert!(
+        audit.contains("domain.revoke") && audit.contains("domain.verify"),
+        "{audit}"
+    );
+
+    // Public mail domains and unknown claims are refused with the reason.
+    let out = env.run(&["domain", "approve", "--org", "acme", "gmail.com"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("acme.com"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public mail domain"));
+    let out = env.run(&["domain", "revoke", "--org", "acme", "nowhere.example"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a login domain"));
 
     let out = env.run(&["saml", "setup", "--org", "nope"]);
     assert!(!out.status.success());

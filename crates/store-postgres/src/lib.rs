@@ -16,9 +16,9 @@
 use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, ManagedBy,
-    Member, MemberKind, MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord,
-    SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange, Organization, Page,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{
     prefix_upper_bound, AuditOutcome, AuditQuery, Cmp, IndexKey, ScanQuery, SortKey, StoreQuery,
@@ -41,6 +41,7 @@ mod console;
 mod console_groups;
 mod console_roles;
 mod console_users;
+mod domains;
 mod last_event;
 mod sso;
 
@@ -1439,7 +1440,72 @@ impl Store for PostgresStore {
     }
 
     async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
-        sso::org_for_domain(&self.pool, domain).await
+        domains::org_for_domain(&self.pool, domain).await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        domains::claims(&self.pool, org).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        domains::replace_claims(&self.pool, org, claims).await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        domains::add_claim(&self.pool, claim).await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        domains::verify(&self.pool, org, domain, proof, at, displaced_note).await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        domains::record_check(&self.pool, org, domain, at, failure, lapse_after).await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        domains::record_unanswered(&self.pool, org, domain, at, note).await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        domains::unverify(&self.pool, org, domain, note).await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        domains::due_for_check(&self.pool, checked_before, limit).await
     }
 
     async fn remember_authn_request(

@@ -8,8 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-const CONNECTION_COLUMNS: &str = "c.org_id, c.client_id, c.idp_metadata_xml, c.idp_entity_id, c.idp_metadata_uploaded_at, c.sp_key_pem, c.sp_cert_pem, c.jit, c.idp_initiated, c.created_at, c.updated_at, \
-     ARRAY(SELECT d.domain FROM saml_domains d WHERE d.org_id = c.org_id ORDER BY d.domain) AS domains";
+const CONNECTION_COLUMNS: &str = "c.org_id, c.client_id, c.idp_metadata_xml, c.idp_entity_id, c.idp_metadata_uploaded_at, c.sp_key_pem, c.sp_cert_pem, c.jit, c.idp_initiated, c.created_at, c.updated_at";
 
 fn connection_row(r: &PgRow) -> StoreResult<SamlConnection> {
     Ok(SamlConnection {
@@ -22,7 +21,6 @@ fn connection_row(r: &PgRow) -> StoreResult<SamlConnection> {
         sp_cert_pem: get(r, "sp_cert_pem")?,
         jit: get(r, "jit")?,
         idp_initiated: get(r, "idp_initiated")?,
-        domains: get::<Option<Vec<String>>>(r, "domains")?.unwrap_or_default(),
         created_at: from_ms(get(r, "created_at")?),
         updated_at: from_ms(get(r, "updated_at")?),
     })
@@ -52,19 +50,6 @@ pub(crate) async fn put_connection(pool: &PgPool, c: &SamlConnection) -> StoreRe
     .execute(&mut *tx)
     .await
     .map_err(|e| write_error(e, "client_id"))?;
-    sqlx::query("DELETE FROM saml_domains WHERE org_id = $1")
-        .bind(c.org_id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    for d in &c.domains {
-        sqlx::query("INSERT INTO saml_domains (domain, org_id) VALUES ($1, $2)")
-            .bind(d)
-            .bind(c.org_id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, &format!("domain {d}")))?;
-    }
     tx.commit().await.map_err(backend)?;
     Ok(())
 }
@@ -94,15 +79,6 @@ pub(crate) async fn connection_by_client_id(
     .map_err(backend)?
     .map(|r| connection_row(&r))
     .transpose()
-}
-
-pub(crate) async fn org_for_domain(pool: &PgPool, domain: &str) -> StoreResult<Option<OrgId>> {
-    let row = sqlx::query("SELECT org_id FROM saml_domains WHERE domain = $1")
-        .bind(domain)
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)?;
-    row.map(|r| get(&r, "org_id").map(OrgId)).transpose()
 }
 
 pub(crate) async fn remember_request(

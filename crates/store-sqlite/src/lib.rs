@@ -9,9 +9,9 @@
 use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, Member,
-    MembershipChange, Organization, Page, SamlConnection, ScimTokenRecord, SessionRecord,
-    UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, Member, MembershipChange, Organization, Page, SamlConnection,
+    ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{AuditQuery, ScanQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{
@@ -32,6 +32,7 @@ mod console_groups;
 mod console_roles;
 mod console_users;
 mod cursors;
+mod domains;
 mod engine;
 mod groups;
 mod last_event;
@@ -466,7 +467,98 @@ impl Store for SqliteStore {
     async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
         let domain = domain.to_string();
         self.engine
-            .read(move |c| sso::org_for_domain(c, &domain))
+            .read(move |c| domains::org_for_domain(c, &domain))
+            .await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        self.engine.read(move |c| domains::claims(c, org)).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let claims = claims.to_vec();
+        self.engine
+            .write(move |c| domains::replace_claims(c, org, &claims))
+            .await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        let claim = claim.clone();
+        self.engine
+            .write(move |c| domains::add_claim(c, &claim))
+            .await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        let domain = domain.to_string();
+        let note = displaced_note.to_string();
+        self.engine
+            .write(move |c| domains::verify(c, org, &domain, proof, at, &note))
+            .await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        let domain = domain.to_string();
+        let failure = failure.map(str::to_string);
+        self.engine
+            .write(move |c| {
+                domains::record_check(c, org, &domain, at, failure.as_deref(), lapse_after)
+            })
+            .await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| domains::record_unanswered(c, org, &domain, at, &note))
+            .await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| domains::unverify(c, org, &domain, &note))
+            .await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        self.engine
+            .read(move |c| domains::due_for_check(c, checked_before, limit))
             .await
     }
 

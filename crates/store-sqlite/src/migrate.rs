@@ -39,9 +39,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0007_audit_operation_index.sql"),
     ),
     (
-        11,
+        8,
+        "login_domain_claims",
+        include_str!("../migrations/0008_login_domain_claims.sql"),
+    ),
+    (
+        9,
         "audit_fold",
-        include_str!("../migrations/0011_audit_fold.sql"),
+        include_str!("../migrations/0009_audit_fold.sql"),
     ),
 ];
 
@@ -70,4 +75,66 @@ pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
         current = *version;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// domain, org_id, proof, note, verification_value
+    type ClaimRow = (String, String, Option<String>, Option<String>, String);
+
+    /// Login domains configured before 0008 are kept as claims verified by `upgrade`, except
+    /// public mail domains, which stop routing and say why.
+    #[test]
+    fn login_domains_survive_the_upgrade_to_claims() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (version, _, sql) in MIGRATIONS.iter().filter(|m| m.0 < 8) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        let (a, b) = (
+            "00000000-0000-0000-0000-00000000000a",
+            "00000000-0000-0000-0000-00000000000b",
+        );
+        conn.execute_batch(&format!(
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES ('{a}', 'a', 'A', 0), ('{b}', 'b', 'B', 0);
+             INSERT INTO saml_domains (domain, org_id) VALUES
+                 ('acme.com', '{a}'), ('gmail.com', '{a}'), ('gmx.de', '{b}'), ('gmx.example.com', '{b}');"
+        ))
+        .unwrap();
+        run(&mut conn).unwrap();
+        let rows: Vec<ClaimRow> = conn
+            .prepare("SELECT domain, org_id, proof, note, verification_value FROM login_domain_claims ORDER BY domain")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let summary: Vec<(&str, &str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("acme.com", a, Some("upgrade")),
+                ("gmail.com", a, None),
+                ("gmx.de", b, None),
+                ("gmx.example.com", b, Some("upgrade")),
+            ]
+        );
+        assert!(rows[1].3.as_deref().unwrap().contains("public mail domain"));
+        assert!(rows.iter().all(|r| r.4.len() == 32));
+        assert_ne!(rows[0].4, rows[1].4, "each claim has its own value");
+        let old: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'saml_domains'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
+    }
 }

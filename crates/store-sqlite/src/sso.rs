@@ -1,7 +1,7 @@
 //! SAML connections, login domains, pending AuthnRequests, the replay cache and sessions.
 
 use crate::engine::backend;
-use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
 use directory::ids::{OrgId, UserId};
 use directory::model::{SamlConnection, SessionRecord};
 use directory::store::{StoreError, StoreResult};
@@ -21,20 +21,9 @@ fn connection_row(r: &Row<'_>) -> StoreResult<SamlConnection> {
         sp_cert_pem: r.get(6).map_err(backend)?,
         jit: r.get::<_, i64>(7).map_err(backend)? != 0,
         idp_initiated: r.get::<_, i64>(8).map_err(backend)? != 0,
-        domains: Vec::new(),
         created_at: from_ms(r.get(9).map_err(backend)?),
         updated_at: from_ms(r.get(10).map_err(backend)?),
     })
-}
-
-fn with_domains(conn: &Connection, mut c: SamlConnection) -> StoreResult<SamlConnection> {
-    c.domains = fetch_all(
-        conn,
-        "SELECT domain FROM saml_domains WHERE org_id = ? ORDER BY domain",
-        params![c.org_id.to_string()],
-        |r| r.get(0).map_err(backend),
-    )?;
-    Ok(c)
 }
 
 pub(crate) fn put_connection(conn: &Connection, c: &SamlConnection) -> StoreResult<()> {
@@ -64,20 +53,6 @@ pub(crate) fn put_connection(conn: &Connection, c: &SamlConnection) -> StoreResu
         ],
     )
     .map_err(|e| write_error(e, "client_id"))?;
-    execute(
-        conn,
-        "DELETE FROM saml_domains WHERE org_id = ?",
-        params![org],
-    )
-    .map_err(backend)?;
-    for d in &c.domains {
-        execute(
-            conn,
-            "INSERT INTO saml_domains (domain, org_id) VALUES (?, ?)",
-            params![d, org],
-        )
-        .map_err(|e| write_error(e, &format!("domain {d}")))?;
-    }
     Ok(())
 }
 
@@ -88,7 +63,7 @@ pub(crate) fn connection(conn: &Connection, org: OrgId) -> StoreResult<Option<Sa
         params![org.to_string()],
         connection_row,
     )?;
-    found.map(|c| with_domains(conn, c)).transpose()
+    Ok(found)
 }
 
 pub(crate) fn connection_by_client_id(
@@ -101,17 +76,7 @@ pub(crate) fn connection_by_client_id(
         params![client_id],
         connection_row,
     )?;
-    found.map(|c| with_domains(conn, c)).transpose()
-}
-
-pub(crate) fn org_for_domain(conn: &Connection, domain: &str) -> StoreResult<Option<OrgId>> {
-    let found: Option<String> = fetch_optional(
-        conn,
-        "SELECT org_id FROM saml_domains WHERE domain = ?",
-        params![domain],
-        |r| r.get(0).map_err(backend),
-    )?;
-    found.map(|s| parse_uuid(&s)).transpose()
+    Ok(found)
 }
 
 pub(crate) fn remember_request(

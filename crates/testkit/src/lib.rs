@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chrome;
+pub mod dns;
 pub mod server;
 pub mod store_suite;
 pub mod test_idp;

@@ -1,11 +1,15 @@
 //! A Portcullis server in process on 127.0.0.1:0, and a small SCIM client for tests.
 
+use directory::login_domains::{DnsResolverConfig, DomainConfig};
 use directory::model::Actor;
+use directory::Clock;
 use portcullis::serving::{self, ServeLimits};
 use portcullis::throttle::AcsThrottle;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone)]
@@ -55,13 +59,39 @@ pub type AdjustState = Box<dyn FnOnce(AppState) -> AppState + Send>;
 
 /// What a test may change about its server: the serving limits (short timeouts, a small
 /// connection cap), the ACS rate limiter, the SCIM service's limits (e.g. a small scan
-/// chunk), and anything else about its state.
+/// chunk), login-domain lookups and re-checks, the clock, and anything else about its state.
 #[derive(Default)]
 pub struct TestOptions {
     pub serve: ServeLimits,
     pub acs_throttle: Option<AcsThrottle>,
     pub limits: directory::scim_service::Limits,
     pub adjust: Option<AdjustState>,
+    /// Where login-domain TXT lookups go (a [`crate::dns::TestDns`]); default: the system's.
+    pub dns: Option<std::net::SocketAddr>,
+    /// The services' clock; default: the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Time between two checks of a DNS-verified login domain; default: the server's.
+    pub domain_recheck_interval: Option<time::Duration>,
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// Starts at the current instant (millisecond precision, as the stores keep it).
+    pub fn new() -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(directory::SystemClock.now())))
+    }
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
 }
 
 impl TestServer {
@@ -110,13 +140,23 @@ impl TestServer {
         let store = open_store(&url).await.expect("open test store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = AppState::new(
-            store,
-            ServerConfig {
-                base_url: base_url.clone(),
-                limits: options.limits,
+        let config = ServerConfig {
+            base_url: base_url.clone(),
+            limits: options.limits,
+            domains: DomainConfig {
+                resolver: options
+                    .dns
+                    .map(DnsResolverConfig::Nameserver)
+                    .unwrap_or_default(),
+                recheck_interval: options
+                    .domain_recheck_interval
+                    .unwrap_or(DomainConfig::default().recheck_interval),
             },
-        );
+        };
+        let clock = options
+            .clock
+            .unwrap_or_else(|| Arc::new(directory::SystemClock));
+        let mut state = AppState::with_clock(store, config, clock);
         if let Some(throttle) = options.acs_throttle {
             state = state.with_acs_throttle(throttle);
         }
@@ -168,6 +208,17 @@ impl TestServer {
             .await
             .unwrap();
         self.client(&issued.secret)
+    }
+
+    /// An operator's approval of a login domain, as `portcullis domain approve` gives it: the
+    /// domain routes sign-ins to the organization at once.
+    pub async fn approve_login_domain(&self, slug: &str, domain: &str) {
+        let org = self.state.admin.org(slug).await.unwrap();
+        self.state
+            .domains
+            .approve(&org, domain, &Actor::Cli)
+            .await
+            .unwrap();
     }
 
     pub fn client(&self, token: &str) -> ScimClient {

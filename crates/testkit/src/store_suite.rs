@@ -18,9 +18,9 @@
 
 use directory::ids::{AdminId, AdminKeyId, GroupId, OrgId, TokenId, UserId};
 use directory::model::{
-    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, GroupRecord, ManagedBy,
-    Member, MemberKind, MembershipChange, Organization, SamlConnection, ScimTokenRecord,
-    SessionRecord, UserRecord,
+    AdminAccount, AdminInvite, AdminKeyRecord, AuditEvent, ConsoleSession, DomainClaim,
+    DomainProof, GroupRecord, ManagedBy, Member, MemberKind, MembershipChange, Organization,
+    SamlConnection, ScimTokenRecord, SessionRecord, UserRecord,
 };
 use directory::query::{
     AuditOutcome, AuditQuery, Cmp, IndexKey, ScanQuery, SortKey, StoreQuery, TextColumn, TextOp,
@@ -67,7 +67,9 @@ macro_rules! store_suite_tests {
             audit_filters_combine_and_page_both_ways,
             last_audit_event_by_prefix_and_outcome,
             saml_connection_put_get_replace,
-            saml_login_domains_route_to_one_org,
+            login_domain_claims_route_only_when_verified,
+            one_verified_claim_per_domain,
+            login_domain_checks_lapse_after_consecutive_failures,
             authn_requests_are_single_use_and_expire,
             assertion_replay_cache,
             sessions_create_touch_delete,
@@ -2089,7 +2091,7 @@ fn random_client_id() -> String {
     Uuid::new_v4().simple().to_string()[..24].to_string()
 }
 
-fn saml_connection(org: OrgId, domains: &[&str]) -> SamlConnection {
+fn saml_connection(org: OrgId) -> SamlConnection {
     SamlConnection {
         org_id: org,
         client_id: random_client_id(),
@@ -2100,7 +2102,6 @@ fn saml_connection(org: OrgId, domains: &[&str]) -> SamlConnection {
         sp_cert_pem: "-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n".into(),
         jit: false,
         idp_initiated: true,
-        domains: domains.iter().map(|d| d.to_string()).collect(),
         created_at: at(0),
         updated_at: at(0),
     }
@@ -2368,7 +2369,7 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     let org = new_org(&store).await;
     assert_eq!(store.saml_connection(org.id).await.unwrap(), None);
     let d = unique_domain();
-    let mut conn = saml_connection(org.id, &[&d]);
+    let mut conn = saml_connection(org.id);
     store.put_saml_connection(&conn).await.unwrap();
     assert_eq!(
         store.saml_connection(org.id).await.unwrap(),
@@ -2396,7 +2397,6 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     conn.jit = true;
     conn.idp_initiated = false;
     conn.updated_at = at(10);
-    conn.domains = vec![];
     store.put_saml_connection(&conn).await.unwrap();
     assert_eq!(
         store.saml_connection(org.id).await.unwrap(),
@@ -2405,7 +2405,7 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
 
     // What the IdP was told stays: a put with another Client ID or key pair keeps the first.
-    let mut racing = saml_connection(org.id, &[]);
+    let mut racing = saml_connection(org.id);
     racing.sp_key_pem = "other key".into();
     racing.sp_cert_pem = "other cert".into();
     racing.created_at = at(7);
@@ -2438,7 +2438,7 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
 
     // A Client ID names one connection.
     let other = new_org(&store).await;
-    let mut clash = saml_connection(other.id, &[]);
+    let mut clash = saml_connection(other.id);
     clash.client_id = conn.client_id.clone();
     assert!(matches!(
         store.put_saml_connection(&clash).await,
@@ -2447,35 +2447,322 @@ pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {
     assert_eq!(store.saml_connection(other.id).await.unwrap(), None);
 }
 
-pub async fn saml_login_domains_route_to_one_org(store: Arc<dyn Store>) {
+fn claim(org: OrgId, domain: &str) -> DomainClaim {
+    DomainClaim {
+        org_id: org,
+        domain: domain.to_string(),
+        verification_value: Uuid::new_v4().simple().to_string(),
+        proof: None,
+        verified_at: None,
+        last_checked_at: None,
+        failed_checks: 0,
+        note: None,
+        created_at: at(0),
+        verified_elsewhere: false,
+    }
+}
+
+async fn claim_of(store: &Arc<dyn Store>, org: OrgId, domain: &str) -> DomainClaim {
+    store
+        .login_domain_claims(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.domain == domain)
+        .unwrap_or_else(|| panic!("no claim on {domain}"))
+}
+
+pub async fn login_domain_claims_route_only_when_verified(store: Arc<dyn Store>) {
     let (a, b) = (new_org(&store).await, new_org(&store).await);
     let (d1, d2, d3) = (unique_domain(), unique_domain(), unique_domain());
-    let mut ca = saml_connection(a.id, &[&d1, &d2]);
-    ca.domains.sort();
-    store.put_saml_connection(&ca).await.unwrap();
-    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
-    assert_eq!(store.org_for_login_domain(&d2).await.unwrap(), Some(a.id));
-    assert_eq!(store.org_for_login_domain(&d3).await.unwrap(), None);
+    let mut wanted = vec![claim(a.id, &d1), claim(a.id, &d2)];
+    wanted.sort_by(|x, y| x.domain.cmp(&y.domain));
+    let (added, removed) = store
+        .replace_login_domain_claims(a.id, &wanted)
+        .await
+        .unwrap();
+    let mut names = vec![d1.clone(), d2.clone()];
+    names.sort();
+    assert_eq!((added, removed), (names, vec![]));
+    assert_eq!(store.login_domain_claims(a.id).await.unwrap(), wanted);
+    // Claimed, not proved: nobody is routed.
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), None);
 
-    // b cannot claim a's domain, and the refused write leaves b without a connection.
-    let cb = saml_connection(b.id, &[&d3, &d1]);
-    match store.put_saml_connection(&cb).await {
-        Err(StoreError::Conflict(what)) => assert!(what.contains(&d1), "{what}"),
-        other => panic!("expected a conflict, got {other:?}"),
-    }
-    assert_eq!(store.saml_connection(b.id).await.unwrap(), None);
-    assert_eq!(store.org_for_login_domain(&d3).await.unwrap(), None);
+    let displaced = store
+        .verify_login_domain(a.id, &d1, DomainProof::Operator, at(5), "lost")
+        .await
+        .unwrap();
+    assert!(displaced.is_empty());
     assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
-
-    // Once a releases it, b may take it.
-    ca.domains = vec![d2.clone()];
-    store.put_saml_connection(&ca).await.unwrap();
-    let cb = saml_connection(b.id, &[&d1]);
-    store.put_saml_connection(&cb).await.unwrap();
-    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(b.id));
+    let verified = claim_of(&store, a.id, &d1).await;
+    assert_eq!(verified.proof, Some(DomainProof::Operator));
+    assert_eq!(verified.verified_at, Some(at(5)));
     assert_eq!(
-        store.saml_connection(a.id).await.unwrap().unwrap().domains,
-        vec![d2]
+        verified.verification_value,
+        wanted
+            .iter()
+            .find(|c| c.domain == d1)
+            .unwrap()
+            .verification_value
+    );
+
+    // Replacing keeps a claim that stays listed as it is stored (fresh values are ignored),
+    // adds new ones and deletes the unlisted.
+    let (added, removed) = store
+        .replace_login_domain_claims(a.id, &[claim(a.id, &d1), claim(a.id, &d3)])
+        .await
+        .unwrap();
+    assert_eq!((added, removed), (vec![d3.clone()], vec![d2.clone()]));
+    assert_eq!(claim_of(&store, a.id, &d1).await, verified);
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
+    assert!(store
+        .add_login_domain_claim(&claim(a.id, &d2))
+        .await
+        .unwrap());
+    assert!(!store
+        .add_login_domain_claim(&claim(a.id, &d2))
+        .await
+        .unwrap());
+
+    // Verifying a domain the organization does not claim is refused; nothing changes.
+    assert_eq!(
+        store
+            .verify_login_domain(b.id, &d1, DomainProof::Operator, at(6), "lost")
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), Some(a.id));
+
+    // Releasing the verified claim stops the routing.
+    store.replace_login_domain_claims(a.id, &[]).await.unwrap();
+    assert!(store.login_domain_claims(a.id).await.unwrap().is_empty());
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), None);
+
+    // An operator withdraws a verification: the claim stays, routing nobody.
+    store
+        .add_login_domain_claim(&claim(b.id, &d1))
+        .await
+        .unwrap();
+    store
+        .verify_login_domain(b.id, &d1, DomainProof::Dns, at(7), "lost")
+        .await
+        .unwrap();
+    assert!(store
+        .unverify_login_domain(b.id, &d1, "revoked")
+        .await
+        .unwrap());
+    assert!(!store
+        .unverify_login_domain(b.id, &d1, "revoked")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.unverify_login_domain(a.id, &d1, "revoked").await,
+        Err(StoreError::NotFound)
+    );
+    let revoked = claim_of(&store, b.id, &d1).await;
+    assert_eq!(
+        (revoked.proof, revoked.note.as_deref()),
+        (None, Some("revoked"))
+    );
+    assert_eq!(store.org_for_login_domain(&d1).await.unwrap(), None);
+}
+
+pub async fn one_verified_claim_per_domain(store: Arc<dyn Store>) {
+    let (a, b) = (new_org(&store).await, new_org(&store).await);
+    let d = unique_domain();
+    // Several organizations may claim one domain while none has proved it.
+    store
+        .add_login_domain_claim(&claim(a.id, &d))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(b.id, &d))
+        .await
+        .unwrap();
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
+
+    store
+        .verify_login_domain(a.id, &d, DomainProof::Dns, at(1), "taken by dns")
+        .await
+        .unwrap();
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(a.id));
+    assert!(claim_of(&store, b.id, &d).await.verified_elsewhere);
+    assert!(!claim_of(&store, a.id, &d).await.verified_elsewhere);
+
+    // A DNS proof takes the domain from a DNS-verified claim; the loser is told why.
+    let displaced = store
+        .verify_login_domain(b.id, &d, DomainProof::Dns, at(2), "taken by dns")
+        .await
+        .unwrap();
+    assert_eq!(displaced, vec![a.id]);
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(b.id));
+    let lost = claim_of(&store, a.id, &d).await;
+    assert_eq!(
+        (
+            lost.proof,
+            lost.verified_at,
+            lost.note.as_deref(),
+            lost.verified_elsewhere
+        ),
+        (None, None, Some("taken by dns"), true)
+    );
+
+    // An operator takes it from anyone…
+    let displaced = store
+        .verify_login_domain(a.id, &d, DomainProof::Operator, at(3), "taken by operator")
+        .await
+        .unwrap();
+    assert_eq!(displaced, vec![b.id]);
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(a.id));
+    // …and a DNS proof does not take what an operator decided.
+    assert_eq!(
+        store
+            .verify_login_domain(b.id, &d, DomainProof::Dns, at(4), "x")
+            .await,
+        Err(StoreError::Conflict(format!("domain {d}")))
+    );
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(a.id));
+    assert_eq!(
+        claim_of(&store, b.id, &d).await.note.as_deref(),
+        Some("taken by operator")
+    );
+
+    // Concurrent proofs of one domain: exactly one claim ends verified.
+    let c = new_org(&store).await;
+    let e = unique_domain();
+    store
+        .add_login_domain_claim(&claim(b.id, &e))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(c.id, &e))
+        .await
+        .unwrap();
+    let (rb, rc) = tokio::join!(
+        store.verify_login_domain(b.id, &e, DomainProof::Dns, at(5), "x"),
+        store.verify_login_domain(c.id, &e, DomainProof::Dns, at(5), "x"),
+    );
+    assert!(rb.is_ok() && rc.is_ok(), "{rb:?} {rc:?}");
+    let mut verified = 0;
+    for o in [b.id, c.id] {
+        if claim_of(&store, o, &e).await.is_verified() {
+            verified += 1;
+        }
+    }
+    assert_eq!(verified, 1);
+}
+
+pub async fn login_domain_checks_lapse_after_consecutive_failures(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let (d, approved) = (unique_domain(), unique_domain());
+    store
+        .add_login_domain_claim(&claim(org.id, &d))
+        .await
+        .unwrap();
+    store
+        .add_login_domain_claim(&claim(org.id, &approved))
+        .await
+        .unwrap();
+    store
+        .verify_login_domain(org.id, &d, DomainProof::Dns, at(10), "x")
+        .await
+        .unwrap();
+    store
+        .verify_login_domain(org.id, &approved, DomainProof::Operator, at(10), "x")
+        .await
+        .unwrap();
+
+    // Only DNS-verified claims are re-checked, once their last check is old enough.
+    let due = |before| {
+        let store = store.clone();
+        async move {
+            store
+                .login_domains_due_for_check(before, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.org_id == org.id)
+                .map(|c| c.domain)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(due(at(10)).await, Vec::<String>::new());
+    assert_eq!(due(at(11)).await, vec![d.clone()]);
+
+    // One missing record is not enough; a present one resets the count.
+    let after = store
+        .record_login_domain_check(org.id, &d, at(20), Some("gone"), 3)
+        .await
+        .unwrap();
+    assert_eq!((after.failed_checks, after.is_verified()), (1, true));
+    assert_eq!(after.last_checked_at, Some(at(20)));
+    // No answer: the time and the note change, the count does not.
+    store
+        .record_login_domain_unanswered(org.id, &d, at(25), "timed out")
+        .await
+        .unwrap();
+    let unanswered = claim_of(&store, org.id, &d).await;
+    assert_eq!(
+        (
+            unanswered.failed_checks,
+            unanswered.is_verified(),
+            unanswered.last_checked_at,
+            unanswered.note.as_deref()
+        ),
+        (1, true, Some(at(25)), Some("timed out"))
+    );
+    assert_eq!(
+        store
+            .record_login_domain_unanswered(org.id, &unique_domain(), at(25), "x")
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(due(at(20)).await, Vec::<String>::new());
+    let after = store
+        .record_login_domain_check(org.id, &d, at(30), None, 3)
+        .await
+        .unwrap();
+    assert_eq!((after.failed_checks, after.note.as_deref()), (0, None));
+    for (i, t) in [40, 50].into_iter().enumerate() {
+        let after = store
+            .record_login_domain_check(org.id, &d, at(t), Some("gone"), 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            (after.failed_checks, after.is_verified()),
+            (i as u32 + 1, true)
+        );
+    }
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), Some(org.id));
+    // The third in a row: the claim lapses and stops routing.
+    let after = store
+        .record_login_domain_check(org.id, &d, at(60), Some("gone for good"), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            after.is_verified(),
+            after.verified_at,
+            after.note.as_deref()
+        ),
+        (false, None, Some("gone for good"))
+    );
+    assert_eq!(store.org_for_login_domain(&d).await.unwrap(), None);
+    assert_eq!(due(at(1000)).await, Vec::<String>::new());
+
+    // Failures never lapse an operator's approval.
+    for t in [70, 80, 90, 100] {
+        store
+            .record_login_domain_check(org.id, &approved, at(t), Some("no record"), 3)
+            .await
+            .unwrap();
+    }
+    assert!(claim_of(&store, org.id, &approved).await.is_verified());
+    assert_eq!(
+        store
+            .record_login_domain_check(org.id, &unique_domain(), at(1), None, 3)
+            .await,
+        Err(StoreError::NotFound)
     );
 }
 

@@ -62,6 +62,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/saml/setup", post(saml::setup))
         .route("/console/saml/metadata", post(saml::upload))
         .route("/console/saml/settings", post(saml::settings))
+        .route("/console/saml/domains/check", post(saml::check_domain))
         .route(saml::TEST_RESULT, get(saml::test_result))
         .route("/console/tokens", get(tokens::list).post(tokens::create))
         .route("/console/audit", get(audit::page))

@@ -15,7 +15,11 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use directory::console::ConsoleContext;
-use directory::model::{Actor, SamlConnection};
+use directory::login_domains::{
+    status_sentence, txt_record_name, txt_record_value, CheckOutcome, CHECKS_PER_WINDOW,
+    CHECK_WINDOW,
+};
+use directory::model::{Actor, DomainClaim, DomainProof, SamlConnection};
 use directory::setup::{
     certificate_state, check_idp_metadata, setup_status, CertificateState, MetadataProblemKind,
     SetupStatus, StatusParts, MAX_METADATA_BYTES,
@@ -62,6 +66,8 @@ struct Messages<'a> {
     settings_saved: bool,
     /// The settings form as submitted: jit, idp_initiated, domains.
     settings_filled: Option<(bool, bool, &'a str)>,
+    /// The result of "Check now": the domain, whether it is verified now, what to tell.
+    domain_check: Option<(String, bool, String)>,
 }
 
 fn last_attempt(last: Option<&StoredAuditEvent>) -> Markup {
@@ -269,8 +275,17 @@ fn test_card(status: &SetupStatus) -> Markup {
     }
 }
 
-fn settings_card(ctx: &ConsoleContext, conn: &SamlConnection, m: &Messages) -> Markup {
-    let joined = conn.domains.join(", ");
+fn settings_card(
+    ctx: &ConsoleContext,
+    conn: &SamlConnection,
+    claims: &[DomainClaim],
+    m: &Messages,
+) -> Markup {
+    let joined = claims
+        .iter()
+        .map(|c| c.domain.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let (jit, idp_initiated, domains) =
         m.settings_filled
             .unwrap_or((conn.jit, conn.idp_initiated, joined.as_str()));
@@ -297,8 +312,49 @@ fn settings_card(ctx: &ConsoleContext, conn: &SamlConnection, m: &Messages) -> M
                 p.muted #idp-initiated-help { "When off, only sign-ins that start at Portcullis (the login URL) are accepted; clicking the app's tile in Okta is refused." }
                 label for="login-domains" { "Login email domains" }
                 textarea #login-domains name="domains" rows="2" aria-describedby="login-domains-help" { (domains) }
-                p.muted #login-domains-help { "People whose email is in these domains are sent to Okta from the sign-in page. Separate domains with commas or spaces; leave empty for none." }
+                p.muted #login-domains-help { "People whose email is in these domains are sent to Okta from the sign-in page, once each domain is verified (below). Separate domains with commas or spaces; leave empty for none. Public mail domains such as gmail.com cannot be login domains." }
                 button #save-settings type="submit" { "Save settings" }
+            }
+        }
+    }
+}
+
+/// Each login domain, where it stands, and how to prove it: the TXT record to publish (with
+/// copy buttons) and "Check now".
+fn domains_card(ctx: &ConsoleContext, claims: &[DomainClaim], m: &Messages) -> Markup {
+    html! {
+        section.card #login-domains-card {
+            h2 { "Login domains" }
+            p {
+                "A login domain sends people to your sign-in only once it is verified. To verify one, publish the TXT record shown "
+                "in your domain's DNS, wait for it to be visible, and press " strong { "Check now" } ". "
+                "Portcullis checks the record again every few hours; keep it published. "
+                "Your Portcullis operator can also approve a domain."
+            }
+            @if let Some((domain, ok, message)) = &m.domain_check {
+                p class=(if *ok { "ok" } else { "error" }) #domain-check-result role=(if *ok { "status" } else { "alert" }) {
+                    strong { (domain) ": " } (message)
+                }
+            }
+            @if claims.is_empty() {
+                p.muted #no-login-domains { "No login domains yet: add them in the settings above." }
+            }
+            @for (i, claim) in claims.iter().enumerate() {
+                div.login-domain id=(format!("login-domain-{i}")) {
+                    h3 { code { (claim.domain) } " — " @if claim.is_verified() { span.ok { "verified" } } @else { span.warning { "not verified" } } }
+                    p.domain-status { (status_sentence(claim)) }
+                    @if !claim.is_verified() || claim.proof == Some(DomainProof::Dns) {
+                        dl.values {
+                            (copy_value(&format!("txt-name-{i}"), "TXT record name", &txt_record_name(&claim.domain)))
+                            (copy_value(&format!("txt-value-{i}"), "TXT record value", &txt_record_value(claim)))
+                        }
+                        form method="post" action="/console/saml/domains/check" {
+                            input type="hidden" name=(CSRF_FIELD) value=(ctx.session.csrf_token);
+                            input type="hidden" name="domain" value=(claim.domain);
+                            button.check-domain type="submit" { "Check now" span.visually-hidden { " " (claim.domain) } }
+                        }
+                    }
+                }
             }
         }
     }
@@ -324,13 +380,18 @@ async fn render(
         Ok(s) => s,
         Err(e) => return internal_page(&e, rid),
     };
+    let claims = match state.domains.claims(&ctx.organization).await {
+        Ok(c) => c,
+        Err(e) => return internal_page(&e, rid),
+    };
     let now = OffsetDateTime::now_utc();
     let body = html! {
         (client_id_card(state, ctx, status.connection.as_ref(), m))
         @if let Some(conn) = &status.connection {
             (metadata_card(ctx, &status, m, now))
             (test_card(&status))
-            (settings_card(ctx, conn, m))
+            (settings_card(ctx, conn, &claims, m))
+            (domains_card(ctx, &claims, m))
         }
         script src="/console/static/console.js" {}
     };
@@ -347,6 +408,13 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
     let m = Messages {
         metadata_ok: flags.contains(&"metadata=ok"),
         settings_saved: flags.contains(&"settings=saved"),
+        domain_check: flags.contains(&"domain=verified").then(|| {
+            (
+                "Login domain".to_string(),
+                true,
+                "verified: its people are now sent to your sign-in.".to_string(),
+            )
+        }),
         ..Messages::default()
     };
     render(&state, &ctx, StatusCode::OK, &m, &rid).await
@@ -437,6 +505,76 @@ pub(super) async fn settings(State(state): State<AppState>, req: Request) -> Res
         }
         Err(e) => internal_page(&e, &rid),
     }
+}
+
+/// "Check now": one DNS lookup of the domain's TXT record (bounded per organization).
+pub(super) async fn check_domain(State(state): State<AppState>, req: Request) -> Response {
+    let rid = request_id(&req);
+    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let domain = form.get("domain").unwrap_or("").to_string();
+    let outcome = state
+        .domains
+        .check_now(&ctx.organization, &domain, &actor(&ctx))
+        .await;
+    let shown: String = domain.chars().take(80).collect();
+    let (status, ok, message, retry_after) = match outcome {
+        Ok(CheckOutcome::Verified { .. }) => {
+            return super::see_other("/console/saml?domain=verified#login-domains-card", None)
+        }
+        Ok(CheckOutcome::AlreadyVerified) => (
+            StatusCode::OK,
+            true,
+            "Already verified; there is nothing to check.".to_string(),
+            None,
+        ),
+        Ok(CheckOutcome::NotFound(why)) => (
+            StatusCode::OK,
+            false,
+            format!("Not verified: {why}. Publish the TXT record shown below (DNS changes can take a while to be visible) and check again."),
+            None,
+        ),
+        Ok(CheckOutcome::HeldByOperator(why)) => {
+            (StatusCode::CONFLICT, false, sentence(&why), None)
+        }
+        Ok(CheckOutcome::DnsUnavailable(why)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            false,
+            format!("The DNS lookup gave no answer ({why}); nothing changed. Try again in a few minutes."),
+            None,
+        ),
+        Ok(CheckOutcome::RateLimited { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            false,
+            format!(
+                "Your organization checked {CHECKS_PER_WINDOW} times in the last {} minutes, the most Portcullis allows; try again in {retry_after_secs} seconds.",
+                CHECK_WINDOW.whole_minutes()
+            ),
+            Some(retry_after_secs),
+        ),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::NotFound) => {
+            let status = if e.kind == ErrorKind::Invalid {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            (status, false, sentence(&e.detail), None)
+        }
+        Err(e) => return internal_page(&e, &rid),
+    };
+    let m = Messages {
+        domain_check: Some((shown, ok, message)),
+        ..Messages::default()
+    };
+    let mut res = render(&state, &ctx, status, &m, &rid).await;
+    if let Some(secs) = retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    res
 }
 
 pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Response {

@@ -67,6 +67,8 @@ async fn sso_org(server: &TestServer) -> Sso {
         .setup(&org, std::slice::from_ref(&domain), &Actor::Cli)
         .await
         .unwrap();
+    // A claimed domain routes nobody until proved: the operator approves it.
+    server.approve_login_domain(&slug, &domain).await;
     let idp = TestIdp::new(&format!(
         "http://www.okta.com/exk{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

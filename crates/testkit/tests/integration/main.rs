@@ -16,6 +16,7 @@ mod console_users;
 mod entra;
 mod identity;
 mod idp_server;
+mod login_domains;
 mod metrics_labels;
 mod okta;
 mod protocol;

@@ -162,7 +162,8 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
         assert_eq!(status, 200);
         assert_eq!(shown["client_id"], id.as_str());
 
-        // Another organization cannot claim that domain.
+        // Another organization may claim the same domain: a claim routes nobody until proved,
+        // so it takes nothing from anyone.
         let other = org(&server).await;
         setup(&server, &other).await;
         let (status, body) = api(
@@ -176,11 +177,9 @@ async fn setup_prints_urls_and_keeps_the_client_id() {
             )),
         )
         .await;
-        assert_eq!(status, 409, "{body}");
-        assert!(
-            body["detail"].as_str().unwrap().contains(&o.domain),
-            "{body}"
-        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["domains"], json!([o.domain]), "{body}");
+        assert_eq!(body["login_domains"][0]["verified"], false, "{body}");
         // Settings change; other settings stay.
         let (status, body) = api(
             &server,
@@ -368,6 +367,16 @@ async fn login_routes_by_domain_and_unknown_things_are_refused_plainly() {
         let o = org(&server).await;
         let id = client_id_of(&setup(&server, &o).await);
         let http = browser();
+
+        // The domain is only claimed: /login sends nobody anywhere until it is proved.
+        let res = http
+            .post(format!("{}/login", server.base_url))
+            .form(&[("email", format!("jane@{}", o.domain))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+        server.approve_login_domain(&o.slug, &o.domain).await;
 
         let page = http
             .get(format!("{}/login", server.base_url))
@@ -1290,6 +1299,7 @@ async fn session_cookie_is_secure_behind_https() {
         portcullis::ServerConfig {
             base_url: "https://id.example.com".into(),
             limits: Default::default(),
+            domains: Default::default(),
         },
     );
     let cookie = portcullis::session::session_cookie(&https, "s3cret");
@@ -1309,6 +1319,7 @@ async fn session_cookie_is_secure_behind_https() {
         portcullis::ServerConfig {
             base_url: "http://127.0.0.1:8080".into(),
             limits: Default::default(),
+            domains: Default::default(),
         },
     );
     assert!(!portcullis::session::session_cookie(&http, "x").contains("Secure"));

@@ -408,6 +408,13 @@ async fn saml_page(w: &mut Walk) {
     let audience = w.chrome.text("audience-uri").await;
     assert!(audience.contains(&w.client_id), "{audience}");
     w.shot("saml-client-id").await;
+    // The login domain is only claimed: it routes nobody until proved. The page names the TXT
+    // record to publish; here the operator approves it instead (acme.com's DNS is not ours).
+    assert!(w.chrome.has("login-domains-card").await);
+    let txt_name = w.chrome.text("txt-name-0").await;
+    assert_eq!(txt_name.trim(), format!("_portcullis-challenge.{DOMAIN}"));
+    let slug = w.slug.clone();
+    w.server.approve_login_domain(&slug, DOMAIN).await;
 
     // The SP metadata Okta may read is at the address the page gives.
     let sp = reqwest::get(w.chrome.text("sp-metadata-url").await.trim().to_string())

@@ -1054,7 +1054,7 @@ impl ScimService {
             params.excluded_attributes.as_deref(),
         )?;
         let filter = match params.filter.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => Some(scim::filter::parse_filter(f)?),
+            Some(f) if !f.is_empty() => Some(scim::filter::parse_filter_for(kind, f)?),
             _ => None,
         };
         let start_index = params.start_index.unwrap_or(1).max(1) as u64;

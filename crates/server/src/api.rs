@@ -2,9 +2,10 @@
 //! an operator key from `portcullis admin-key create`. Errors are `application/problem+json`.
 
 use crate::app::AppState;
+use crate::extract::{ApiBody, ApiPath};
 use crate::observability::{label_route, RequestId};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -35,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .merge(crate::api_groups::router())
         .merge(crate::api_users::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // What `ApiBody` reads at most; the same number names the limit in its 413.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::extract::API_BODY_LIMIT,
+        ))
         .layer(axum::middleware::from_fn(label_route))
 }
 
@@ -224,7 +230,7 @@ async fn create_org(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let req: CreateOrg = body_json(&body, &rid)?;
@@ -252,7 +258,7 @@ async fn get_org(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     Ok(ok_json(
@@ -265,7 +271,7 @@ async fn list_tokens(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -284,8 +290,8 @@ async fn create_token(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -310,7 +316,7 @@ async fn revoke_token(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -326,8 +332,8 @@ async fn set_domains(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
-    body: Bytes,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -344,7 +350,7 @@ async fn audit(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
@@ -365,6 +371,15 @@ async fn audit(
 
 async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
     Problem::new(StatusCode::NOT_FOUND, "no such admin API endpoint", &rid).into_response()
+}
+
+async fn method_not_allowed(Extension(rid): Extension<RequestId>) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this admin API endpoint does not answer that method",
+        &rid,
+    )
+    .into_response()
 }
 
 /// A SAML connection as the admin API and `portcullis saml show` print it: the URLs to copy
@@ -433,7 +448,7 @@ async fn get_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -449,8 +464,8 @@ async fn setup_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -471,8 +486,8 @@ async fn upload_saml_metadata(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -514,8 +529,8 @@ async fn patch_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;

@@ -10,9 +10,10 @@ pub mod app;
 pub mod audit_filter;
 pub mod cli;
 pub mod console;
+pub mod extract;
 pub mod observability;
 pub mod scim_routes;
 pub mod session;
 pub mod sso_routes;
 
-pub use app::{build_router, open_store, AppState, ServerConfig};
+pub use app::{build_router, open_store, runtime, AppState, ServerConfig, WORKER_STACK_SIZE};

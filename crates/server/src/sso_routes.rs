@@ -6,12 +6,13 @@
 
 use crate::api::Problem;
 use crate::app::AppState;
+use crate::extract::PagePath;
 use crate::observability::RequestId;
 use crate::session::{
     clear_cookie, cookie_secret, current_user, error_page, escape, page, redirect, session_cookie,
 };
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,6 +35,16 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/me", get(me_page))
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Any address no surface serves (the SCIM, API and console routers answer their own): an
+/// HTML page with the page headers, not an empty 404.
+pub async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is nothing at this address.",
+        &rid.0,
+    )
 }
 
 async fn method_not_allowed(Extension(rid): Extension<RequestId>) -> Response {
@@ -65,7 +76,7 @@ fn form_value(encoded: &[u8], name: &str) -> Option<String> {
 async fn sp_metadata(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
 ) -> Response {
     match state.sso.sp_metadata(&client_id).await {
         Ok(xml) => {
@@ -83,7 +94,7 @@ async fn sp_metadata(
 async fn sp_login(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let return_to = query.and_then(|q| form_value(q.as_bytes(), "return_to"));
@@ -100,7 +111,7 @@ async fn sp_login(
 async fn acs(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

@@ -11,6 +11,7 @@ mod console_groups;
 mod console_saml;
 mod console_tokens;
 mod console_users;
+mod deep_input;
 mod entra;
 mod idp_server;
 mod okta;

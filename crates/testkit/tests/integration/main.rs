@@ -13,6 +13,7 @@ mod console_tokens;
 mod console_users;
 mod deep_input;
 mod entra;
+mod error_formats;
 mod idp_server;
 mod okta;
 mod protocol;

@@ -190,3 +190,75 @@ where
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use axum::Router;
+    use tower::ServiceExt as _;
+
+    async fn call(router: Router, req: axum::http::Request<Body>) -> (StatusCode, String, String) {
+        let res = router.oneshot(req).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_api_body_past_the_limit_is_a_413_problem_declared_or_not() {
+        async fn echo(ApiBody(body): ApiBody) -> String {
+            body.len().to_string()
+        }
+        let router = Router::new()
+            .route("/", post(echo))
+            .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT));
+        // Built by hand, the request declares no length: the limit is found while reading.
+        let big = axum::http::Request::post("/")
+            .body(Body::from(vec![b'x'; API_BODY_LIMIT + 1]))
+            .unwrap();
+        let (status, content_type, body) = call(router.clone(), big).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(content_type, "application/problem+json");
+        assert!(body.contains(&API_BODY_LIMIT.to_string()), "{body}");
+        let declared = axum::http::Request::post("/")
+            .header("content-length", (API_BODY_LIMIT + 1).to_string())
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            call(router.clone(), declared).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let fits = axum::http::Request::post("/")
+            .body(Body::from(vec![b'x'; API_BODY_LIMIT]))
+            .unwrap();
+        let (status, _, body) = call(router, fits).await;
+        assert_eq!((status, body), (StatusCode::OK, API_BODY_LIMIT.to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_route_declared_with_the_wrong_parameters_is_a_500_in_the_surface_format() {
+        async fn two(ApiPath((_a, _b)): ApiPath<(String, String)>) -> &'static str {
+            "unreachable"
+        }
+        let router = Router::new().route("/{a}", get(two));
+        let req = axum::http::Request::get("/x").body(Body::empty()).unwrap();
+        let (status, content_type, _) = call(router, req).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(content_type, "application/problem+json");
+    }
+}

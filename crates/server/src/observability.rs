@@ -125,3 +125,23 @@ pub async fn metrics() -> Response {
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_failures_are_errors() {
+        for client_error in [400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 499] {
+            assert!(!is_server_failure(client_error), "{client_error}");
+        }
+        for fine in [200, 201, 204, 303, 304] {
+            assert!(!is_server_failure(fine), "{fine}");
+        }
+        // Deliberately not served (`/Me` with a SCIM token): the client's doing.
+        assert!(!is_server_failure(501));
+        for failure in [500, 502, 503, 504] {
+            assert!(is_server_failure(failure), "{failure}");
+        }
+    }
+}

@@ -357,8 +357,8 @@ mod tests {
             // Closing tags without openings cannot pay for later openings.
             format!("{}{deep}", "</a>".repeat(100)),
             // Start tags the parser would refuse still count.
-            format!("{}", "<a/b>".repeat(MAX_DEPTH + 1)),
-            format!("{}", "< a>".repeat(MAX_DEPTH + 1)),
+            "<a/b>".repeat(MAX_DEPTH + 1),
+            "< a>".repeat(MAX_DEPTH + 1),
         ] {
             assert_eq!(
                 check_nesting(&doc),

@@ -4,7 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| scim_fuzz::on_worker_stack(data, run));
+
+/// One input, on a thread with the server's stack size.
+fn run(data: &[u8]) {
     if let Ok(input) = std::str::from_utf8(data) {
         scim_fuzz::check_filter(input);
         // The same grammar backs PATCH paths; a path that parses prints back the same.
@@ -15,4 +18,4 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again, path, "path round trip; printed: {printed}");
         }
     }
-});
+}

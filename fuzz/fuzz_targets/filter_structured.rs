@@ -150,11 +150,14 @@ fn build(node: &Node, in_brackets: bool, depth: usize) -> Filter {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| scim_fuzz::on_worker_stack(data, run));
+
+/// One input, on a thread with the server's stack size.
+fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(node) = Node::arbitrary(&mut u) else {
         return;
     };
     let filter = build(&node, false, 0);
     scim_fuzz::check_parsed_filter(&filter);
-});
+}

@@ -5,7 +5,10 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| scim_fuzz::on_worker_stack(data, run));
+
+/// One input, on a thread with the server's stack size.
+fn run(data: &[u8]) {
     let Ok(body) = serde_json::from_slice::<Value>(data) else {
         return;
     };
@@ -13,4 +16,4 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     scim_fuzz::check_ops(&ops);
-});
+}

@@ -333,7 +333,10 @@ fn operation(spec: &OpSpec) -> Value {
     Value::Object(m)
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| scim_fuzz::on_worker_stack(data, run));
+
+/// One input, on a thread with the server's stack size.
+fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(specs) = u.arbitrary_iter::<OpSpec>() else {
         return;
@@ -351,4 +354,4 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     scim_fuzz::check_ops(&parsed);
-});
+}

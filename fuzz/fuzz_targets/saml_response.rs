@@ -31,10 +31,14 @@ fn setup() -> &'static Setup {
     })
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| scim_fuzz::on_worker_stack(data, run));
+
+/// One input, on a thread with the server's stack size.
+fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    scim_fuzz::check_xml_depth(text);
     let s = setup();
     for expected in [None, Some("_5f2b0c8e4d1a49b6a7c3e9f01d2b3c4d")] {
         let ctx = saml::ValidationContext {
@@ -51,4 +55,4 @@ fuzz_target!(|data: &[u8]| {
             assert!(!assertion.assertion_id.is_empty());
         }
     }
-});
+}

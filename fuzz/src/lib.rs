@@ -5,12 +5,73 @@ use scim::filter::{matches, parse_filter, Filter};
 use scim::patch::{apply, PatchOp};
 use scim::schema::{case_exact, ResourceKind};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Mutex, OnceLock};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The stack of the server's runtime threads (`portcullis::WORKER_STACK_SIZE`, tokio's
+/// default): every target runs its body on a thread this size, so an input that recurses
+/// deeper than production's stack allows crashes the fuzzer as it would crash the server.
+/// libFuzzer's own thread has the main thread's stack (8 MiB and more), which hid exactly
+/// that: 5,000 nested XML elements parsed there and overflowed a server worker.
+pub const WORKER_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+struct Worker {
+    jobs: Sender<(Vec<u8>, fn(&[u8]))>,
+    done: Receiver<()>,
+}
+
+/// Runs `body(data)` on the one worker thread of [`WORKER_STACK_SIZE`], started on first use
+/// and kept (a thread per input would cost more than the fast targets' bodies). A panic or a
+/// stack overflow there aborts the process, which libFuzzer reports as the crash.
+pub fn on_worker_stack(data: &[u8], body: fn(&[u8])) {
+    static WORKER: OnceLock<Mutex<Worker>> = OnceLock::new();
+    let worker = WORKER.get_or_init(|| {
+        let (jobs, inbox) = channel::<(Vec<u8>, fn(&[u8]))>();
+        let (finished, done) = channel();
+        std::thread::Builder::new()
+            .name("fuzz-worker".into())
+            .stack_size(WORKER_STACK_SIZE)
+            .spawn(move || {
+                for (input, body) in inbox {
+                    body(&input);
+                    if finished.send(()).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("start the fuzz worker thread");
+        Mutex::new(Worker { jobs, done })
+    });
+    let worker = worker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    worker
+        .jobs
+        .send((data.to_vec(), body))
+        .expect("the fuzz worker thread is gone");
+    // A panic on the worker aborts before this could fail (libFuzzer's panic hook).
+    worker.done.recv().expect("the fuzz worker thread is gone");
+}
+
+/// The deepest element nesting of a document `saml::xml::parse` accepted: never more than
+/// `saml::xml::MAX_DEPTH`, or the scan that runs before the parser counted too little.
+pub fn check_xml_depth(text: &str) {
+    if let Ok(doc) = saml::xml::parse(text) {
+        let depth = doc
+            .descendants()
+            .filter(|n| n.is_element())
+            .map(|n| n.ancestors().filter(|a| a.is_element()).count())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            depth <= saml::xml::MAX_DEPTH,
+            "parsed {depth} levels deep past the scan's limit"
+        );
+    }
+}
 
 /// A user as an IdP would provision it, with the enterprise extension, several emails and
 /// phone numbers, plus the `id`/`meta` a served resource carries (for filter evaluation).

@@ -1309,7 +1309,7 @@ impl ScimService {
             params.excluded_attributes.as_deref(),
         )?;
         let mut filter = match params.filter.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => Some(scim::filter::parse_filter(f)?),
+            Some(f) if !f.is_empty() => Some(scim::filter::parse_filter_for(kind, f)?),
             _ => None,
         };
         // Compared with stored identity strings as they were cleaned (NFC, trimmed).

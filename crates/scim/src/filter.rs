@@ -19,6 +19,7 @@ use serde_json::{Number, Value};
 
 use crate::error::ScimError;
 use crate::path::{check_attr_name, is_path_char, split_attr_path, AttrPath};
+use crate::schema::{resolve, AttrType, ResourceKind};
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -806,6 +807,127 @@ fn write_json_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 }
 
 // ---------------------------------------------------------------------------------------
+// Type checks against the schema
+
+/// Parses a filter for a `kind` list or search and checks its comparisons against the
+/// schema ([`check_types`]): what every list and `.search` of `kind` runs.
+pub fn parse_filter_for(kind: ResourceKind, input: &str) -> Result<Filter, ScimError> {
+    let filter = parse_filter(input)?;
+    check_types(kind, &filter)?;
+    Ok(filter)
+}
+
+/// Refuses comparisons whose value cannot be of the attribute's schema type, with 400
+/// `invalidFilter` naming the attribute, instead of letting them compare as text or
+/// silently match nothing:
+///
+/// * a `dateTime` compared by `eq`, `ne`, `gt`, `ge`, `lt` or `le` needs an RFC 3339
+///   date-time string (`co`, `sw`, `ew` take any string and compare the text);
+/// * a `boolean` takes `eq`/`ne` with `true` or `false` (RFC 7644 §3.4.2.2 refuses the
+///   ordering operators on booleans and binary);
+/// * an `integer` or `decimal` takes a number, and no `co`/`sw`/`ew`;
+/// * a `string`, `reference` or `binary` takes a string;
+/// * `null` goes only with `eq` and `ne` (unassigned).
+///
+/// Attributes the schema does not know are left alone (they match nothing), as are complex
+/// attributes without a `value` sub-attribute. The walk keeps its own stack, so a long
+/// chain of `and`/`or` costs no recursion.
+pub fn check_types(kind: ResourceKind, filter: &Filter) -> Result<(), ScimError> {
+    let mut pending: Vec<(&Filter, Option<&AttrPath>)> = vec![(filter, None)];
+    while let Some((f, scope)) = pending.pop() {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                pending.push((b, scope));
+                pending.push((a, scope));
+            }
+            Filter::Not(inner) => pending.push((inner, scope)),
+            Filter::ValuePath(path, inner) => pending.push((inner, Some(path))),
+            Filter::Present(_) => {}
+            Filter::Compare(path, op, value) => {
+                let full = qualify(scope, path);
+                if let Some(ty) = comparable_type(kind, &full) {
+                    check_comparison(&full, ty, *op, value)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The type a comparison on `path` compares: the leaf attribute's, or the `value`
+/// sub-attribute's for a complex attribute compared whole.
+fn comparable_type(kind: ResourceKind, path: &AttrPath) -> Option<AttrType> {
+    let leaf = resolve(kind, path)?.leaf();
+    if leaf.ty == AttrType::Complex {
+        return leaf.sub_attribute("value").map(|v| v.ty);
+    }
+    Some(leaf.ty)
+}
+
+fn check_comparison(
+    path: &AttrPath,
+    ty: AttrType,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<(), ScimError> {
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    let equality = matches!(op, CompareOp::Eq | CompareOp::Ne);
+    let refuse = |why: String| {
+        Err(ScimError::invalid_filter(format!(
+            "Invalid filter: '{path} {op} {value}': {why}"
+        )))
+    };
+    if *value == CompValue::Null {
+        if equality {
+            return Ok(());
+        }
+        return refuse(format!(
+            "null (unassigned) can only be compared with eq or ne; to test that {path} has a value, write '{path} pr'"
+        ));
+    }
+    match ty {
+        AttrType::DateTime => match value {
+            CompValue::String(_) if substring => Ok(()),
+            CompValue::String(s) if is_date_time(s) => Ok(()),
+            _ => refuse(format!(
+                "{path} is a dateTime; compare it with an RFC 3339 date-time such as \"2024-01-31T09:30:00Z\""
+            )),
+        },
+        AttrType::Boolean => match value {
+            CompValue::Bool(_) if equality => Ok(()),
+            CompValue::Bool(_) => refuse(format!(
+                "{path} is a boolean; booleans compare only with eq or ne (RFC 7644 §3.4.2.2)"
+            )),
+            _ => refuse(format!(
+                "{path} is a boolean; compare it with true or false (without quotes)"
+            )),
+        },
+        AttrType::Integer | AttrType::Decimal => match value {
+            CompValue::Number(_) if !substring => Ok(()),
+            CompValue::Number(_) => refuse(format!(
+                "{path} is a number; co, sw and ew apply to strings only"
+            )),
+            _ => refuse(format!("{path} is a number; compare it with a number (without quotes)")),
+        },
+        AttrType::Binary if !equality => refuse(format!(
+            "{path} is binary; binary values compare only with eq or ne (RFC 7644 §3.4.2.2)"
+        )),
+        AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            CompValue::String(_) => Ok(()),
+            _ => refuse(format!(
+                "{path} is a string; put the value in double quotes"
+            )),
+        },
+        // A complex attribute's type never reaches here (see `comparable_type`).
+        AttrType::Complex => Ok(()),
+    }
+}
+
+fn is_date_time(s: &str) -> bool {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
+}
+
+// ---------------------------------------------------------------------------------------
 // Evaluation
 
 /// Evaluates `filter` against a SCIM resource (RFC 7644 §3.4.2.2).
@@ -1497,6 +1619,119 @@ pub(crate) mod tests {
         // Long input is quoted back shortened.
         let d = invalid(&format!("a eq {}", "x".repeat(500)));
         assert!(d.len() < 300, "{d}");
+    }
+
+    fn type_error(kind: ResourceKind, filter: &str) -> String {
+        let e = parse_filter_for(kind, filter).unwrap_err();
+        assert_eq!(e.status, 400, "{filter}");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{filter}");
+        e.detail
+    }
+
+    #[test]
+    fn comparisons_of_the_wrong_type_are_refused_naming_the_attribute() {
+        use ResourceKind::{Group, User};
+        for (kind, filter, named) in [
+            (
+                User,
+                r#"meta.created gt "not-a-date""#,
+                "meta.created is a dateTime",
+            ),
+            (
+                User,
+                r#"meta.lastModified ge "2011-05-13""#,
+                "meta.lastModified is a dateTime",
+            ),
+            (
+                Group,
+                r#"meta.created eq "yesterday""#,
+                "meta.created is a dateTime",
+            ),
+            (User, "meta.created lt 5", "meta.created is a dateTime"),
+            (User, "meta.created gt true", "meta.created is a dateTime"),
+            (
+                User,
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:meta.created le "x""#,
+                "meta.created is a dateTime",
+            ),
+            (User, r#"active eq "true""#, "active is a boolean"),
+            (User, "active eq 1", "active is a boolean"),
+            (
+                User,
+                "active gt false",
+                "booleans compare only with eq or ne",
+            ),
+            (
+                User,
+                "emails.primary co true",
+                "emails.primary is a boolean",
+            ),
+            (
+                User,
+                r#"emails[primary eq "yes"]"#,
+                "emails.primary is a boolean",
+            ),
+            (User, r#"userName eq 42"#, "userName is a string"),
+            (
+                User,
+                r#"userName gt null"#,
+                "null (unassigned) can only be compared",
+            ),
+            (
+                User,
+                r#"not (displayName eq false)"#,
+                "displayName is a string",
+            ),
+            (
+                User,
+                r#"userName eq "a" or (active eq true and meta.created gt "soon")"#,
+                "meta.created is a dateTime",
+            ),
+            (User, r#"x509Certificates.value gt "AAAA""#, "is binary"),
+        ] {
+            let detail = type_error(kind, filter);
+            assert!(detail.contains(named), "{filter}: {detail}");
+        }
+    }
+
+    #[test]
+    fn comparisons_of_the_right_type_pass_the_check() {
+        use ResourceKind::{Group, User};
+        for (kind, filter) in [
+            (User, r#"meta.created gt "2011-05-13T04:42:34Z""#),
+            (
+                User,
+                r#"meta.lastModified le "2011-05-13T04:42:34.5+02:00""#,
+            ),
+            (User, r#"meta.created sw "2011-05""#),
+            (User, "meta.created eq null"),
+            (User, "active eq true and active ne false"),
+            (User, "active eq null"),
+            (User, r#"emails[type eq "work" and primary eq true]"#),
+            (User, r#"emails eq "a@b.c""#),
+            (User, r#"userName sw "a" and name.givenName co "b""#),
+            (
+                User,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7""#,
+            ),
+            (
+                Group,
+                r#"members.value eq "2819c223-7f76-453a-919d-413861904646""#,
+            ),
+            // Attributes the schema does not know are not checked: they match nothing.
+            (User, "nickname2 gt true"),
+            (Group, "active eq \"x\""),
+            (User, "userName pr and not (title pr)"),
+        ] {
+            assert!(
+                parse_filter_for(kind, filter).is_ok(),
+                "{filter}: {:?}",
+                parse_filter_for(kind, filter).err()
+            );
+        }
+        // A long chain is checked without recursion.
+        let chain = format!("{}active eq \"x\"", "userName pr or ".repeat(500));
+        assert!(type_error(ResourceKind::User, &chain).contains("active is a boolean"));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! an operator key from `portcullis admin-key create`. Errors are `application/problem+json`.
 
 use crate::app::AppState;
+use crate::extract::{ApiBody, ApiPath};
 use crate::observability::{label_route, RequestId};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -47,6 +48,11 @@ pub fn router() -> Router<AppState> {
         .merge(crate::api_groups::router())
         .merge(crate::api_users::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // What `ApiBody` reads at most; the same number names the limit in its 413.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::extract::API_BODY_LIMIT,
+        ))
         .layer(axum::middleware::from_fn(label_route))
 }
 
@@ -238,7 +244,7 @@ async fn create_org(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let req: CreateOrg = body_json(&body, &rid)?;
@@ -266,7 +272,7 @@ async fn get_org(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     Ok(ok_json(
@@ -279,7 +285,7 @@ async fn list_tokens(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -298,8 +304,8 @@ async fn create_token(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -324,7 +330,7 @@ async fn revoke_token(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -340,8 +346,8 @@ async fn set_domains(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
-    body: Bytes,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -358,7 +364,7 @@ async fn audit(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
@@ -379,6 +385,15 @@ async fn audit(
 
 async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
     Problem::new(StatusCode::NOT_FOUND, "no such admin API endpoint", &rid).into_response()
+}
+
+async fn method_not_allowed(Extension(rid): Extension<RequestId>) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this admin API endpoint does not answer that method",
+        &rid,
+    )
+    .into_response()
 }
 
 /// A SAML connection as the admin API and `portcullis saml show` print it: the URLs to copy
@@ -468,7 +483,7 @@ async fn list_domains(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -486,7 +501,7 @@ async fn approve_domain(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, domain)): Path<(String, String)>,
+    ApiPath((slug, domain)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -502,7 +517,7 @@ async fn revoke_domain(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, domain)): Path<(String, String)>,
+    ApiPath((slug, domain)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -533,7 +548,7 @@ async fn get_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -549,8 +564,8 @@ async fn setup_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -571,8 +586,8 @@ async fn upload_saml_metadata(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -614,8 +629,8 @@ async fn patch_saml(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;

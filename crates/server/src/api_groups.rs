@@ -4,9 +4,9 @@
 
 use crate::api::{body_json, ok_json, operator, org, ts, ApiResult, Problem};
 use crate::app::AppState;
+use crate::extract::{ApiBody, ApiPath};
 use crate::observability::RequestId;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -103,7 +103,7 @@ async fn list_groups(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
@@ -131,8 +131,8 @@ async fn create_group(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -154,7 +154,7 @@ async fn get_group(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -170,7 +170,7 @@ async fn list_members(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
@@ -200,8 +200,8 @@ async fn rename_group(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
-    body: Bytes,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -218,8 +218,8 @@ async fn add_members(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
-    body: Bytes,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -238,7 +238,7 @@ async fn remove_member(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id, member_id)): Path<(String, String, String)>,
+    ApiPath((slug, id, member_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -254,7 +254,7 @@ async fn hand_over(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -270,7 +270,7 @@ async fn delete_group(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;

@@ -4,8 +4,8 @@
 
 use crate::api::{body_json, ok_json, operator, org, ts, ApiResult, Problem};
 use crate::app::AppState;
+use crate::extract::{ApiBody, ApiPath};
 use crate::observability::RequestId;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -82,7 +82,7 @@ async fn list_users(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     operator(&state, &headers, &rid).await?;
@@ -130,8 +130,8 @@ async fn create_user(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(slug): Path<String>,
-    body: Bytes,
+    ApiPath(slug): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let org = org(&state, &slug, &rid).await?;
@@ -189,7 +189,7 @@ async fn patch_user(
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let key = operator(&state, &headers, &rid).await?;
     let (slug, id) = path_id(path, &rid)?;

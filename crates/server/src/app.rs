@@ -16,6 +16,20 @@ use directory::token_cache::TokenCache;
 use directory::{Clock, Store, SystemClock};
 use std::sync::Arc;
 
+/// Stack size of every thread of the server's runtime (workers and blocking pool): 2 MiB,
+/// tokio's default, set explicitly so that every bound on recursion over untrusted input
+/// (XML nesting, JSON depth, filter depth) is proved in tests against the stack production
+/// really has. Tests that send deep input build their runtime with it.
+pub const WORKER_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+/// The multi-threaded runtime the server runs on, with [`WORKER_STACK_SIZE`] stacks.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK_SIZE)
+        .build()
+}
+
 /// What the server needs to know beyond the database.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -141,6 +155,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(observability::healthz))
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics))
+        .fallback(sso_routes::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(serving::answer_body_timeouts))
         .layer(axum::middleware::from_fn(observability::track))

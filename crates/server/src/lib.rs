@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit_filter;
 pub mod cli;
 pub mod console;
+pub mod extract;
 pub mod observability;
 pub mod scim_routes;
 pub mod serving;
@@ -17,4 +18,4 @@ pub mod session;
 pub mod sso_routes;
 pub mod throttle;
 
-pub use app::{build_router, open_store, AppState, ServerConfig};
+pub use app::{build_router, open_store, runtime, AppState, ServerConfig, WORKER_STACK_SIZE};

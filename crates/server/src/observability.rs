@@ -106,12 +106,21 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         metrics::histogram!("portcullis_http_request_duration_seconds", "route" => route, "method" => method_label)
             .record(elapsed.as_secs_f64());
     }
-    if status >= 500 {
+    if is_server_failure(status) {
         tracing::error!(request_id = %id, %method, %path, status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request failed");
     } else {
         tracing::debug!(request_id = %id, %method, %path, status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
     }
     res
+}
+
+/// Whether an answer means the server failed, and so belongs in the error log. A client's
+/// mistake (4xx) is not: any client can send bad requests in bulk, and flooding the error log
+/// would hide real failures. Neither is 501, which answers a request the server
+/// deliberately does not serve (`/Me` with a SCIM token), not a failure. Those are logged
+/// at DEBUG with every other request.
+pub fn is_server_failure(status: u16) -> bool {
+    status >= 500 && status != 501
 }
 
 /// The route template of a request, set by inner routers so metrics group by route.
@@ -153,5 +162,25 @@ pub async fn metrics() -> Response {
             "metrics recorder unavailable",
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_failures_are_errors() {
+        for client_error in [400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 499] {
+            assert!(!is_server_failure(client_error), "{client_error}");
+        }
+        for fine in [200, 201, 204, 303, 304] {
+            assert!(!is_server_failure(fine), "{fine}");
+        }
+        // Deliberately not served (`/Me` with a SCIM token): the client's doing.
+        assert!(!is_server_failure(501));
+        for failure in [500, 502, 503, 504] {
+            assert!(is_server_failure(failure), "{failure}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! `/scim/v2`: RFC 7644 over HTTP. Thin handlers: extract, call the SCIM service, render.
 
 use crate::app::AppState;
+use crate::extract::ScimPath;
 use crate::observability::{label_route, RequestId};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -440,7 +441,7 @@ async fn get_one<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
     RawQuery(q): RawQuery,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
@@ -467,7 +468,7 @@ async fn replace<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Outcome {
@@ -496,7 +497,7 @@ async fn patch<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
     RawQuery(q): RawQuery,
     body: Body,
 ) -> Outcome {
@@ -522,7 +523,7 @@ async fn delete<R: Resource>(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
     let if_match = if_match(&headers);
@@ -557,7 +558,8 @@ async fn bulk(
 }
 
 /// `/Me`: for a browser session, GET answers the signed-in user's resource. A SCIM token
-/// acts for an identity provider, not a person, so with a bearer token it stays 501.
+/// acts for an identity provider, not a person, so with a valid bearer token it stays 501.
+/// Without either (or with a token we do not know) it is 401, the client's error.
 async fn me(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -566,27 +568,41 @@ async fn me(
 ) -> Response {
     let bearer = headers.contains_key(header::AUTHORIZATION);
     if !bearer {
-        if let Some(me) = crate::session::current_user(&state, &headers).await {
-            if method != axum::http::Method::GET {
-                return ScimFailure::new(
-                    ScimError::new(
-                        405,
-                        None,
-                        "a signed-in session may only read /Me (GET); changes come from the identity provider",
-                    ),
-                    &rid,
-                )
-                .into_response();
+        let Some(me) = crate::session::current_user(&state, &headers).await else {
+            return ScimFailure {
+                error: ScimError::new(
+                    401,
+                    None,
+                    "/Me needs a signed-in session: sign in through your organization's identity provider at /login",
+                ),
+                request_id: Some(rid.0.clone()),
+                www_authenticate: true,
+                retry_after: None,
             }
-            return match state
-                .scim
-                .user_for_session(me.user.org_id, me.user.id)
-                .await
-            {
-                Ok((body, tag)) => with_etag(scim_json(StatusCode::OK, &body), &tag),
-                Err(e) => ScimFailure::from_domain(e, &rid).into_response(),
-            };
+            .into_response();
+        };
+        if method != axum::http::Method::GET {
+            return ScimFailure::new(
+                ScimError::new(
+                    405,
+                    None,
+                    "a signed-in session may only read /Me (GET); changes come from the identity provider",
+                ),
+                &rid,
+            )
+            .into_response();
         }
+        return match state
+            .scim
+            .user_for_session(me.user.org_id, me.user.id)
+            .await
+        {
+            Ok((body, tag)) => with_etag(scim_json(StatusCode::OK, &body), &tag),
+            Err(e) => ScimFailure::from_domain(e, &rid).into_response(),
+        };
+    }
+    if let Err(refused) = authenticate(&state, &headers, &rid).await {
+        return refused.into_response();
     }
     ScimFailure::new(
         ScimError::new(
@@ -627,7 +643,7 @@ async fn resource_types(State(state): State<AppState>) -> Response {
 async fn resource_type(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Outcome {
     match scim::discovery::resource_type_by_id(state.scim.base_url(), &id) {
         Some(body) => Ok(scim_json(StatusCode::OK, &body)),
@@ -648,7 +664,7 @@ async fn schemas(State(state): State<AppState>) -> Response {
 async fn schema(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath<String>,
 ) -> Outcome {
     match scim::discovery::schema_by_id(state.scim.base_url(), &id) {
         Some(body) => Ok(scim_json(StatusCode::OK, &body)),

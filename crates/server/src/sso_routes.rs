@@ -6,6 +6,7 @@
 
 use crate::api::Problem;
 use crate::app::AppState;
+use crate::extract::PagePath;
 use crate::observability::RequestId;
 use crate::serving::PeerConnection;
 use crate::session::{
@@ -13,7 +14,7 @@ use crate::session::{
 };
 use crate::throttle::{ClientKey, Verdict};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,6 +41,16 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/me", get(me_page))
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Any address no surface serves (the SCIM, API and console routers answer their own): an
+/// HTML page with the page headers, not an empty 404.
+pub async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is nothing at this address.",
+        &rid.0,
+    )
 }
 
 async fn method_not_allowed(Extension(rid): Extension<RequestId>) -> Response {
@@ -71,7 +82,7 @@ fn form_value(encoded: &[u8], name: &str) -> Option<String> {
 async fn sp_metadata(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
 ) -> Response {
     match state.sso.sp_metadata(&client_id).await {
         Ok(xml) => {
@@ -89,7 +100,7 @@ async fn sp_metadata(
 async fn sp_login(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let return_to = query.and_then(|q| form_value(q.as_bytes(), "return_to"));
@@ -108,7 +119,7 @@ async fn acs(
     Extension(rid): Extension<RequestId>,
     connection: Option<Extension<Arc<PeerConnection>>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

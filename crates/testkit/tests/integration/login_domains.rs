@@ -232,7 +232,8 @@ async fn a_claimed_domain_routes_nobody_until_its_dns_record_is_checked() {
         assert!(p.body.contains("do not include"), "{}", p.body);
         assert_eq!(login_goes_to(&server, &jane).await, None);
 
-        // The right record, among others: verified, and /login routes (any case, trailing dot).
+        // The right record, among others: verified, and /login routes (in any case; an address
+        // with a trailing dot is no addr-spec, refused by the one email parser).
         dns.set_txt(&challenge(&d), &["v=spf1 -all", &value]);
         let p = check_now(&mut b, &d).await;
         assert_eq!(
@@ -244,7 +245,7 @@ async fn a_claimed_domain_routes_nobody_until_its_dns_record_is_checked() {
         assert_eq!(login_goes_to(&server, &jane).await, Some(url.clone()));
         assert_eq!(console_sso_goes_to(&server, &jane, &url).await, (200, true));
         assert_eq!(
-            login_goes_to(&server, &format!("Jane@{}.", d.to_uppercase())).await,
+            login_goes_to(&server, &format!("Jane@{}", d.to_uppercase())).await,
             Some(url)
         );
         let page = b.get("/console/saml?domain=verified").await;

@@ -6,7 +6,9 @@
 # naming unknown members, console sign-ins) with NOISY_WORKERS at once, one kind per phase;
 # `quiet` sends ordinary Okta traffic (POST, GET by id, userName eq, PATCH active) with
 # QUIET_WORKERS and its latency is measured. The server's resident memory is sampled every
-# 100 ms; each phase reports its peak.
+# 100 ms; each phase reports its peak, both anonymous (RssAnon: what the process allocated)
+# and in all (VmRSS, which also counts the database file's pages that SQLite's reader
+# connections map into memory, page cache rather than memory the process holds).
 #
 #   scripts/bench-isolation.sh            # NOISY_USERS=100000 SECONDS_PER_PHASE=20
 # Needs cargo and curl.
@@ -54,22 +56,24 @@ NOISY_TOKEN=$("$P" --database-url "$DB" token create --org noisy --domain '*' 2>
 SERVER=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && break; sleep 0.1; done
 
-# Resident memory of the server, every 100 ms: "<ms since epoch> <kB>".
+# Resident memory of the server, every 100 ms: "<ms since epoch> <RssAnon kB> <VmRSS kB>".
 (while kill -0 "$SERVER" 2>/dev/null; do
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER/status" 2>/dev/null || true)
+    rss=$(awk '/^RssAnon:/ {a = $2} /^VmRSS:/ {v = $2} END {if (a) print a, v}' "/proc/$SERVER/status" 2>/dev/null || true)
     [ -n "$rss" ] && echo "$(date +%s%3N) $rss"
     sleep 0.1
 done) >"$WORK/rss.txt" &
 SAMPLER=$!
 
-peak_between() { awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b && $2 > m {m = $2} END {printf "%.0f", m / 1024}' "$WORK/rss.txt"; }
+# Peak of column $3 (2: anonymous, 3: all) between two instants, in MiB.
+peak_between() { awk -v a="$1" -v b="$2" -v c="$3" '$1 >= a && $1 <= b && $c > m {m = $c} END {printf "%.0f", m / 1024}' "$WORK/rss.txt"; }
+anon_now() { awk '/^RssAnon:/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
 
-printf '\n%-14s %-10s %-10s\n' "phase" "RSS start" "RSS peak (MiB)" >"$WORK/memory.txt"
+printf '\n%-14s %18s %18s %16s\n' "phase" "anon start (MiB)" "anon peak (MiB)" "VmRSS peak (MiB)" >"$WORK/memory.txt"
 for phase in $PHASES; do
     workers=$NOISY_WORKERS
     [ "$phase" = signin ] && workers=$SIGNIN_WORKERS
     start=$(date +%s%3N)
-    rss_start=$(awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status")
+    rss_start=$(anon_now)
     echo "== phase $phase ($workers noisy workers, $QUIET_WORKERS quiet workers, $SECONDS_PER_PHASE s)"
     "$LOADGEN" --url "$BASE/scim/v2" --token "$QUIET_TOKEN" --noisy-token "$NOISY_TOKEN" \
         --scenario isolation --noise "$phase" --noisy-workers "$workers" \
@@ -79,7 +83,8 @@ for phase in $PHASES; do
         --label isolation --results-file "$WORK/results.tsv" --prefix "iso$phase$$" |
         grep -v '^#'
     end=$(date +%s%3N)
-    printf '%-14s %-10s %-10s\n' "$phase" "$rss_start" "$(peak_between "$start" "$end")" >>"$WORK/memory.txt"
+    printf '%-14s %18s %18s %16s\n' "$phase" "$rss_start" "$(peak_between "$start" "$end" 2)" \
+        "$(peak_between "$start" "$end" 3)" >>"$WORK/memory.txt"
 done
 cat "$WORK/memory.txt"
 echo "peak RSS of the whole run: $(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$SERVER/status")"

@@ -148,19 +148,23 @@ fn push_key_term(sql: &mut String, params: &mut Vec<Value>, t: &str, key: &Index
 }
 
 /// Whether the key names at most a handful of rows, or the page is a short walk of the
-/// insertion-order index: such a query is answered on the calling thread. Anything else may
-/// scan or sort the whole organization (another sort order) and goes to a blocking thread.
+/// insertion-order index with no key at all: such a query is answered on the calling thread.
+/// Anything else may count, scan or sort many rows of the organization (a text match, a time
+/// or status range, another sort order: its `totalResults` alone visits every match) and goes
+/// to a blocking thread, so it never holds an async worker that other tenants' requests wait for.
 pub(crate) fn is_point_lookup(q: &StoreQuery) -> bool {
-    matches!(
-        q.key,
+    match &q.key {
         Some(
             IndexKey::Id(_)
-                | IndexKey::UserNameLower(_)
-                | IndexKey::ExternalId(_)
-                | IndexKey::EmailLower(_)
-                | IndexKey::Seqs(_)
-        )
-    ) || (q.sort == SortKey::Seq && q.limit.is_some_and(|l| l <= 200) && q.offset <= 10_000)
+            | IndexKey::UserNameLower(_)
+            | IndexKey::ExternalId(_)
+            | IndexKey::DisplayNameLower(_)
+            | IndexKey::EmailLower(_)
+            | IndexKey::Seqs(_),
+        ) => true,
+        None => q.sort == SortKey::Seq && q.limit.is_some_and(|l| l <= 200) && q.offset <= 10_000,
+        Some(_) => false,
+    }
 }
 
 pub(crate) fn order_by(t: &str, sort: SortKey, descending: bool) -> String {
@@ -196,4 +200,39 @@ pub(crate) fn push_window(sql: &mut String, params: &mut Vec<Value>, q: &StoreQu
 /// userName or externalId), so COUNT(*), which walks every matching index entry, is skipped.
 pub(crate) fn page_is_complete(q: &StoreQuery, items: usize) -> bool {
     q.offset == 0 && q.limit.is_none_or(|l| (items as u64) < l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use directory::query::{TextColumn, TextOp};
+
+    fn page(key: Option<IndexKey>) -> StoreQuery {
+        StoreQuery {
+            key,
+            sort: SortKey::Seq,
+            descending: false,
+            offset: 0,
+            limit: Some(100),
+        }
+    }
+
+    /// A text match's page counts every match for totalResults: never on the calling thread.
+    #[test]
+    fn only_lookups_and_short_plain_pages_run_on_the_calling_thread() {
+        assert!(is_point_lookup(&page(Some(IndexKey::UserNameLower(
+            "a@b.c".into()
+        )))));
+        assert!(is_point_lookup(&page(None)));
+        for op in [TextOp::Prefix, TextOp::Contains, TextOp::Suffix] {
+            let key = IndexKey::Text(TextColumn::DisplayNameLower, op, "11".into());
+            assert!(!is_point_lookup(&page(Some(key))), "{op:?}");
+        }
+        assert!(!is_point_lookup(&page(Some(IndexKey::Active(true)))));
+        let deep = StoreQuery {
+            offset: 50_000,
+            ..page(None)
+        };
+        assert!(!is_point_lookup(&deep));
+    }
 }

@@ -29,6 +29,14 @@ pub const SCAN_RETRY_AFTER_SECONDS: u64 = 2;
 /// `meta.lastModified`) instead of paging further.
 pub const MAX_SORTED_SCAN_START_INDEX: u64 = 10_000;
 
+/// A SCIM write body larger than this is a large request: parsed and applied it costs up to
+/// tens of MiB (a 19,000-member PATCH about 24 MiB), so it takes one of its organization's
+/// large-request slots for as long as it runs.
+pub const LARGE_REQUEST_BYTES: usize = 64 * 1024;
+/// Large requests one organization may have parsed and running at once; more wait
+/// [`SCAN_SLOT_WAIT`] for a slot, then get 429 with `Retry-After`.
+pub const MAX_CONCURRENT_LARGE_REQUESTS_PER_ORG: u16 = 2;
+
 /// The scan settings a service runs with: the constants above unless a test or the
 /// operator changes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +64,15 @@ impl Default for ScanLimits {
 pub struct ScanGate {
     per_org: u16,
     wait: Duration,
+    work: GatedWork,
     running: Arc<Mutex<HashMap<OrgId, Arc<Semaphore>>>>,
+}
+
+/// What a [`ScanGate`] bounds, for what a refused client is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GatedWork {
+    Scans,
+    LargeRequests,
 }
 
 /// A slot of its organization's scans, given back when dropped.
@@ -87,6 +103,17 @@ impl ScanGate {
         ScanGate {
             per_org: limits.per_org.max(1),
             wait: limits.wait,
+            work: GatedWork::Scans,
+            running: Arc::default(),
+        }
+    }
+
+    /// The gate of large SCIM write requests ([`LARGE_REQUEST_BYTES`]), `per_org` at once.
+    pub fn for_large_requests(per_org: u16, wait: Duration) -> Self {
+        ScanGate {
+            per_org: per_org.max(1),
+            wait,
+            work: GatedWork::LargeRequests,
             running: Arc::default(),
         }
     }
@@ -114,13 +141,20 @@ impl ScanGate {
             _ => {
                 // The timed-out wait (and its hold on the semaphore) is gone by now.
                 forget_if_idle(&self.running, org);
-                Err(Error::new(
-                    ErrorKind::Busy,
-                    format!(
+                let detail = match self.work {
+                    GatedWork::Scans => format!(
                         "this organization is already running {} searches that no index answers (the limit per organization is {}); retry in {} seconds, or filter on an indexed attribute (userName, emails, externalId or displayName with eq or sw)",
                         self.per_org, self.per_org, SCAN_RETRY_AFTER_SECONDS
                     ),
-                ))
+                    GatedWork::LargeRequests => format!(
+                        "this organization already has {} requests larger than {} KiB being applied (the limit per organization is {}); retry in {} seconds, or send smaller requests",
+                        self.per_org,
+                        LARGE_REQUEST_BYTES / 1024,
+                        self.per_org,
+                        SCAN_RETRY_AFTER_SECONDS
+                    ),
+                };
+                Err(Error::new(ErrorKind::Busy, detail))
             }
         }
     }

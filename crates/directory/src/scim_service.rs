@@ -39,6 +39,9 @@ pub struct Limits {
     pub bulk_max_payload_bytes: usize,
     /// Lists and searches that no index answers alone (see [`crate::scan`]).
     pub scan: ScanLimits,
+    /// Write requests larger than [`crate::scan::LARGE_REQUEST_BYTES`] one organization may
+    /// have running at once.
+    pub large_requests_per_org: u16,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1_048_576,
             scan: ScanLimits::default(),
+            large_requests_per_org: crate::scan::MAX_CONCURRENT_LARGE_REQUESTS_PER_ORG,
         }
     }
 }
@@ -109,6 +113,7 @@ pub struct ScimService {
     gate: Arc<WriteGate>,
     scans: Arc<ScanGate>,
     scan_stats: Arc<ScanStats>,
+    large_requests: Arc<ScanGate>,
 }
 
 /// How many times a write reads the resource, applies the change and tries to store it
@@ -245,6 +250,10 @@ impl ScimService {
             turns: Arc::new(WriteTurns::default()),
             gate: Arc::new(WriteGate::default()),
             scans: Arc::new(ScanGate::new(&limits.scan)),
+            large_requests: Arc::new(ScanGate::for_large_requests(
+                limits.large_requests_per_org,
+                limits.scan.wait,
+            )),
             scan_stats: Arc::default(),
         }
     }
@@ -1287,6 +1296,16 @@ impl ScimService {
     }
 
     /// What the scan statistics say (tests and benchmarks check the bound on rows held).
+    /// One of the organization's large-request slots, for a write body of more than
+    /// [`crate::scan::LARGE_REQUEST_BYTES`]: hold it until the request is answered. `Busy`
+    /// after a short wait when the organization's slots are all taken.
+    pub async fn large_request_slot(
+        &self,
+        caller: &ScimCaller,
+    ) -> Result<crate::scan::ScanSlot, Error> {
+        self.large_requests.enter(caller.org).await
+    }
+
     pub fn scan_stats(&self) -> crate::scan::ScanStatsSnapshot {
         self.scan_stats.snapshot()
     }

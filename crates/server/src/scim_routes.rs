@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use directory::scan::{ScanSlot, LARGE_REQUEST_BYTES};
 use directory::scim_service::{ListParams, ScimCaller, Written};
 use directory::Error;
 use scim::projection::Projection;
@@ -172,8 +173,50 @@ async fn authenticate(
     })
 }
 
-/// Reads a JSON body: bounded, `application/scim+json` or `application/json`.
-async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, ScimError> {
+/// Reads the JSON body of a SCIM request for `caller`: bounded, `application/scim+json` or
+/// `application/json`. A large one (past `LARGE_REQUEST_BYTES`,
+/// declared in Content-Length or found on reading) first takes one of its organization's
+/// large-request slots, which the handler holds until it answers: each is bounded by the body
+/// and member limits, but costs tens of MiB while parsed and applied, so how many one
+/// organization runs at once is bounded too (429 with `Retry-After` past it).
+async fn write_body(
+    state: &AppState,
+    caller: &ScimCaller,
+    headers: &HeaderMap,
+    body: Body,
+    rid: &RequestId,
+) -> Result<(Value, Option<ScanSlot>), ScimFailure> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut slot = None;
+    if declared.is_some_and(|n| n > LARGE_REQUEST_BYTES) {
+        slot = Some(large_request_slot(state, caller, rid).await?);
+    }
+    let bytes = body_bytes(state, headers, body)
+        .await
+        .map_err(|e| ScimFailure::new(e, rid))?;
+    if slot.is_none() && bytes.len() > LARGE_REQUEST_BYTES {
+        slot = Some(large_request_slot(state, caller, rid).await?);
+    }
+    let value = parse_json(&bytes).map_err(|e| ScimFailure::new(e, rid))?;
+    Ok((value, slot))
+}
+
+async fn large_request_slot(
+    state: &AppState,
+    caller: &ScimCaller,
+    rid: &RequestId,
+) -> Result<ScanSlot, ScimFailure> {
+    state
+        .scim
+        .large_request_slot(caller)
+        .await
+        .map_err(|e| ScimFailure::from_domain(e, rid))
+}
+
+async fn body_bytes(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ScimError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         if !ct.contains("json") {
@@ -185,19 +228,22 @@ async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
         }
     }
     let limit = state.config.limits.bulk_max_payload_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
         ScimError::new(
             413,
             None,
             format!("the request body is larger than the {limit} bytes this server accepts (maxPayloadSize in /ServiceProviderConfig)"),
         )
-    })?;
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax(
             "the request body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(bytes)
         .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
 }
 
@@ -392,7 +438,7 @@ async fn search_in(
     kind: Option<ResourceKind>,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
+    let (body, _large) = write_body(&state, &caller, &headers, body, &rid).await?;
     let params = scim_try!(search_params(&body), rid);
     let result = match kind {
         Some(kind) => state.scim.list(&caller, kind, &params).await,
@@ -429,7 +475,7 @@ async fn create<R: Resource>(
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
     let (proj, _) = scim_try!(projection(R::KIND, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
+    let (body, _large) = write_body(&state, &caller, &headers, body, &rid).await?;
     let result = match R::KIND {
         ResourceKind::User => state.scim.create_user(&caller, &body, &proj).await,
         ResourceKind::Group => state.scim.create_group(&caller, &body, &proj).await,
@@ -474,7 +520,7 @@ async fn replace<R: Resource>(
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
     let (proj, _) = scim_try!(projection(R::KIND, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
+    let (body, _large) = write_body(&state, &caller, &headers, body, &rid).await?;
     let if_match = if_match(&headers);
     let result = match R::KIND {
         ResourceKind::User => {
@@ -503,7 +549,7 @@ async fn patch<R: Resource>(
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
     let (proj, asked) = scim_try!(projection(R::KIND, q.as_deref()), rid);
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
+    let (body, _large) = write_body(&state, &caller, &headers, body, &rid).await?;
     let if_match = if_match(&headers);
     let scim = &state.scim;
     let result = match R::KIND {
@@ -552,7 +598,7 @@ async fn bulk(
     body: Body,
 ) -> Outcome {
     let caller = authenticate(&state, &headers, &rid).await?;
-    let body = scim_try!(json_body(&state, &headers, body).await, rid);
+    let (body, _large) = write_body(&state, &caller, &headers, body, &rid).await?;
     let out = dom_try!(state.scim.bulk(&caller, &body).await, rid);
     Ok(scim_json(StatusCode::OK, &out))
 }

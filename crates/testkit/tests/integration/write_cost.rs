@@ -525,3 +525,72 @@ async fn another_organizations_writes_do_not_wait_for_a_patch_being_applied() {
         assert_eq!(r.body["members"][0]["value"], user_a.as_str());
     });
 }
+
+/// A group PATCH adding `n` member ids that name nobody: about 50 bytes a member.
+fn unknown_members(n: usize) -> Value {
+    let members: Vec<Value> = (0..n)
+        .map(|i| json!({"value": format!("00000000-0000-4000-8000-{i:012x}")}))
+        .collect();
+    patch(json!([{"op": "add", "path": "members", "value": members}]))
+}
+
+/// Large write bodies (past `LARGE_REQUEST_BYTES`) take one of their organization's slots
+/// while they are parsed and applied: past the organization's limit the next one waits
+/// briefly and gets 429 with Retry-After, while small writes and other organizations' large
+/// ones go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_writes_are_bounded_per_organization() {
+    use directory::scan::{ScanLimits, LARGE_REQUEST_BYTES};
+    use directory::scim_service::Limits;
+    use testkit::server::TestServer;
+    for backend in testkit::server::backends() {
+        let limits = Limits {
+            large_requests_per_org: 1,
+            scan: ScanLimits {
+                wait: Duration::from_millis(300),
+                ..ScanLimits::default()
+            },
+            ..Limits::default()
+        };
+        let server = TestServer::start_with_limits(backend, limits).await;
+        let (slug_a, a) = server.org_with_token(&["*"]).await;
+        let (_, b) = server.org_with_token(&["*"]).await;
+        let org_a = server.state.admin.org(&slug_a).await.unwrap();
+        let (group_a, other_a) = (a.create_group("Big").await, a.create_group("Other").await);
+        let group_b = b.create_group("Big").await;
+        let big = unknown_members(2_000);
+        assert!(big.to_string().len() > LARGE_REQUEST_BYTES);
+
+        // A's first large PATCH holds the organization's one slot, stopped mid-way.
+        let gate = server.state.scim.write_gate().clone();
+        let held = gate.hold(org_a.id).await;
+        let first = {
+            let (a, path, body) = (a.clone(), format!("/Groups/{group_a}"), big.clone());
+            tokio::spawn(async move { a.patch(&path, &body).await })
+        };
+        let mut waited = 0;
+        while gate.waiting() < 1 {
+            assert!(waited < 1_000, "the first PATCH never reached the gate");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        // A second large one of A is refused for load, saying why and when to retry.
+        let r = a.patch(&format!("/Groups/{other_a}"), &big).await;
+        r.assert_scim_error(429, None);
+        let detail = r.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("64 KiB") && detail.contains("limit per organization is 1"),
+            "{detail}"
+        );
+        assert_eq!(r.header("retry-after"), Some("2"));
+        // Another organization's large PATCH is not held up.
+        let r = b.patch(&format!("/Groups/{group_b}"), &big).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        drop(held);
+        let r = first.await.unwrap();
+        assert_eq!(r.status, 204, "{}", r.body);
+        // The slot is free again.
+        let r = a.patch(&format!("/Groups/{other_a}"), &big).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+}

@@ -1306,6 +1306,40 @@ impl ScimService {
         self.large_requests.enter(caller.org).await
     }
 
+    /// What of a group's members a filter check needs: none, the members among a few ids
+    /// (one indexed lookup each) and whether there is any, or the whole list.
+    async fn members_for(
+        &self,
+        org: OrgId,
+        group: GroupId,
+        need: &MemberNeed,
+    ) -> Result<Option<Vec<Member>>, Error> {
+        match need {
+            MemberNeed::Nothing => Ok(None),
+            MemberNeed::All => Ok(Some(
+                self.store
+                    .group_members(org, group)
+                    .await
+                    .map_err(store_err)?,
+            )),
+            MemberNeed::Probe { ids, any } => {
+                let mut found = self
+                    .store
+                    .group_members_among(org, group, ids)
+                    .await
+                    .map_err(store_err)?;
+                if *any && found.is_empty() {
+                    found = self
+                        .store
+                        .group_members_after(org, group, None, 1)
+                        .await
+                        .map_err(store_err)?;
+                }
+                Ok(Some(found))
+            }
+        }
+    }
+
     pub fn scan_stats(&self) -> crate::scan::ScanStatsSnapshot {
         self.scan_stats.snapshot()
     }
@@ -1559,19 +1593,11 @@ impl ScimService {
                     .await
                     .map_err(store_err)?;
                 let (read, last) = (rows.len(), rows.last().map(|r| r.0));
-                // Members only when the filter asks about them: one query per group.
+                // Members only as far as the filter asks about them (see `MemberNeed`).
+                let need = MemberNeed::of(filter.as_deref());
                 let mut members = Vec::with_capacity(rows.len());
                 for (_, g) in &rows {
-                    members.push(if filter_mentions_opt(filter.as_deref(), "members") {
-                        Some(
-                            self.store
-                                .group_members(scan.org, g.id)
-                                .await
-                                .map_err(store_err)?,
-                        )
-                    } else {
-                        None
-                    });
+                    members.push(self.members_for(scan.org, g.id, &need).await?);
                 }
                 let matches = tokio::task::spawn_blocking(move || {
                     let mut out = Vec::new();
@@ -1633,8 +1659,13 @@ impl ScimService {
                 }
             }
             ResourceKind::Group => {
-                let with_members = projection.wants(ResourceKind::Group, "members")
-                    || filter_mentions_opt(filter, "members");
+                // The answer lists every member when it shows members at all; otherwise the
+                // filter's check needs only what it asks.
+                let need = if projection.wants(ResourceKind::Group, "members") {
+                    MemberNeed::All
+                } else {
+                    MemberNeed::of(filter)
+                };
                 let mut rows: HashMap<i64, GroupRecord> = self
                     .store
                     .scan_groups(scan.org, true, &q)
@@ -1646,16 +1677,7 @@ impl ScimService {
                     let Some(group) = rows.remove(seq) else {
                         continue;
                     };
-                    let members = if with_members {
-                        Some(
-                            self.store
-                                .group_members(scan.org, group.id)
-                                .await
-                                .map_err(store_err)?,
-                        )
-                    } else {
-                        None
-                    };
+                    let members = self.members_for(scan.org, group.id, &need).await?;
                     let mut v = self.render_group(&group, members.as_deref());
                     if resource_matches(ResourceKind::Group, filter, &v) {
                         projection.apply(ResourceKind::Group, &mut v);
@@ -1911,6 +1933,92 @@ fn drop_members(changes: &mut [MembershipChange], gone: impl Fn(&str) -> bool) {
     }
 }
 
+/// What a group filter needs to know of a group's members to be checked. `members[value eq
+/// "…"]` and `members.value eq "…"` ask only whether those ids are members, and `members pr`
+/// whether there is any: a group rendered with just those members answers them exactly as the
+/// whole list would, so a filter an IdP sends to check one membership costs O(ids), not
+/// O(group). Any other question about members (another operator or sub-attribute, a `not`
+/// inside the brackets) needs the whole list.
+#[derive(Debug, Clone, PartialEq)]
+enum MemberNeed {
+    Nothing,
+    Probe { ids: Vec<String>, any: bool },
+    All,
+}
+
+impl MemberNeed {
+    fn of(filter: Option<&Filter>) -> MemberNeed {
+        filter.map_or(MemberNeed::Nothing, Self::of_filter)
+    }
+
+    fn of_filter(f: &Filter) -> MemberNeed {
+        let members = |p: &AttrPath| p.attr.eq_ignore_ascii_case("members");
+        let value = |p: &AttrPath| {
+            p.sub_attr
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("value"))
+        };
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => Self::of_filter(a).merge(Self::of_filter(b)),
+            Filter::Not(a) => Self::of_filter(a),
+            Filter::Present(p) if members(p) => {
+                if p.sub_attr.is_none() || value(p) {
+                    MemberNeed::Probe {
+                        ids: Vec::new(),
+                        any: true,
+                    }
+                } else {
+                    MemberNeed::All
+                }
+            }
+            Filter::Compare(p, CompareOp::Eq, CompValue::String(v)) if members(p) && value(p) => {
+                MemberNeed::Probe {
+                    ids: vec![v.clone()],
+                    any: false,
+                }
+            }
+            Filter::Present(p) | Filter::Compare(p, _, _) if members(p) => MemberNeed::All,
+            Filter::ValuePath(p, inner) if members(p) => Self::of_member_filter(inner),
+            _ => MemberNeed::Nothing,
+        }
+    }
+
+    /// Inside `members[…]`: paths are relative to one member.
+    fn of_member_filter(f: &Filter) -> MemberNeed {
+        let value = |p: &AttrPath| p.sub_attr.is_none() && p.attr.eq_ignore_ascii_case("value");
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                Self::of_member_filter(a).merge(Self::of_member_filter(b))
+            }
+            Filter::Compare(p, CompareOp::Eq, CompValue::String(v)) if value(p) => {
+                MemberNeed::Probe {
+                    ids: vec![v.clone()],
+                    any: false,
+                }
+            }
+            Filter::Present(p) if value(p) => MemberNeed::Probe {
+                ids: Vec::new(),
+                any: true,
+            },
+            _ => MemberNeed::All,
+        }
+    }
+
+    fn merge(self, other: MemberNeed) -> MemberNeed {
+        match (self, other) {
+            (MemberNeed::All, _) | (_, MemberNeed::All) => MemberNeed::All,
+            (MemberNeed::Nothing, x) | (x, MemberNeed::Nothing) => x,
+            (MemberNeed::Probe { ids: mut a, any: x }, MemberNeed::Probe { ids: b, any: y }) => {
+                a.extend(b);
+                MemberNeed::Probe {
+                    ids: a,
+                    any: x || y,
+                }
+            }
+        }
+    }
+}
+
 fn filter_mentions(f: &Filter, name: &str) -> bool {
     match f {
         Filter::And(a, b) | Filter::Or(a, b) => {
@@ -2114,6 +2222,38 @@ mod tests {
                 MembershipChange::Remove(vec![]),
             ]
         );
+    }
+
+    /// A filter that checks one membership asks for those ids only, never the whole list.
+    #[test]
+    fn membership_checks_need_only_the_ids_they_name() {
+        let need = |f: &str| MemberNeed::of(Some(&scim::filter::parse_filter(f).unwrap()));
+        let probe = |ids: &[&str], any: bool| MemberNeed::Probe {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            any,
+        };
+        assert_eq!(need("displayName eq \"a\""), MemberNeed::Nothing);
+        assert_eq!(need("members[value eq \"u1\"]"), probe(&["u1"], false));
+        assert_eq!(
+            need("id eq \"g\" and members.value eq \"u1\""),
+            probe(&["u1"], false)
+        );
+        assert_eq!(
+            need("members[value eq \"u1\" or value eq \"u2\"] or not (members.value eq \"u3\")"),
+            probe(&["u1", "u2", "u3"], false)
+        );
+        assert_eq!(need("members pr"), probe(&[], true));
+        assert_eq!(need("members[value pr]"), probe(&[], true));
+        for whole in [
+            "members.display eq \"Jane\"",
+            "members.value co \"u\"",
+            "members.value ne \"u1\"",
+            "members[not (value eq \"u1\")]",
+            "members[type eq \"User\"]",
+            "members[value eq \"u1\"] and members.display pr",
+        ] {
+            assert_eq!(need(whole), MemberNeed::All, "{whole}");
+        }
     }
 
     #[test]

@@ -324,6 +324,15 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&(String, GroupId)>,
         limit: u32,
     ) -> StoreResult<Vec<GroupRecord>>;
+    /// Which of `ids` are members of the group, as members: one indexed lookup per id,
+    /// whatever the group's size (a filter asking whether someone is a member). Ids that are
+    /// no member id are simply not found.
+    async fn group_members_among(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        ids: &[String],
+    ) -> StoreResult<Vec<Member>>;
     /// A page of a group's members in member-id order after the member id `after`: O(page)
     /// whatever the group's size. An unknown group has no members.
     async fn group_members_after(

@@ -44,6 +44,48 @@ pub(crate) async fn list_after(
     rows.iter().map(PostgresStore::group_from_row).collect()
 }
 
+/// The members of the group among `ids` (see `Store::group_members_among`). Member ids are
+/// UUIDs: an id that is none is no member.
+pub(crate) async fn members_among(
+    pool: &PgPool,
+    org: OrgId,
+    id: GroupId,
+    ids: &[String],
+) -> StoreResult<Vec<Member>> {
+    let ids: Vec<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+         FROM group_members m \
+         LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id \
+         LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+         WHERE m.org_id = $1 AND m.group_id = $2 AND m.member_id = ANY($3) ORDER BY m.member_id",
+    )
+    .bind(org.0)
+    .bind(id.0)
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(member_row).collect()
+}
+
+fn member_row(r: &sqlx::postgres::PgRow) -> StoreResult<Member> {
+    let kind: String = get(r, "member_type")?;
+    let member: Uuid = get(r, "member_id")?;
+    Ok(Member {
+        id: member.hyphenated().to_string(),
+        kind: if kind == "Group" {
+            MemberKind::Group
+        } else {
+            MemberKind::User
+        },
+        display: get(r, "display")?,
+    })
+}
+
 pub(crate) async fn members_after(
     pool: &PgPool,
     org: OrgId,
@@ -75,19 +117,5 @@ pub(crate) async fn members_after(
     q.push(" ORDER BY m.member_id LIMIT ")
         .push_bind(i64::from(limit));
     let rows = q.build().fetch_all(pool).await.map_err(backend)?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = get(r, "member_type")?;
-            let member: Uuid = get(r, "member_id")?;
-            Ok(Member {
-                id: member.hyphenated().to_string(),
-                kind: if kind == "Group" {
-                    MemberKind::Group
-                } else {
-                    MemberKind::User
-                },
-                display: get(r, "display")?,
-            })
-        })
-        .collect()
+    rows.iter().map(member_row).collect()
 }

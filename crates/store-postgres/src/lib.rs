@@ -1265,6 +1265,15 @@ impl Store for PostgresStore {
         console_groups::list_after(&self.pool, org, name_prefix, after, limit).await
     }
 
+    async fn group_members_among(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        ids: &[String],
+    ) -> StoreResult<Vec<Member>> {
+        console_groups::members_among(&self.pool, org, id, ids).await
+    }
+
     async fn group_members_after(
         &self,
         org: OrgId,

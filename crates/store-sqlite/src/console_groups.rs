@@ -39,6 +39,42 @@ pub(crate) fn list_after(
     fetch_all(conn, &sql, params_from_iter(params.iter()), rows::group)
 }
 
+/// The members of the group among `ids` (see `Store::group_members_among`).
+pub(crate) fn members_among(
+    conn: &Connection,
+    org: OrgId,
+    id: GroupId,
+    ids: &[String],
+) -> StoreResult<Vec<Member>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) \
+         FROM group_members m \
+         LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id \
+         LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+         WHERE m.org_id = ? AND m.group_id = ? AND m.member_id IN ({marks}) ORDER BY m.member_id"
+    );
+    let mut params = vec![Value::Text(org.to_string()), Value::Text(id.to_string())];
+    params.extend(ids.iter().map(|i| Value::Text(i.clone())));
+    fetch_all(conn, &sql, params_from_iter(params.iter()), member_row)
+}
+
+fn member_row(r: &rusqlite::Row<'_>) -> StoreResult<Member> {
+    let kind: String = r.get(1).map_err(backend)?;
+    Ok(Member {
+        id: r.get(0).map_err(backend)?,
+        kind: if kind == "Group" {
+            MemberKind::Group
+        } else {
+            MemberKind::User
+        },
+        display: r.get(2).map_err(backend)?,
+    })
+}
+
 pub(crate) fn members_after(
     conn: &Connection,
     org: OrgId,
@@ -60,16 +96,5 @@ pub(crate) fn members_after(
     }
     sql.push_str(" ORDER BY m.member_id LIMIT ?");
     params.push(Value::Integer(i64::from(limit)));
-    fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
-        let kind: String = r.get(1).map_err(backend)?;
-        Ok(Member {
-            id: r.get(0).map_err(backend)?,
-            kind: if kind == "Group" {
-                MemberKind::Group
-            } else {
-                MemberKind::User
-            },
-            display: r.get(2).map_err(backend)?,
-        })
-    })
+    fetch_all(conn, &sql, params_from_iter(params.iter()), member_row)
 }

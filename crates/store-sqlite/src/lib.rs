@@ -396,6 +396,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn group_members_among(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        ids: &[String],
+    ) -> StoreResult<Vec<Member>> {
+        let ids = ids.to_vec();
+        self.engine
+            .read(move |c| console_groups::members_among(c, org, id, &ids))
+            .await
+    }
+
     async fn group_members_after(
         &self,
         org: OrgId,

@@ -50,6 +50,7 @@ macro_rules! store_suite_tests {
             query_groups_by_key_sort_and_window,
             list_groups_after_pages_by_name_with_prefix,
             group_members_after_pages_by_member_id,
+            group_members_among_finds_only_members,
             emails_index,
             groups_and_members_add_remove_removeall_unknown_member,
             delete_user_removes_memberships,
@@ -3639,6 +3640,62 @@ pub async fn list_groups_after_pages_by_name_with_prefix(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(rest.len(), 2);
     assert!(rest.iter().all(|g| g.id != first.id));
+}
+
+pub async fn group_members_among_finds_only_members(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let other = new_org(&store).await;
+    let (inside, outside) = (user(org.id, "in@acme.com"), user(org.id, "out@acme.com"));
+    store.insert_user(&inside).await.unwrap();
+    store.insert_user(&outside).await.unwrap();
+    let nested = group(org.id, "nested");
+    store.insert_group(&nested, &[]).await.unwrap();
+    let g = group(org.id, "probed");
+    let members = [inside.id.to_string(), nested.id.to_string()];
+    store.insert_group(&g, &members).await.unwrap();
+
+    let asked = [
+        inside.id.to_string(),
+        outside.id.to_string(),
+        nested.id.to_string(),
+        "not-a-member-id".to_string(),
+        UserId::new_random().to_string(),
+    ];
+    let found = store
+        .group_members_among(org.id, g.id, &asked)
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![members[0].as_str(), members[1].as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "exactly the members among the ids asked");
+    let n = found.iter().find(|m| m.id == members[1]).unwrap();
+    assert_eq!(
+        (n.kind, n.display.as_deref()),
+        (MemberKind::Group, Some("nested"))
+    );
+    let u = found.iter().find(|m| m.id == members[0]).unwrap();
+    assert_eq!(
+        (u.kind, u.display.as_deref()),
+        (MemberKind::User, Some("in@acme.com"))
+    );
+    assert!(store
+        .group_members_among(org.id, g.id, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    // Another organization's view of the group, an unknown group: nobody.
+    assert!(store
+        .group_members_among(other.id, g.id, &asked)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .group_members_among(org.id, GroupId::new_random(), &asked)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn group_members_after_pages_by_member_id(store: Arc<dyn Store>) {

@@ -420,3 +420,113 @@ async fn scans_per_organization_are_bounded_and_others_are_not_affected() {
         assert_eq!(gate.organizations_scanning(), 0);
     }
 }
+
+fn encode(filter: &str) -> String {
+    filter
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The display names of the groups a filter finds, sorted.
+async fn groups_found(c: &ScimClient, filter: &str) -> Vec<String> {
+    let r = c
+        .get(&format!(
+            "/Groups?filter={}&excludedAttributes=members",
+            encode(filter)
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{filter}: {}", r.body);
+    let mut names: Vec<String> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert!(g.get("members").is_none(), "members were not asked for");
+            g["displayName"].as_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(r.body["totalResults"], names.len(), "{filter}");
+    names
+}
+
+/// Membership checks in group filters (answered from the membership index, not from each
+/// group's whole member list) give what the whole list gives, across chunks.
+#[tokio::test]
+async fn membership_filters_answer_what_the_member_lists_answer() {
+    for backend in backends() {
+        let server = TestServer::start_with_limits(backend, limits()).await;
+        let (_, c) = server.org_with_token(&["*"]).await;
+        let (ann, bob, cid) = (
+            c.create_user("ann@acme.com").await,
+            c.create_user("bob@acme.com").await,
+            c.create_user("cid@acme.com").await,
+        );
+        let mut groups = Vec::new();
+        for (name, members) in [
+            ("g0 empty", vec![]),
+            ("g1 ann", vec![ann.clone()]),
+            ("g2 ann bob", vec![ann.clone(), bob.clone()]),
+            ("g3 bob", vec![bob.clone()]),
+        ] {
+            let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()});
+            let r = c.post("/Groups", &body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            groups.push(r.body["id"].as_str().unwrap().to_string());
+        }
+        // More groups than a chunk, none with these members.
+        for i in 0..(CHUNK as usize + 3) {
+            c.create_group(&format!("h{i:02} other")).await;
+        }
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            (
+                format!("members[value eq \"{ann}\"]"),
+                vec!["g1 ann", "g2 ann bob"],
+            ),
+            (
+                format!("members.value eq \"{bob}\""),
+                vec!["g2 ann bob", "g3 bob"],
+            ),
+            (format!("members[value eq \"{cid}\"]"), vec![]),
+            (
+                format!("id eq \"{}\" and members[value eq \"{ann}\"]", groups[2]),
+                vec!["g2 ann bob"],
+            ),
+            (
+                format!("id eq \"{}\" and members[value eq \"{ann}\"]", groups[3]),
+                vec![],
+            ),
+            (
+                format!("members[value eq \"{ann}\" or value eq \"{bob}\"]"),
+                vec!["g1 ann", "g2 ann bob", "g3 bob"],
+            ),
+            (
+                format!("members[value eq \"{bob}\"] and not (members[value eq \"{ann}\"])"),
+                vec!["g3 bob"],
+            ),
+            (
+                "members pr and displayName sw \"g\"".to_string(),
+                vec!["g1 ann", "g2 ann bob", "g3 bob"],
+            ),
+            (
+                "not (members pr) and displayName sw \"g\"".to_string(),
+                vec!["g0 empty"],
+            ),
+            // Not a membership check: the whole lists are read (a group with no members has
+            // no value equal to ann's id, so `ne` holds for it too).
+            (
+                format!("members.value ne \"{ann}\" and displayName sw \"g\""),
+                vec!["g0 empty", "g2 ann bob", "g3 bob"],
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(groups_found(&c, &filter).await, expected, "{filter}");
+        }
+    }
+}

@@ -19,7 +19,6 @@ mod error_formats;
 mod identity;
 mod idp_server;
 mod login_domains;
-mod metrics_labels;
 mod okta;
 mod protocol;
 mod scans;

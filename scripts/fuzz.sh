@@ -27,6 +27,12 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
 sanitizer="${FUZZ_SANITIZER:-address}"
+# AddressSanitizer records the call stack of every allocation in a depot that never shrinks.
+# The recursive filter and PATCH code reach the same allocation through countless different
+# stacks, so with the default 30 frames the depot alone grows past libFuzzer's 2 GiB RSS limit
+# in minutes (filter_structured: 1.1 GiB after 131,000 runs, while the same target without the
+# sanitizer stays at 31 MiB). Eight frames still name the allocating function in a report.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=8}"
 logs="${FUZZ_LOG_DIR:-$root/fuzz/artifacts/logs}"
 mkdir -p "$logs"
 

@@ -318,9 +318,10 @@ pub async fn setup_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Clock, SystemClock};
 
     fn kind(bytes: &[u8]) -> MetadataProblemKind {
-        match check_idp_metadata(bytes, OffsetDateTime::now_utc()) {
+        match check_idp_metadata(bytes, SystemClock.now()) {
             Err(p) => {
                 assert!(p.message.ends_with('.'), "{}", p.message);
                 p.kind
@@ -371,7 +372,7 @@ mod tests {
     #[test]
     fn byte_order_mark_is_not_a_problem() {
         assert_eq!(
-            check_idp_metadata(b"\xef\xbb\xbfhello", OffsetDateTime::now_utc())
+            check_idp_metadata(b"\xef\xbb\xbfhello", SystemClock.now())
                 .unwrap_err()
                 .kind,
             MetadataProblemKind::NotXml

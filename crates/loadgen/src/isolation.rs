@@ -367,6 +367,9 @@ async fn heavy_user_patch(ctx: &Ctx, s: &Settings) -> Result<NoisyRequest> {
         );
     }
     let id = id_of(&reply.body).context("the created user has no id")?;
+    // A run-unique name from the wall clock: the load generator talks HTTP to a server and
+    // has no clock of its own to ask.
+    #[allow(clippy::disallowed_methods)]
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())

@@ -1,161 +1,22 @@
-//! Application state and the top-level router.
+//! The top-level router: every surface's routes under one state, with the tracking and
+//! body-timeout layers. Only `lib.rs`, the CLI's `serve` and tests import it.
 
-use crate::throttle::AcsThrottle;
-use crate::{api, console, observability, scim_routes, serving, sso_routes};
+use crate::http::{observability, serving};
+use crate::state::AppState;
+use crate::{api, console, health, saml, scim};
 use axum::routing::get;
 use axum::Router;
-use directory::admin::AdminService;
-use directory::audit::AuditLog;
-use directory::console::ConsoleService;
-use directory::local_groups::LocalGroupService;
-use directory::local_users::LocalUserService;
-use directory::login_domains::{DomainConfig, DomainService, HickoryTxtResolver};
-use directory::scim_service::{Limits, ScimService};
-use directory::sso::SsoService;
-use directory::token_cache::TokenCache;
-use directory::{Clock, Store, SystemClock};
-use std::sync::Arc;
-
-/// Stack size of every thread of the server's runtime (workers and blocking pool): 2 MiB,
-/// tokio's default, set explicitly so that every bound on recursion over untrusted input
-/// (XML nesting, JSON depth, filter depth) is proved in tests against the stack production
-/// really has. Tests that send deep input build their runtime with it.
-pub const WORKER_STACK_SIZE: usize = 2 * 1024 * 1024;
-
-/// The multi-threaded runtime the server runs on, with [`WORKER_STACK_SIZE`] stacks.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(WORKER_STACK_SIZE)
-        .build()
-}
-
-/// What the server needs to know beyond the database.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// The public base URL, e.g. `https://id.example.com` (no trailing slash).
-    pub base_url: String,
-    pub limits: Limits,
-    /// Login-domain verification: the DNS resolver and the re-check interval.
-    pub domains: DomainConfig,
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub scim: ScimService,
-    pub admin: AdminService,
-    pub sso: SsoService,
-    pub console: ConsoleService,
-    pub groups: LocalGroupService,
-    pub users: LocalUserService,
-    pub domains: DomainService,
-    pub config: Arc<ServerConfig>,
-    /// The ACS's rate limiter (per connection and per client address).
-    pub acs_throttle: Arc<AcsThrottle>,
-}
-
-impl AppState {
-    /// Builds the services on a store. Must run inside a tokio runtime (starts the audit writer).
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        Self::with_clock(store, config, Arc::new(SystemClock))
-    }
-
-    /// The same on a given clock (tests move time to drive expiries and re-checks).
-    pub fn with_clock(store: Arc<dyn Store>, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
-        let audit = AuditLog::spawn(store.clone());
-        let tokens = Arc::new(TokenCache::default());
-        let scim = ScimService::new(
-            store.clone(),
-            clock.clone(),
-            audit.clone(),
-            &format!("{}/scim/v2", config.base_url.trim_end_matches('/')),
-            config.limits,
-            tokens.clone(),
-        );
-        let domains = DomainService::new(
-            store.clone(),
-            clock.clone(),
-            audit.clone(),
-            Arc::new(HickoryTxtResolver::new(&config.domains.resolver)),
-            config.domains.clone(),
-        );
-        let sso = SsoService::new(
-            store.clone(),
-            clock.clone(),
-            audit.clone(),
-            &config.base_url,
-            domains.clone(),
-        );
-        let console = ConsoleService::new(
-            store.clone(),
-            clock.clone(),
-            audit.clone(),
-            &config.base_url,
-        );
-        let groups = LocalGroupService::new(store.clone(), clock.clone(), audit.clone());
-        let users = LocalUserService::new(store.clone(), clock.clone(), audit.clone());
-        let admin = AdminService::new(store.clone(), clock, audit, tokens);
-        AppState {
-            store,
-            scim,
-            admin,
-            sso,
-            console,
-            groups,
-            users,
-            domains,
-            config: Arc::new(config),
-            acs_throttle: Arc::new(AcsThrottle::default()),
-        }
-    }
-
-    /// The same state with another ACS rate limiter (the `serve` options, or tests').
-    pub fn with_acs_throttle(mut self, throttle: AcsThrottle) -> Self {
-        self.acs_throttle = Arc::new(throttle);
-        self
-    }
-}
-
-impl AppState {
-    /// The same state with another bound on console password computations (tests use a
-    /// small one to see the excess shed).
-    pub fn with_password_hashing(mut self, hashing: directory::password::PasswordHashing) -> Self {
-        self.console = self.console.with_password_hashing(hashing);
-        self
-    }
-}
-
-/// Opens the store a database URL names: `postgres://…` → PostgreSQL, anything else SQLite.
-pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = store_postgres::PostgresStore::connect(url)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database: {e}"))?;
-        Ok(Arc::new(store))
-    } else {
-        let url = if url.starts_with("sqlite:") {
-            url.to_string()
-        } else {
-            format!("sqlite://{url}")
-        };
-        let store = store_sqlite::SqliteStore::connect(&url)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open SQLite database {url}: {e}"))?;
-        Ok(Arc::new(store))
-    }
-}
 
 pub fn build_router(state: AppState) -> Router {
     Router::new()
-        .nest("/scim/v2", scim_routes::router())
+        .nest("/scim/v2", scim::router())
         .nest("/api/v1", api::router())
-        .merge(sso_routes::router())
+        .merge(saml::router())
         .merge(console::router())
-        .route("/healthz", get(observability::healthz))
-        .route("/readyz", get(observability::readyz))
-        .route("/metrics", get(observability::metrics))
-        .fallback(sso_routes::not_found)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(saml::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(serving::answer_body_timeouts))
         .layer(axum::middleware::from_fn(observability::track))

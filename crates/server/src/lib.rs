@@ -1,21 +1,33 @@
-//! The Portcullis server: configuration, the command line, and the HTTP surfaces.
+//! The Portcullis server: the `portcullis` binary's library — configuration, the command line,
+//! and the HTTP surfaces over the `directory` crate's services.
 //!
-//! Handlers are thin: they extract, call one service method of the `directory` crate, and
-//! render its result or error in their surface's format.
+//! Modules, in the order they depend on one another (a test, `tests/module_graph.rs`, keeps
+//! the graph acyclic):
+//! - [`state`]: `AppState` (the services, built once on a store and a clock) and
+//!   `ServerConfig`; imports no router and no handler.
+//! - [`http`]: what the surfaces share — the request id, one error type per surface with its
+//!   rendering, the extractors (SCIM caller, operator, paths and bodies in the surface's own
+//!   format), the SAML pages, cookies, the serving loop, the ACS throttle, metrics.
+//! - the surfaces, one module per noun inside each: [`scim`] (`/scim/v2`), [`api`] (the
+//!   operator's `/api/v1`), [`saml`] (sign-in pages and the SAML browser session), [`console`]
+//!   (the console admins' HTML console and its session).
+//! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`app`]: the router over every surface; [`cli`]: the command line, which builds the system
+//!   clock (time is a parameter everywhere else).
+//!
+//! Handlers are thin: extractors authenticate and check CSRF, the handler calls one service
+//! method of the `directory` crate and returns `Result<_, SurfaceError>` with `?`; the request
+//! id reaches every error body through the task (see [`http::request_id`]).
 
 pub mod api;
-pub mod api_groups;
-pub mod api_users;
 pub mod app;
-pub mod audit_filter;
 pub mod cli;
 pub mod console;
-pub mod extract;
-pub mod observability;
-pub mod scim_routes;
-pub mod serving;
-pub mod session;
-pub mod sso_routes;
-pub mod throttle;
+pub mod health;
+pub mod http;
+pub mod saml;
+pub mod scim;
+pub mod state;
 
-pub use app::{build_router, open_store, runtime, AppState, ServerConfig, WORKER_STACK_SIZE};
+pub use app::build_router;
+pub use state::{open_store, runtime, AppState, ServerConfig, WORKER_STACK_SIZE};

@@ -1,4 +1,6 @@
 use clap::Parser;
+use directory::SystemClock;
+use std::sync::Arc;
 
 // Every request allocates and frees many small JSON values; mimalloc does that markedly
 // cheaper than the system allocator (measured with perf: malloc/free were ~15% of the server).
@@ -25,7 +27,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(portcullis::cli::run(cli)) {
+    match runtime.block_on(portcullis::cli::run(cli, Arc::new(SystemClock))) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use directory::Clock as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -193,7 +194,7 @@ fn saml_metadata_errors_say_what_is_wrong_and_what_to_do() {
     let env = Env::new();
     env.ok(&["org", "create", "acme"]);
     env.ok(&["saml", "setup", "--org", "acme", "--domain", "acme.com"]);
-    let now = OffsetDateTime::now_utc();
+    let now = directory::SystemClock.now();
     let sp = saml::sp_metadata_xml(&saml::SpMetadataParams {
         entity_id: "https://sp.example/saml",
         acs_url: "https://sp.example/saml/acs",

@@ -3,13 +3,12 @@
 use directory::login_domains::{DnsResolverConfig, DomainConfig};
 use directory::model::Actor;
 use directory::Clock;
-use portcullis::serving::{self, ServeLimits};
-use portcullis::throttle::AcsThrottle;
+use portcullis::http::serving::{self, ServeLimits};
+use portcullis::http::throttle::AcsThrottle;
 use portcullis::{build_router, open_store, AppState, ServerConfig};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use time::OffsetDateTime;
+use std::sync::Arc;
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone)]
@@ -68,31 +67,13 @@ pub struct TestOptions {
     pub adjust: Option<AdjustState>,
     /// Where login-domain TXT lookups go (a [`crate::dns::TestDns`]); default: the system's.
     pub dns: Option<std::net::SocketAddr>,
-    /// The services' clock; default: the system clock.
+    /// The services' clock (a [`ManualClock`] to drive expiries); default: the system clock.
     pub clock: Option<Arc<dyn Clock>>,
     /// Time between two checks of a DNS-verified login domain; default: the server's.
     pub domain_recheck_interval: Option<time::Duration>,
 }
 
-/// A clock the test moves by hand.
-pub struct ManualClock(Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    /// Starts at the current instant (millisecond precision, as the stores keep it).
-    pub fn new() -> Arc<ManualClock> {
-        Arc::new(ManualClock(Mutex::new(directory::SystemClock.now())))
-    }
-    pub fn advance(&self, by: time::Duration) {
-        let mut now = self.0.lock().unwrap();
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
+pub use crate::clock::ManualClock;
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
@@ -156,7 +137,7 @@ impl TestServer {
         let clock = options
             .clock
             .unwrap_or_else(|| Arc::new(directory::SystemClock));
-        let mut state = AppState::with_clock(store, config, clock);
+        let mut state = AppState::new(store, config, clock);
         if let Some(throttle) = options.acs_throttle {
             state = state.with_acs_throttle(throttle);
         }
@@ -378,6 +359,21 @@ macro_rules! on_every_backend {
     (|$server:ident| $body:block) => {
         for backend in $crate::server::backends() {
             let $server = $crate::server::TestServer::start(backend).await;
+            $body
+        }
+    };
+    // The same on a server whose services read `$clock`, a `ManualClock` the scenario moves.
+    (|$server:ident, $clock:ident| $body:block) => {
+        for backend in $crate::server::backends() {
+            let $clock = $crate::ManualClock::new();
+            let $server = $crate::server::TestServer::start_with(
+                backend,
+                $crate::server::TestOptions {
+                    clock: Some($clock.shared()),
+                    ..Default::default()
+                },
+            )
+            .await;
             $body
         }
     };

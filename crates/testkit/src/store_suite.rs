@@ -28,6 +28,7 @@ use directory::query::{
 };
 use directory::store::{FoldedAuditEvent, Store, StoreError};
 use directory::token::DomainList;
+use directory::Clock as _;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -109,7 +110,7 @@ fn at(offset_ms: i64) -> OffsetDateTime {
 }
 
 fn now_ms() -> OffsetDateTime {
-    let n = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let n = directory::SystemClock.now().unix_timestamp_nanos();
     OffsetDateTime::from_unix_timestamp_nanos(n / 1_000_000 * 1_000_000).unwrap()
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+use directory::Clock as _;
 use saml::{validate_response, IdpMetadata, ResponseError, SpKeyPair, ValidationContext};
 use testkit::test_idp::{IdpResponse, ResponseParams, Tamper, TestIdp, NAME_ID_EMAIL};
 use time::{Duration, OffsetDateTime};
@@ -16,7 +17,7 @@ const ACS: &str = "https://portcullis.example.com/saml/cl1enttest/acs";
 const REQUEST_ID: &str = "_8e1f0c2b9d7a4e6f8a0b1c2d3e4f5a6b";
 
 fn metadata(idp: &TestIdp) -> IdpMetadata {
-    IdpMetadata::parse(&idp.metadata_xml(SSO_URL), OffsetDateTime::now_utc())
+    IdpMetadata::parse(&idp.metadata_xml(SSO_URL), directory::SystemClock.now())
         .expect("the test IdP's metadata parses")
 }
 
@@ -224,7 +225,7 @@ fn encrypted_assertion_validates_with_the_sp_key_and_the_oracle_agrees() {
     let md = metadata(&idp);
     let sp = SpKeyPair::generate(
         SP_ENTITY,
-        OffsetDateTime::now_utc() - Duration::hours(1),
+        directory::SystemClock.now() - Duration::hours(1),
         Duration::days(365),
     )
     .expect("SP key");
@@ -319,7 +320,7 @@ fn time_and_audience_checks_apply_to_the_tool_s_responses() {
 #[test]
 fn expired_certificates_can_be_made_for_upload_tests() {
     let idp = TestIdp::new(IDP_ENTITY);
-    let now = OffsetDateTime::now_utc();
+    let now = directory::SystemClock.now();
     let expired = idp.keygen(
         Some(now - Duration::days(400)),
         Some(now - Duration::days(35)),

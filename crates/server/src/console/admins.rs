@@ -4,10 +4,10 @@
 //! granted the role). Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
-    signed_in_form, when_or, CSRF_FIELD,
+    error_page, html_response, internal_page, layout, see_other, when_or, ConsoleAdmin,
+    ConsoleResult, CsrfForm, RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -226,11 +226,12 @@ async fn admins_page(
     html_response(status, layout("Admins", Some(ctx), body))
 }
 
-pub(super) async fn page(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+pub(super) async fn page(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+    req: Request,
+) -> ConsoleResult {
     // Read by hand so that an odd query string is ignored rather than refused.
     let query = req.uri().query().unwrap_or_default().to_string();
     drop(req);
@@ -252,7 +253,7 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         notice,
         ..Extras::default()
     };
-    admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await
+    Ok(admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await)
 }
 
 /// A refusal of the service as a status; failures of the directory itself are `None`.
@@ -274,36 +275,37 @@ fn sentence(detail: &str) -> String {
     }
 }
 
-pub(super) async fn invite(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let email = form.get("email").unwrap_or("");
-    match state
-        .console
-        .invite(&ctx.organization, email, &Actor::ConsoleAdmin(ctx.admin.id))
-        .await
-    {
-        Ok(issued) => {
-            let x = Extras {
-                invited: Some(&issued),
-                ..Extras::default()
-            };
-            admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await
-        }
-        Err(e) if e.kind == ErrorKind::Invalid => {
-            let message = sentence(&e.detail);
-            let x = Extras {
-                invite_error: Some(&message),
-                invite_email: email,
-                ..Extras::default()
-            };
-            admins_page(&state, &ctx, StatusCode::BAD_REQUEST, &x, &rid).await
-        }
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .console
+            .invite(&ctx.organization, email, &Actor::ConsoleAdmin(ctx.admin.id))
+            .await
+        {
+            Ok(issued) => {
+                let x = Extras {
+                    invited: Some(&issued),
+                    ..Extras::default()
+                };
+                admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await
+            }
+            Err(e) if e.kind == ErrorKind::Invalid => {
+                let message = sentence(&e.detail);
+                let x = Extras {
+                    invite_error: Some(&message),
+                    invite_email: email,
+                    ..Extras::default()
+                };
+                admins_page(&state, &ctx, StatusCode::BAD_REQUEST, &x, &rid).await
+            }
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }
 
 /// The admin `id` of the signed-in admin's organization; a 404 page for anything else.
@@ -349,18 +351,15 @@ fn cannot_remove_yourself(rid: &str) -> Response {
 pub(super) async fn remove_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let admin = match own_admin(&state, &ctx, &id, &rid).await {
         Ok(a) => a,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if admin.id == ctx.admin.id {
-        return cannot_remove_yourself(&rid);
+        return Ok(cannot_remove_yourself(&rid));
     }
     let action = format!("/console/admins/{}/remove", admin.id);
     let body = html! {
@@ -384,47 +383,47 @@ pub(super) async fn remove_form(
         }
         p { a href=(PAGE) { "Cancel" } }
     };
-    html_response(StatusCode::OK, layout("Remove admin", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Remove admin", Some(&ctx), body),
+    ))
 }
 
 pub(super) async fn remove_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
     let admin = match own_admin(&state, &ctx, &id, &rid).await {
         Ok(a) => a,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if admin.id == ctx.admin.id {
-        return cannot_remove_yourself(&rid);
+        return Ok(cannot_remove_yourself(&rid));
     }
-    match state
-        .console
-        .remove_admin(&ctx, &admin.id.to_string())
-        .await
-    {
-        Ok(_) => see_other("/console/admins?removed=1", None),
-        Err(e) => match refusal_status(&e) {
-            Some(status) => error_page(status, &sentence(&e.detail), &rid),
-            None => internal_page(&e, &rid),
+    Ok(
+        match state
+            .console
+            .remove_admin(&ctx, &admin.id.to_string())
+            .await
+        {
+            Ok(_) => see_other("/console/admins?removed=1", None),
+            Err(e) => match refusal_status(&e) {
+                Some(status) => error_page(status, &sentence(&e.detail), &rid),
+                None => internal_page(&e, &rid),
+            },
         },
-    }
+    )
 }
 
-pub(super) async fn set_group(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn set_group(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let name = form.get("group").unwrap_or("");
-    match state.console.set_admin_group(&ctx, name).await {
+    Ok(match state.console.set_admin_group(&ctx, name).await {
         Ok(_) => see_other("/console/admins?group=1", None),
         Err(e) => match refusal_status(&e) {
             Some(status) => {
@@ -438,29 +437,27 @@ pub(super) async fn set_group(State(state): State<AppState>, req: Request) -> Re
             }
             None => internal_page(&e, &rid),
         },
-    }
+    })
 }
 
-pub(super) async fn clear_group(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
-    match state.console.clear_admin_group(&ctx).await {
+pub(super) async fn clear_group(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
+    Ok(match state.console.clear_admin_group(&ctx).await {
         Ok(()) => see_other("/console/admins?cleared=1", None),
         Err(e) => internal_page(&e, &rid),
-    }
+    })
 }
 
-pub(super) async fn grant(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn grant(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let name = form.get("user_name").unwrap_or("");
-    match state.console.grant_admin_role(&ctx, name).await {
+    Ok(match state.console.grant_admin_role(&ctx, name).await {
         Ok(_) => see_other("/console/admins?granted=1", None),
         Err(e) => match refusal_status(&e) {
             Some(status) => {
@@ -474,27 +471,23 @@ pub(super) async fn grant(State(state): State<AppState>, req: Request) -> Respon
             }
             None => internal_page(&e, &rid),
         },
-    }
+    })
 }
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
     let id = id.map(|p| p.0).unwrap_or_default();
-    match state.console.revoke_admin_role(&ctx, &id).await {
+    Ok(match state.console.revoke_admin_role(&ctx, &id).await {
         Ok(()) => see_other("/console/admins?revoked=1", None),
         Err(e) => match refusal_status(&e) {
             Some(status) => error_page(status, &sentence(&e.detail), &rid),
             None => internal_page(&e, &rid),
         },
-    }
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! The filter form is a plain GET: it changes nothing, needs no CSRF token, and its URL can be
 //! bookmarked or shared with another admin of the organization.
 
-use super::{current_admin, error_page, html_response, internal_page, layout, see_other, when};
-use crate::app::AppState;
-use crate::audit_filter::{self, AuditFilter, ACTOR_KINDS};
+use super::{
+    error_page, html_response, internal_page, layout, when, ConsoleAdmin, ConsoleResult, RequestId,
+};
+use crate::http::audit_query::{self, AuditFilter, ACTOR_KINDS};
+use crate::state::AppState;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,25 +31,19 @@ const RESOURCE_TYPES: &[(&str, &str)] = &[
 pub(super) async fn page(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-    req: Request,
-) -> Response {
-    let rid = super::request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
-    let filter = match audit_filter::parse(raw.as_deref(), PAGE_SIZE) {
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
+    let filter = match audit_query::parse(raw.as_deref(), PAGE_SIZE) {
         Ok(f) => f,
-        Err(message) => return error_page(StatusCode::BAD_REQUEST, &message, &rid),
+        Err(message) => return Ok(error_page(StatusCode::BAD_REQUEST, &message, &rid)),
     };
     // One more than a page, to learn whether there is a next one in the direction of travel.
     let mut query = filter.query.clone();
     let limit = query.limit;
     query.limit = limit + 1;
     let forward = query.before_seq.is_none() && query.after_seq.is_some();
-    let mut events = match state.admin.audit(&ctx.organization, &query).await {
-        Ok(e) => e,
-        Err(e) => return internal_page(&e, &rid),
-    };
+    let mut events = state.admin.audit(&ctx.organization, &query).await?;
     let more = events.len() > limit as usize;
     if more {
         // Forward pages come back newest first: the extra event is the newest one.
@@ -57,14 +53,10 @@ pub(super) async fn page(
             events.pop();
         }
     }
-    let names = match state
+    let names = state
         .admin
         .audit_actor_names(&ctx.organization, &events)
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => return internal_page(&e, &rid),
-    };
+        .await?;
     let cursor_given = filter.query.before_seq.is_some() || filter.query.after_seq.is_some();
     let (newer, older) = if forward {
         (more, true)
@@ -86,7 +78,10 @@ pub(super) async fn page(
             (pager(&filter, &events, newer && !events.is_empty(), older && !events.is_empty()))
         }
     };
-    html_response(StatusCode::OK, layout("Audit log", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Audit log", Some(&ctx), body),
+    ))
 }
 
 fn filter_form(f: &AuditFilter) -> Markup {

@@ -5,10 +5,10 @@
 //! page with that reason. Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
-    signed_in_form, Form, CSRF_FIELD,
+    error_page, html_response, internal_page, layout, see_other, when, ConsoleAdmin, ConsoleResult,
+    CsrfForm, RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -71,11 +71,12 @@ fn source_words(g: &GroupRecord) -> &'static str {
     }
 }
 
-pub(super) async fn list(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+pub(super) async fn list(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+    req: Request,
+) -> ConsoleResult {
     let search = query_field(&req, "q");
     let cursor = query_field(&req, "cursor");
     let deleted = query_field(&req, "deleted").is_some();
@@ -91,9 +92,9 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
     {
         Ok(p) => p,
         Err(e) if e.kind == ErrorKind::Invalid => {
-            return error_page(StatusCode::BAD_REQUEST, &e.detail, &rid)
+            return Ok(error_page(StatusCode::BAD_REQUEST, &e.detail, &rid))
         }
-        Err(e) => return internal_page(&e, &rid),
+        Err(e) => return Err(e.into()),
     };
     let next = page.next.as_ref().map(|c| {
         let mut q = form_urlencoded::Serializer::new(String::new());
@@ -151,7 +152,10 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
             }
         }
     };
-    html_response(StatusCode::OK, layout("Groups", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Groups", Some(&ctx), body),
+    ))
 }
 
 /// The group `id` of the admin's organization; a 404 page for anything else.
@@ -361,19 +365,17 @@ fn member_table(members: &[directory::model::Member], removable: bool) -> Markup
 pub(super) async fn show(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
     req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+) -> ConsoleResult {
     let g = match own_group(&state, &ctx, &id, &rid).await {
         Ok(g) => g,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     let cursor = query_field(&req, "cursor");
     let done = query_field(&req, "done");
-    group_page(
+    Ok(group_page(
         &state,
         &ctx,
         &g,
@@ -383,19 +385,7 @@ pub(super) async fn show(
         None,
         &rid,
     )
-    .await
-}
-
-/// A form posted to a group: signed in, CSRF checked, the group ours.
-async fn group_form(
-    state: &AppState,
-    id: &Result<Path<String>, PathRejection>,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form, GroupRecord), Response> {
-    let (ctx, form) = signed_in_form(state, req, rid).await?;
-    let g = own_group(state, &ctx, id, rid).await?;
-    Ok((ctx, form, g))
+    .await)
 }
 
 /// Maps the outcome of a change to the page that answers it.
@@ -449,12 +439,12 @@ async fn answer(
 pub(super) async fn rename(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form, g) = match group_form(&state, &id, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
+    let g = match own_group(&state, &ctx, &id, &rid).await {
+        Ok(g) => g,
+        Err(res) => return Ok(res),
     };
     let name = form.get("name").unwrap_or("");
     let result = state
@@ -462,18 +452,18 @@ pub(super) async fn rename(
         .rename(&ctx.organization, &g.id.to_string(), name, &actor(&ctx))
         .await
         .map(|_| "renamed");
-    answer(&state, &ctx, &g, result, &rid).await
+    Ok(answer(&state, &ctx, &g, result, &rid).await)
 }
 
 pub(super) async fn add_members(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form, g) = match group_form(&state, &id, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
+    let g = match own_group(&state, &ctx, &id, &rid).await {
+        Ok(g) => g,
+        Err(res) => return Ok(res),
     };
     let people = split_people(form.get("people").unwrap_or(""));
     let result = state
@@ -481,18 +471,18 @@ pub(super) async fn add_members(
         .add_members(&ctx.organization, &g.id.to_string(), &people, &actor(&ctx))
         .await
         .map(|_| "added");
-    answer(&state, &ctx, &g, result, &rid).await
+    Ok(answer(&state, &ctx, &g, result, &rid).await)
 }
 
 pub(super) async fn remove_members(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form, g) = match group_form(&state, &id, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
+    let g = match own_group(&state, &ctx, &id, &rid).await {
+        Ok(g) => g,
+        Err(res) => return Ok(res),
     };
     // A member's own button removes that member; the other button, every checked one.
     let ids: Vec<String> = match form.get("remove_one").filter(|v| !v.trim().is_empty()) {
@@ -509,7 +499,7 @@ pub(super) async fn remove_members(
         .remove_members(&ctx.organization, &g.id.to_string(), &ids, &actor(&ctx))
         .await
         .map(|_| "removed");
-    answer(&state, &ctx, &g, result, &rid).await
+    Ok(answer(&state, &ctx, &g, result, &rid).await)
 }
 
 fn confirm_page(
@@ -544,20 +534,17 @@ fn confirm_page(
 pub(super) async fn handover_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let g = match own_group(&state, &ctx, &id, &rid).await {
         Ok(g) => g,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if let Some(reason) = GroupSource::of(&g).read_only_reason() {
-        return read_only_page(&ctx, &g, reason);
+        return Ok(read_only_page(&ctx, &g, reason));
     }
-    confirm_page(
+    Ok(confirm_page(
         &ctx,
         &g,
         "Hand over to the IdP",
@@ -573,44 +560,41 @@ pub(super) async fn handover_form(
                 li { "This cannot be undone from the console." }
             }
         },
-    )
+    ))
 }
 
 pub(super) async fn handover_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form, g) = match group_form(&state, &id, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
+    let g = match own_group(&state, &ctx, &id, &rid).await {
+        Ok(g) => g,
+        Err(res) => return Ok(res),
     };
     let result = state
         .groups
         .hand_over(&ctx.organization, &g.id.to_string(), &actor(&ctx))
         .await
         .map(|_| "handed-over");
-    answer(&state, &ctx, &g, result, &rid).await
+    Ok(answer(&state, &ctx, &g, result, &rid).await)
 }
 
 pub(super) async fn delete_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let g = match own_group(&state, &ctx, &id, &rid).await {
         Ok(g) => g,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if let Some(reason) = GroupSource::of(&g).read_only_reason() {
-        return read_only_page(&ctx, &g, reason);
+        return Ok(read_only_page(&ctx, &g, reason));
     }
-    confirm_page(
+    Ok(confirm_page(
         &ctx,
         &g,
         "Delete group",
@@ -623,27 +607,29 @@ pub(super) async fn delete_form(
                 "This cannot be undone."
             }
         },
-    )
+    ))
 }
 
 pub(super) async fn delete_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form, g) = match group_form(&state, &id, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
+    let g = match own_group(&state, &ctx, &id, &rid).await {
+        Ok(g) => g,
+        Err(res) => return Ok(res),
     };
-    match state
-        .groups
-        .delete(&ctx.organization, &g.id.to_string(), &actor(&ctx))
-        .await
-    {
-        Ok(()) => see_other("/console/groups?deleted=1", None),
-        Err(e) => answer(&state, &ctx, &g, Err(e), &rid).await,
-    }
+    Ok(
+        match state
+            .groups
+            .delete(&ctx.organization, &g.id.to_string(), &actor(&ctx))
+            .await
+        {
+            Ok(()) => see_other("/console/groups?deleted=1", None),
+            Err(e) => answer(&state, &ctx, &g, Err(e), &rid).await,
+        },
+    )
 }
 
 fn new_page(
@@ -683,39 +669,40 @@ fn new_page(
     )
 }
 
-pub(super) async fn new_form(State(state): State<AppState>, req: Request) -> Response {
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
-    new_page(&ctx, StatusCode::OK, "", "", None)
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
+    Ok(new_page(&ctx, StatusCode::OK, "", "", None))
 }
 
-pub(super) async fn create(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn create(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let name = form.get("name").unwrap_or("");
     let people_raw = form.get("people").unwrap_or("");
-    match state
-        .groups
-        .create(
-            &ctx.organization,
-            name,
-            &split_people(people_raw),
-            &actor(&ctx),
-        )
-        .await
-    {
-        Ok(g) => see_other_to(&format!("{}?done=created", group_url(&g))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => new_page(
-            &ctx,
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            name,
-            people_raw,
-            Some(&e.detail),
-        ),
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .groups
+            .create(
+                &ctx.organization,
+                name,
+                &split_people(people_raw),
+                &actor(&ctx),
+            )
+            .await
+        {
+            Ok(g) => see_other_to(&format!("{}?done=created", group_url(&g))),
+            Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => new_page(
+                &ctx,
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                name,
+                people_raw,
+                Some(&e.detail),
+            ),
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }

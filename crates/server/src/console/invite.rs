@@ -2,10 +2,10 @@
 
 use super::{
     csrf_cookie, csrf_refused, double_submit_ok, double_submit_token, error_page, html_response,
-    internal_page, layout, read_form, request_id, see_other, session_cookie, with_cookie,
-    CSRF_FIELD,
+    internal_page, layout, read_form, see_other, session_cookie, with_cookie, ConsoleResult,
+    RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -50,51 +50,51 @@ fn invite_form(secret: &str, pending: &PendingInvite, csrf: &str, message: Optio
 pub(super) async fn form(
     State(state): State<AppState>,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    RequestId(rid): RequestId,
     req: Request,
-) -> Response {
-    let rid = request_id(&req);
+) -> ConsoleResult {
     let Ok(Path(secret)) = path else {
-        return error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid);
+        return Ok(error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid));
     };
     let pending = match state.console.pending_invite(&secret).await {
         Ok(Some(p)) => p,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid),
-        Err(e) => return internal_page(&e, &rid),
+        Ok(None) => return Ok(error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid)),
+        Err(e) => return Err(e.into()),
     };
     let headers: &HeaderMap = req.headers();
     let (csrf, set) = double_submit_token(headers);
-    with_cookie(
+    Ok(with_cookie(
         html_response(StatusCode::OK, invite_form(&secret, &pending, &csrf, None)),
         set.map(|v| csrf_cookie(&state, &v)),
-    )
+    ))
 }
 
 pub(super) async fn submit(
     State(state): State<AppState>,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    RequestId(rid): RequestId,
     req: Request,
-) -> Response {
-    let rid = request_id(&req);
+) -> ConsoleResult {
     let (parts, body) = req.into_parts();
     let form = match read_form(body, &rid).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if !double_submit_ok(&parts.headers, &form) {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     }
     let Ok(Path(secret)) = path else {
-        return error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid);
+        return Ok(error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid));
     };
     let pending = match state.console.pending_invite(&secret).await {
         Ok(Some(p)) => p,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid),
-        Err(e) => return internal_page(&e, &rid),
+        Ok(None) => return Ok(error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid)),
+        Err(e) => return Err(e.into()),
     };
     let csrf = form.get(CSRF_FIELD).unwrap_or_default().to_string();
     let (Some(password), Some(confirm)) = (form.required("password"), form.required("confirm"))
     else {
-        return html_response(
+        return Ok(html_response(
             StatusCode::BAD_REQUEST,
             invite_form(
                 &secret,
@@ -102,23 +102,25 @@ pub(super) async fn submit(
                 &csrf,
                 Some("Type the new password twice."),
             ),
-        );
+        ));
     };
-    match state
-        .console
-        .accept_invite(&secret, password, confirm)
-        .await
-    {
-        Ok(Some(signed_in)) => see_other(
-            "/console",
-            Some(session_cookie(&state, &signed_in.cookie_secret)),
-        ),
-        Ok(None) => error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid),
-        Err(e) if e.kind == ErrorKind::Invalid => html_response(
-            StatusCode::BAD_REQUEST,
-            invite_form(&secret, &pending, &csrf, Some(&e.detail)),
-        ),
-        Err(e) if e.kind == ErrorKind::Busy => super::busy_page(&rid),
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .console
+            .accept_invite(&secret, password, confirm)
+            .await
+        {
+            Ok(Some(signed_in)) => see_other(
+                "/console",
+                Some(session_cookie(&state, &signed_in.cookie_secret)),
+            ),
+            Ok(None) => error_page(StatusCode::NOT_FOUND, UNKNOWN, &rid),
+            Err(e) if e.kind == ErrorKind::Invalid => html_response(
+                StatusCode::BAD_REQUEST,
+                invite_form(&secret, &pending, &csrf, Some(&e.detail)),
+            ),
+            Err(e) if e.kind == ErrorKind::Busy => super::busy_page(&rid),
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }

@@ -1,11 +1,11 @@
 //! `GET|POST /console/login`: organization, email and password.
 
 use super::{
-    busy_page, client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token,
-    error_page, html_response, internal_page, layout, read_form, request_id, see_other,
-    session_cookie, with_cookie, Form, CSRF_FIELD,
+    busy_page, client_addr, cookie, csrf_cookie, csrf_refused, double_submit_ok,
+    double_submit_token, error_page, html_response, internal_page, layout, read_form, see_other,
+    session_cookie, with_cookie, ConsoleResult, Form, RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -90,28 +90,31 @@ pub(super) fn page_with_sso_error(
     )
 }
 
-pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> ConsoleResult {
     // Already signed in: straight to the overview.
     if super::current_admin(&state, &headers).await.is_some() {
-        return see_other("/console", None);
+        return Ok(see_other("/console", None));
     }
     let (csrf, set) = double_submit_token(&headers);
-    with_cookie(
+    Ok(with_cookie(
         html_response(StatusCode::OK, login_form(&csrf, &Filled::default(), None)),
         set.map(|v| csrf_cookie(&state, &v)),
-    )
+    ))
 }
 
-pub(super) async fn submit(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    req: Request,
+) -> ConsoleResult {
     let client = client_addr(&req);
     let (parts, body) = req.into_parts();
     let form: Form = match read_form(body, &rid).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if !double_submit_ok(&parts.headers, &form) {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     }
     // The form's token is the cookie's, checked above.
     let csrf = form.get(CSRF_FIELD).unwrap_or_default().to_string();
@@ -124,47 +127,49 @@ pub(super) async fn submit(State(state): State<AppState>, req: Request) -> Respo
         form.required("email"),
         form.required("password"),
     ) else {
-        return html_response(
+        return Ok(html_response(
             StatusCode::BAD_REQUEST,
             login_form(
                 &csrf,
                 &filled,
                 Some("Fill in the organization, your email and your password."),
             ),
-        );
+        ));
     };
-    match state
-        .console
-        .sign_in(org, email, password, client.as_deref())
-        .await
-    {
-        Ok(SignInOutcome::SignedIn(signed_in)) => see_other(
-            "/console",
-            Some(session_cookie(&state, &signed_in.cookie_secret)),
-        ),
-        Ok(SignInOutcome::Refused) => html_response(
-            StatusCode::UNAUTHORIZED,
-            login_form(
-                &csrf,
-                &filled,
-                Some("The organization, email or password is not right."),
+    Ok(
+        match state
+            .console
+            .sign_in(org, email, password, client.as_deref())
+            .await
+        {
+            Ok(SignInOutcome::SignedIn(signed_in)) => see_other(
+                "/console",
+                Some(session_cookie(&state, &signed_in.cookie_secret)),
             ),
-        ),
-        Ok(SignInOutcome::Throttled) => {
-            let mut res = error_page(
+            Ok(SignInOutcome::Refused) => html_response(
+                StatusCode::UNAUTHORIZED,
+                login_form(
+                    &csrf,
+                    &filled,
+                    Some("The organization, email or password is not right."),
+                ),
+            ),
+            Ok(SignInOutcome::Throttled) => {
+                let mut res = error_page(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed sign-ins. Wait 15 minutes and try again, or ask another admin for a new invitation.",
                 &rid,
             );
-            res.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(
-                    directory::console::SIGN_IN_WINDOW.whole_seconds().max(1),
-                ),
-            );
-            res
-        }
-        Ok(SignInOutcome::Busy) => busy_page(&rid),
-        Err(e) => internal_page(&e, &rid),
-    }
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(
+                        directory::console::SIGN_IN_WINDOW.whole_seconds().max(1),
+                    ),
+                );
+                res
+            }
+            Ok(SignInOutcome::Busy) => busy_page(&rid),
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }

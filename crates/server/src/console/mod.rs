@@ -7,6 +7,7 @@
 
 mod admins;
 mod audit;
+mod error;
 mod groups;
 mod invite;
 mod login;
@@ -14,13 +15,22 @@ mod logout;
 mod multipart;
 mod overview;
 mod saml;
+mod session;
 mod sso;
 mod static_files;
 mod tokens;
 mod users;
 
-use crate::app::AppState;
-use crate::observability::RequestId;
+pub(crate) use crate::http::cookies::cookie;
+pub(crate) use crate::http::request_id::RequestId;
+pub(crate) use error::{ConsolePageError, ConsoleResult};
+pub(crate) use session::{
+    clear_session_cookie, csrf_cookie, csrf_refused, current_admin, double_submit_ok,
+    double_submit_token, read_form, session_cookie, session_csrf_ok, ConsoleAdmin, CsrfForm, Form,
+    CONSOLE_SESSION_COOKIE, CSRF_COOKIE, CSRF_FIELD,
+};
+
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,19 +44,8 @@ use subtle::ConstantTimeEq;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub const SESSION_COOKIE: &str = "portcullis_console";
-pub const CSRF_COOKIE: &str = "portcullis_csrf";
-pub const CSRF_FIELD: &str = "csrf";
-
 /// The policy of every console page.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// Console forms are a few short fields; anything bigger is refused unread.
-const FORM_BODY_LIMIT: usize = 16 * 1024;
-/// Longer form values cannot be valid; they are cut before reaching the service.
-const MAX_FIELD_BYTES: usize = 2048;
-/// A CSRF value we handed out is `csrf_` and 43 base64url characters.
-const MAX_CSRF_BYTES: usize = 128;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -133,27 +132,20 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found(req: Request) -> Response {
+async fn not_found(RequestId(rid): RequestId) -> Response {
     error_page(
         StatusCode::NOT_FOUND,
         "There is no console page at this address.",
-        &request_id(&req),
+        &rid,
     )
 }
 
-async fn method_not_allowed(req: Request) -> Response {
+async fn method_not_allowed(RequestId(rid): RequestId) -> Response {
     error_page(
         StatusCode::METHOD_NOT_ALLOWED,
         "This address does not answer that kind of request.",
-        &request_id(&req),
+        &rid,
     )
-}
-
-pub(crate) fn request_id(req: &Request) -> String {
-    req.extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default()
 }
 
 /// The client's address, when the server knows its peers (see `serve`).
@@ -161,123 +153,6 @@ pub(crate) fn client_addr(req: &Request) -> Option<String> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
-}
-
-/// The value of cookie `name`, if the request carries one.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn secure(state: &AppState) -> &'static str {
-    secure_for(&state.config.base_url)
-}
-
-/// Cookies are Secure whenever browsers reach us over https.
-fn secure_for(base_url: &str) -> &'static str {
-    if base_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
-/// `Set-Cookie` for a new console session; Max-Age is the absolute timeout, the idle one is
-/// enforced by the store.
-pub(crate) fn session_cookie(state: &AppState, secret: &str) -> String {
-    format!(
-        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/console; Max-Age={}{}",
-        CONSOLE_ABSOLUTE_TIMEOUT.whole_seconds(),
-        secure(state)
-    )
-}
-
-pub(crate) fn clear_session_cookie(state: &AppState) -> String {
-    format!(
-        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0{}",
-        secure(state)
-    )
-}
-
-/// A token we could have issued: bounded, and only characters safe in a cookie and a form.
-fn plausible_token(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= MAX_CSRF_BYTES
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The double-submit token of a signed-out form: the browser's existing one (so several tabs
-/// work), or a fresh one to set.
-pub(crate) fn double_submit_token(headers: &HeaderMap) -> (String, Option<String>) {
-    match cookie(headers, CSRF_COOKIE).filter(|v| plausible_token(v)) {
-        Some(v) => (v, None),
-        None => {
-            let v = directory::console::random_token();
-            (v.clone(), Some(v))
-        }
-    }
-}
-
-pub(crate) fn csrf_cookie(state: &AppState, value: &str) -> String {
-    format!(
-        "{CSRF_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/console{}",
-        secure(state)
-    )
-}
-
-fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// A double-submitted form: the field must equal the cookie.
-pub(crate) fn double_submit_ok(headers: &HeaderMap, form: &Form) -> bool {
-    match (cookie(headers, CSRF_COOKIE), form.get(CSRF_FIELD)) {
-        (Some(c), Some(f)) => plausible_token(&c) && same_token(&c, f),
-        _ => false,
-    }
-}
-
-/// A signed-in form: the field must equal the session's token.
-pub(crate) fn session_csrf_ok(ctx: &ConsoleContext, form: &Form) -> bool {
-    form.get(CSRF_FIELD)
-        .is_some_and(|f| same_token(&ctx.session.csrf_token, f))
-}
-
-pub(crate) fn csrf_refused(rid: &str) -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "This form has expired or did not come from this console. Go back, reload the page and try again.",
-        rid,
-    )
-}
-
-/// Reads a signed-in form: CSRF is checked before anything else in it is read, then who is
-/// signed in (signed out goes to the sign-in page), then that the token is the session's.
-pub(crate) async fn signed_in_form(
-    state: &AppState,
-    req: Request,
-    rid: &str,
-) -> Result<(ConsoleContext, Form), Response> {
-    let (parts, body) = req.into_parts();
-    let form = read_form(body, rid).await?;
-    if form.get(CSRF_FIELD).is_none_or(str::is_empty) {
-        return Err(csrf_refused(rid));
-    }
-    let Some(ctx) = current_admin(state, &parts.headers).await else {
-        return Err(see_other("/console/login", None));
-    };
-    if !session_csrf_ok(&ctx, &form) {
-        return Err(csrf_refused(rid));
-    }
-    Ok((ctx, form))
 }
 
 /// An instant as every console page shows it (RFC 3339, UTC).
@@ -297,51 +172,6 @@ pub(crate) fn split_domains(raw: &str) -> Vec<String> {
         .filter(|d| !d.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A URL-encoded form body, decoded leniently: bytes that are not UTF-8 become U+FFFD, so odd
-/// input is a wrong value, never a failure.
-pub(crate) struct Form(Vec<(String, String)>);
-
-impl Form {
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A field that must be there and not blank.
-    pub(crate) fn required(&self, name: &str) -> Option<&str> {
-        self.get(name).filter(|v| !v.trim().is_empty())
-    }
-}
-
-/// Reads a form body, or answers the page that explains why not.
-pub(crate) async fn read_form(body: Body, rid: &str) -> Result<Form, Response> {
-    let bytes = axum::body::to_bytes(body, FORM_BODY_LIMIT)
-        .await
-        .map_err(|_| {
-            error_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The form sent more than this page accepts.",
-                rid,
-            )
-        })?;
-    let fields = form_urlencoded::parse(&bytes)
-        .map(|(k, v)| {
-            let mut v = v.into_owned();
-            if v.len() > MAX_FIELD_BYTES {
-                let mut end = MAX_FIELD_BYTES;
-                while !v.is_char_boundary(end) {
-                    end -= 1;
-                }
-                v.truncate(end);
-            }
-            (k.into_owned(), v)
-        })
-        .collect();
-    Ok(Form(fields))
 }
 
 /// The console's sections, in the order the setup guide meets them.
@@ -469,14 +299,10 @@ pub(crate) fn busy_page(rid: &str) -> Response {
     res
 }
 
-/// The page for a failure of the directory itself (logged; the person sees a reference).
-pub(crate) fn internal_page(e: &directory::Error, rid: &str) -> Response {
-    tracing::error!(request_id = %rid, detail = %e.detail, "console request failed");
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The console could not complete this request. Try again in a moment.",
-        rid,
-    )
+/// The page for an error of the directory a handler does not answer itself: see
+/// [`ConsolePageError`] for how each kind is shown.
+pub(crate) fn internal_page(e: &directory::Error, _rid: &str) -> Response {
+    ConsolePageError::from(e.clone()).into_response()
 }
 
 /// A 303 to a path of ours.
@@ -487,46 +313,4 @@ pub(crate) fn see_other(location: &'static str, set_cookie: Option<String>) -> R
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     with_cookie(res, set_cookie)
-}
-
-/// The signed-in admin, if any. A failing lookup counts as signed out (and is logged): a
-/// page never turns into a 500 for it.
-pub(crate) async fn current_admin(state: &AppState, headers: &HeaderMap) -> Option<ConsoleContext> {
-    let secret = cookie(headers, SESSION_COOKIE)?;
-    match state.console.session(&secret).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(detail = %e.detail, "console session lookup failed");
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secure_only_over_https() {
-        assert_eq!(secure_for("https://id.example.com"), "; Secure");
-        assert_eq!(secure_for("http://127.0.0.1:8080"), "");
-    }
-
-    #[test]
-    fn tokens_that_may_reach_a_cookie_or_form() {
-        assert!(plausible_token(&directory::console::random_token()));
-        for bad in [
-            "",
-            "a b",
-            "a;b",
-            "a\"b",
-            "<x>",
-            &"a".repeat(MAX_CSRF_BYTES + 1),
-        ] {
-            assert!(!plausible_token(bad), "{bad:?}");
-        }
-        assert!(same_token("csrf_x", "csrf_x"));
-        assert!(!same_token("csrf_x", "csrf_y"));
-        assert!(!same_token("csrf_x", "csrf_xx"));
-    }
 }

@@ -8,8 +8,8 @@
 
 use super::saml::{copy_value, APPLICATION_USERNAME, NAME_ID_FORMAT};
 use super::when;
-use super::{current_admin, html_response, internal_page, layout, request_id, see_other};
-use crate::app::AppState;
+use super::{html_response, internal_page, layout, ConsoleAdmin, ConsoleResult, RequestId};
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -34,11 +34,11 @@ fn step(id: &str, done: bool, title: &str, body: Markup) -> Markup {
     }
 }
 
-pub(super) async fn page(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+pub(super) async fn page(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let status = match setup_status(
         state.store.as_ref(),
         &ctx.organization,
@@ -50,7 +50,7 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
     .await
     {
         Ok(s) => s,
-        Err(e) => return internal_page(&e, &rid),
+        Err(e) => return Err(e.into()),
     };
     let conn = status.connection.as_ref();
     let urls = conn.map(|c| state.sso.urls(&c.client_id));
@@ -149,5 +149,8 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         (scim)
         script src="/console/static/console.js" {}
     };
-    html_response(StatusCode::OK, layout("Overview", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Overview", Some(&ctx), body),
+    ))
 }

@@ -7,10 +7,11 @@
 
 use super::multipart::{self, Multipart};
 use super::{
-    csrf_refused, current_admin, error_page, html_response, internal_page, layout, request_id,
-    session_csrf_ok, signed_in_form, split_domains, when, Form, CSRF_FIELD,
+    cookie, csrf_refused, current_admin, error_page, html_response, internal_page, layout,
+    session_csrf_ok, split_domains, when, ConsoleAdmin, ConsoleResult, CsrfForm, Form, RequestId,
+    CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -384,7 +385,7 @@ async fn render(
         Ok(c) => c,
         Err(e) => return internal_page(&e, rid),
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let body = html! {
         (client_id_card(state, ctx, status.connection.as_ref(), m))
         @if let Some(conn) = &status.connection {
@@ -398,11 +399,12 @@ async fn render(
     html_response(status_code, layout("SAML sign-in", Some(ctx), body))
 }
 
-pub(super) async fn page(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return super::see_other("/console/login", None);
-    };
+pub(super) async fn page(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+    req: Request,
+) -> ConsoleResult {
     // Read by hand so that an odd query string is ignored rather than refused.
     let flags: Vec<&str> = req.uri().query().unwrap_or("").split('&').collect();
     let m = Messages {
@@ -417,37 +419,38 @@ pub(super) async fn page(State(state): State<AppState>, req: Request) -> Respons
         }),
         ..Messages::default()
     };
-    render(&state, &ctx, StatusCode::OK, &m, &rid).await
+    Ok(render(&state, &ctx, StatusCode::OK, &m, &rid).await)
 }
 
-pub(super) async fn setup(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn setup(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let raw = form.get("domains").unwrap_or("");
-    match state
-        .sso
-        .setup(&ctx.organization, &split_domains(raw), &actor(&ctx))
-        .await
-    {
-        Ok(_) => super::see_other(PAGE, None),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
-            let status = if e.kind == ErrorKind::Invalid {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::CONFLICT
-            };
-            let m = Messages {
-                setup_error: Some(sentence(&e.detail)),
-                setup_domains: Some(raw),
-                ..Messages::default()
-            };
-            render(&state, &ctx, status, &m, &rid).await
-        }
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .sso
+            .setup(&ctx.organization, &split_domains(raw), &actor(&ctx))
+            .await
+        {
+            Ok(_) => super::see_other(PAGE, None),
+            Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+                let status = if e.kind == ErrorKind::Invalid {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::CONFLICT
+                };
+                let m = Messages {
+                    setup_error: Some(sentence(&e.detail)),
+                    setup_domains: Some(raw),
+                    ..Messages::default()
+                };
+                render(&state, &ctx, status, &m, &rid).await
+            }
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }
 
 /// A service message as a sentence on a page.
@@ -463,57 +466,57 @@ fn sentence(detail: &str) -> String {
     s
 }
 
-pub(super) async fn settings(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn settings(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let jit = form.get("jit").is_some_and(|v| v == "on");
     let idp_initiated = form.get("idp_initiated").is_some_and(|v| v == "on");
     let raw = form.get("domains");
     let domains = raw.map(split_domains);
-    match state
-        .sso
-        .update_settings(
-            &ctx.organization,
-            Some(jit),
-            Some(idp_initiated),
-            domains.as_deref(),
-            &actor(&ctx),
-        )
-        .await
-    {
-        Ok(_) => super::see_other("/console/saml?settings=saved", None),
-        Err(e) if e.kind == ErrorKind::NotFound => error_page(
-            StatusCode::CONFLICT,
-            "Generate a Client ID first: there is no SAML connection to change yet.",
-            &rid,
-        ),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
-            let status = if e.kind == ErrorKind::Invalid {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::CONFLICT
-            };
-            let m = Messages {
-                settings_error: Some(sentence(&e.detail)),
-                settings_filled: Some((jit, idp_initiated, raw.unwrap_or(""))),
-                ..Messages::default()
-            };
-            render(&state, &ctx, status, &m, &rid).await
-        }
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .sso
+            .update_settings(
+                &ctx.organization,
+                Some(jit),
+                Some(idp_initiated),
+                domains.as_deref(),
+                &actor(&ctx),
+            )
+            .await
+        {
+            Ok(_) => super::see_other("/console/saml?settings=saved", None),
+            Err(e) if e.kind == ErrorKind::NotFound => error_page(
+                StatusCode::CONFLICT,
+                "Generate a Client ID first: there is no SAML connection to change yet.",
+                &rid,
+            ),
+            Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+                let status = if e.kind == ErrorKind::Invalid {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::CONFLICT
+                };
+                let m = Messages {
+                    settings_error: Some(sentence(&e.detail)),
+                    settings_filled: Some((jit, idp_initiated, raw.unwrap_or(""))),
+                    ..Messages::default()
+                };
+                render(&state, &ctx, status, &m, &rid).await
+            }
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }
 
 /// "Check now": one DNS lookup of the domain's TXT record (bounded per organization).
-pub(super) async fn check_domain(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn check_domain(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let domain = form.get("domain").unwrap_or("").to_string();
     let outcome = state
         .domains
@@ -522,8 +525,7 @@ pub(super) async fn check_domain(State(state): State<AppState>, req: Request) ->
     let shown: String = domain.chars().take(80).collect();
     let (status, ok, message, retry_after) = match outcome {
         Ok(CheckOutcome::Verified { .. }) => {
-            return super::see_other("/console/saml?domain=verified#login-domains-card", None)
-        }
+            return Ok(super::see_other("/console/saml?domain=verified#login-domains-card", None))}
         Ok(CheckOutcome::AlreadyVerified) => (
             StatusCode::OK,
             true,
@@ -562,7 +564,7 @@ pub(super) async fn check_domain(State(state): State<AppState>, req: Request) ->
             };
             (status, false, sentence(&e.detail), None)
         }
-        Err(e) => return internal_page(&e, &rid),
+        Err(e) => return Err(e.into()),
     };
     let m = Messages {
         domain_check: Some((shown, ok, message)),
@@ -574,11 +576,14 @@ pub(super) async fn check_domain(State(state): State<AppState>, req: Request) ->
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
     }
-    res
+    Ok(res)
 }
 
-pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    req: Request,
+) -> ConsoleResult {
     let (parts, body) = req.into_parts();
     let too_large = || {
         error_page(
@@ -593,10 +598,10 @@ pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Respo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > UPLOAD_BODY_LIMIT) {
-        return too_large();
+        return Ok(too_large());
     }
     let Ok(bytes) = axum::body::to_bytes(body, UPLOAD_BODY_LIMIT).await else {
-        return too_large();
+        return Ok(too_large());
     };
     let form: Option<Multipart> = parts
         .headers
@@ -606,17 +611,17 @@ pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Respo
         .and_then(|b| multipart::parse(&bytes, &b));
     // Without a readable form there is no CSRF field: refused like any other form without one.
     let Some(form) = form else {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     };
     let csrf = form.text(CSRF_FIELD).unwrap_or_default();
     if csrf.is_empty() {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     }
     let Some(ctx) = current_admin(&state, &parts.headers).await else {
-        return super::see_other("/console/login", None);
+        return Ok(super::see_other("/console/login", None));
     };
     if !session_csrf_ok(&ctx, &Form(vec![(CSRF_FIELD.to_string(), csrf)])) {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     }
     let refuse = |status: StatusCode, message: String| {
         let m = Messages {
@@ -632,13 +637,13 @@ pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Respo
     let Some(file) =
         file.filter(|f| !f.data.is_empty() || f.filename.as_deref().is_some_and(|n| !n.is_empty()))
     else {
-        return refuse(
+        return Ok(refuse(
             StatusCode::BAD_REQUEST,
             "Choose the metadata file to upload (or drop it on the box).".into(),
         )
-        .await;
+        .await);
     };
-    let (text, _) = match check_idp_metadata(&file.data, OffsetDateTime::now_utc()) {
+    let (text, _) = match check_idp_metadata(&file.data, state.clock.now()) {
         Ok(v) => v,
         Err(p) => {
             let status = if p.kind == MetadataProblemKind::TooLarge {
@@ -646,32 +651,34 @@ pub(super) async fn upload(State(state): State<AppState>, req: Request) -> Respo
             } else {
                 StatusCode::BAD_REQUEST
             };
-            return refuse(status, p.message).await;
+            return Ok(refuse(status, p.message).await);
         }
     };
-    match state
-        .sso
-        .upload_metadata(&ctx.organization, &text, &actor(&ctx))
-        .await
-    {
-        Ok(_) => super::see_other("/console/saml?metadata=ok", None),
-        Err(e) if e.kind == ErrorKind::Invalid => {
-            refuse(StatusCode::BAD_REQUEST, sentence(&e.detail)).await
-        }
-        Err(e) if e.kind == ErrorKind::Conflict => {
-            refuse(StatusCode::CONFLICT, sentence(&e.detail)).await
-        }
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state
+            .sso
+            .upload_metadata(&ctx.organization, &text, &actor(&ctx))
+            .await
+        {
+            Ok(_) => super::see_other("/console/saml?metadata=ok", None),
+            Err(e) if e.kind == ErrorKind::Invalid => {
+                refuse(StatusCode::BAD_REQUEST, sentence(&e.detail)).await
+            }
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                refuse(StatusCode::CONFLICT, sentence(&e.detail)).await
+            }
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }
 
 /// Where the test sign-in returns. The console's own cookie is SameSite=Strict and does not
 /// come along on a redirect that began with the IdP's cross-site POST, so the page stands on
 /// the SAML session the ACS has just set (SameSite=Lax, Path=/) and shows the console frame
 /// only when the console session happens to be there too.
-pub(super) async fn test_result(State(state): State<AppState>, req: Request) -> Response {
+pub(super) async fn test_result(State(state): State<AppState>, req: Request) -> ConsoleResult {
     let ctx = current_admin(&state, req.headers()).await;
-    let me = crate::session::current_user(&state, req.headers()).await;
+    let me = crate::saml::browser_session::current_user(&state, req.headers()).await;
     let (status, body) = match me {
         Some(me) => {
             if let Some(c) = &ctx {
@@ -682,10 +689,10 @@ pub(super) async fn test_result(State(state): State<AppState>, req: Request) -> 
                             (me.organization.name) "), not " (c.organization.name) ". Sign out of it and test again."
                         }
                     };
-                    return html_response(
+                    return Ok(html_response(
                         StatusCode::CONFLICT,
                         layout("Test sign-in", ctx.as_ref(), body),
-                    );
+                    ));
                 }
             }
             let idp = match state.store.saml_connection(me.organization.id).await {
@@ -721,5 +728,5 @@ pub(super) async fn test_result(State(state): State<AppState>, req: Request) -> 
     let mut res = html_response(status, layout("Test sign-in", ctx.as_ref(), body));
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.into_response()
+    Ok(res.into_response())
 }

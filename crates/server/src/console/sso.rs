@@ -6,10 +6,10 @@
 //! when the person holds the admin role, and explains the refusal when not.
 
 use super::{
-    csrf_refused, double_submit_ok, error_page, html_response, internal_page, read_form,
-    request_id, session_cookie, with_cookie, CSRF_FIELD,
+    cookie, csrf_refused, double_submit_ok, error_page, html_response, internal_page, read_form,
+    session_cookie, when, with_cookie, ConsoleResult, RequestId, CSP, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,19 +20,22 @@ use maud::{html, DOCTYPE};
 /// Where the ACS sends an admin back to.
 pub const RETURN_PATH: &str = "/console/sso";
 
-pub(super) async fn start(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
+pub(super) async fn start(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    req: Request,
+) -> ConsoleResult {
     let (parts, body) = req.into_parts();
     let form = match read_form(body, &rid).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if !double_submit_ok(&parts.headers, &form) {
-        return csrf_refused(&rid);
+        return Ok(csrf_refused(&rid));
     }
     let csrf = form.get(CSRF_FIELD).unwrap_or_default().to_string();
     let email = form.get("email").unwrap_or_default();
-    match state.sso.login_url_for_email(email).await {
+    Ok(match state.sso.login_url_for_email(email).await {
         Ok(url) => leave_for(&format!("{url}?return_to={}", urlencode(RETURN_PATH))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::NotFound) => {
             let status = if e.kind == ErrorKind::Invalid {
@@ -43,7 +46,7 @@ pub(super) async fn start(State(state): State<AppState>, req: Request) -> Respon
             super::login::page_with_sso_error(status, &csrf, email, &e.detail)
         }
         Err(e) => internal_page(&e, &rid),
-    }
+    })
 }
 
 /// A page that moves on to the organization's sign-in, rather than a redirect: the console's
@@ -78,25 +81,30 @@ fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub(super) async fn finish(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(me) = crate::session::current_user(&state, req.headers()).await else {
-        return error_page(
+pub(super) async fn finish(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    req: Request,
+) -> ConsoleResult {
+    let Some(me) = crate::saml::browser_session::current_user(&state, req.headers()).await else {
+        return Ok(error_page(
             StatusCode::UNAUTHORIZED,
             "Your sign-in through your organization's SSO did not reach the console, or it expired. Start again from the console's sign-in page.",
             &rid,
-        );
+        ));
     };
-    match state.console.sso_sign_in(&me.organization, &me.user).await {
-        Ok(SsoConsoleOutcome::SignedIn(signed_in)) => with_cookie(
-            continue_page(),
-            Some(session_cookie(&state, &signed_in.cookie_secret)),
-        ),
-        Ok(SsoConsoleOutcome::NotAdmin(message)) => {
-            error_page(StatusCode::FORBIDDEN, &message, &rid)
-        }
-        Err(e) => internal_page(&e, &rid),
-    }
+    Ok(
+        match state.console.sso_sign_in(&me.organization, &me.user).await {
+            Ok(SsoConsoleOutcome::SignedIn(signed_in)) => with_cookie(
+                continue_page(),
+                Some(session_cookie(&state, &signed_in.cookie_secret)),
+            ),
+            Ok(SsoConsoleOutcome::NotAdmin(message)) => {
+                error_page(StatusCode::FORBIDDEN, &message, &rid)
+            }
+            Err(e) => internal_page(&e, &rid),
+        },
+    )
 }
 
 /// The answer that sets the console cookie.

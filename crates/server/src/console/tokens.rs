@@ -3,10 +3,10 @@
 //! admin's organization is ever read or changed; another organization's token is a 404.
 
 use super::{
-    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
-    signed_in_form, split_domains, when_or, CSRF_FIELD,
+    error_page, html_response, internal_page, layout, see_other, split_domains, when_or,
+    ConsoleAdmin, ConsoleResult, CsrfForm, RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -138,18 +138,19 @@ async fn list_page(
     html_response(status, layout("SCIM tokens", Some(ctx), body))
 }
 
-pub(super) async fn list(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+pub(super) async fn list(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+    req: Request,
+) -> ConsoleResult {
     // Read by hand so that an odd query string is ignored rather than refused.
     let notice = req
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "revoked=1"))
         .then_some("The token is revoked. Requests that use it are now refused.");
-    list_page(
+    Ok(list_page(
         &state,
         &ctx,
         StatusCode::OK,
@@ -158,15 +159,14 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
         None,
         &rid,
     )
-    .await
+    .await)
 }
 
-pub(super) async fn create(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn create(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let filled = Filled {
         name: form.get("name").unwrap_or(""),
         domains: form.get("domains").unwrap_or(""),
@@ -184,10 +184,10 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> Respo
     };
     let name = filled.name.trim();
     if name.is_empty() {
-        return refuse("Give the token a name, such as okta-prod.".into()).await;
+        return Ok(refuse("Give the token a name, such as okta-prod.".into()).await);
     }
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return refuse("The name must be at most 100 characters, on one line.".into()).await;
+        return Ok(refuse("The name must be at most 100 characters, on one line.".into()).await);
     }
     let domains = split_domains(filled.domains);
     let issued = match state
@@ -196,8 +196,8 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> Respo
         .await
     {
         Ok(i) => i,
-        Err(e) if e.kind == ErrorKind::Invalid => return refuse(e.detail).await,
-        Err(e) => return internal_page(&e, &rid),
+        Err(e) if e.kind == ErrorKind::Invalid => return Ok(refuse(e.detail).await),
+        Err(e) => return Err(e.into()),
     };
     let base = scim_base(&state);
     let body = html! {
@@ -227,7 +227,10 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> Respo
         p { a href=(LIST) { "Back to the tokens" } }
         script src="/console/static/console.js" {}
     };
-    html_response(StatusCode::OK, layout("Token generated", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Token generated", Some(&ctx), body),
+    ))
 }
 
 /// The token `id` of the admin's organization; a 404 page for anything else.
@@ -296,57 +299,55 @@ fn domains_page(
 pub(super) async fn domains_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let token = match own_token(&state, &ctx, &id, &rid).await {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     let current = token.domains.to_string();
-    html_response(StatusCode::OK, domains_page(&ctx, &token, &current, None))
+    Ok(html_response(
+        StatusCode::OK,
+        domains_page(&ctx, &token, &current, None),
+    ))
 }
 
 pub(super) async fn domains_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let token = match own_token(&state, &ctx, &id, &rid).await {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     let raw = form.get("domains").unwrap_or("");
     let refused = |status: StatusCode, message: &str| {
         html_response(status, domains_page(&ctx, &token, raw, Some(message)))
     };
     if token.revoked_at.is_some() {
-        return refused(
+        return Ok(refused(
             StatusCode::CONFLICT,
             "This token is revoked; its domains can no longer change.",
-        );
+        ));
     }
-    match state
-        .admin
-        .set_token_domains(
-            &ctx.organization,
-            &token.id.to_string(),
-            &split_domains(raw),
-            &actor(&ctx),
-        )
-        .await
-    {
-        Ok(_) => see_other(LIST, None),
-        Err(e) => error_answer(&e, &rid, |status| refused(status, &e.detail)),
-    }
+    Ok(
+        match state
+            .admin
+            .set_token_domains(
+                &ctx.organization,
+                &token.id.to_string(),
+                &split_domains(raw),
+                &actor(&ctx),
+            )
+            .await
+        {
+            Ok(_) => see_other(LIST, None),
+            Err(e) => error_answer(&e, &rid, |status| refused(status, &e.detail)),
+        },
+    )
 }
 
 /// Maps a service refusal to a page; failures of the directory itself become the
@@ -391,47 +392,50 @@ fn revoke_page(ctx: &ConsoleContext, token: &ScimTokenRecord) -> Markup {
 pub(super) async fn revoke_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
     let token = match own_token(&state, &ctx, &id, &rid).await {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if token.revoked_at.is_some() {
-        return error_page(StatusCode::CONFLICT, "This token is already revoked.", &rid);
+        return Ok(error_page(
+            StatusCode::CONFLICT,
+            "This token is already revoked.",
+            &rid,
+        ));
     }
-    html_response(StatusCode::OK, revoke_page(&ctx, &token))
+    Ok(html_response(StatusCode::OK, revoke_page(&ctx, &token)))
 }
 
 pub(super) async fn revoke_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _form): CsrfForm,
+) -> ConsoleResult {
     let token = match own_token(&state, &ctx, &id, &rid).await {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     if token.revoked_at.is_some() {
-        return error_page(StatusCode::CONFLICT, "This token is already revoked.", &rid);
+        return Ok(error_page(
+            StatusCode::CONFLICT,
+            "This token is already revoked.",
+            &rid,
+        ));
     }
-    match state
-        .admin
-        .revoke_token(&ctx.organization, &token.id.to_string(), &actor(&ctx))
-        .await
-    {
-        Ok(()) => see_other("/console/tokens?revoked=1", None),
-        Err(e) => error_answer(&e, &rid, |status| error_page(status, &e.detail, &rid)),
-    }
+    Ok(
+        match state
+            .admin
+            .revoke_token(&ctx.organization, &token.id.to_string(), &actor(&ctx))
+            .await
+        {
+            Ok(()) => see_other("/console/tokens?revoked=1", None),
+            Err(e) => error_answer(&e, &rid, |status| error_page(status, &e.detail, &rid)),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //! reason. Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    current_admin, error_page, html_response, internal_page, layout, request_id, see_other,
-    signed_in_form, when, CSRF_FIELD,
+    error_page, html_response, internal_page, layout, when, ConsoleAdmin, ConsoleResult, CsrfForm,
+    RequestId, CSRF_FIELD,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -117,11 +117,12 @@ fn list_href(p: &ListParams, cursor: (&str, i64)) -> String {
     format!("{LIST}?{}", s.finish())
 }
 
-pub(super) async fn list(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+pub(super) async fn list(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+    req: Request,
+) -> ConsoleResult {
     let pairs = query_pairs(&req);
     let params = ListParams {
         q: param(&pairs, "q"),
@@ -133,7 +134,7 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
     };
     let page = match state.users.list(ctx.organization.id, &params).await {
         Ok(p) => p,
-        Err(e) => return refusal(&e, &rid),
+        Err(e) => return Ok(refusal(&e, &rid)),
     };
     let q = params.q.clone().unwrap_or_default();
     let status = params.status.clone().unwrap_or_default();
@@ -239,7 +240,10 @@ pub(super) async fn list(State(state): State<AppState>, req: Request) -> Respons
             }
         }
     };
-    html_response(StatusCode::OK, layout("Users", Some(&ctx), body))
+    Ok(html_response(
+        StatusCode::OK,
+        layout("Users", Some(&ctx), body),
+    ))
 }
 
 fn path_id(id: &Result<Path<String>, PathRejection>) -> String {
@@ -283,42 +287,46 @@ fn new_page(ctx: &ConsoleContext, f: &NewFilled, message: Option<&str>) -> Marku
     )
 }
 
-pub(super) async fn new_form(State(state): State<AppState>, req: Request) -> Response {
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
-    html_response(StatusCode::OK, new_page(&ctx, &NewFilled::default(), None))
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
+    Ok(html_response(
+        StatusCode::OK,
+        new_page(&ctx, &NewFilled::default(), None),
+    ))
 }
 
-pub(super) async fn new_submit(State(state): State<AppState>, req: Request) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+pub(super) async fn new_submit(
+    State(state): State<AppState>,
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let filled = NewFilled {
         user_name: form.get("userName").unwrap_or(""),
         display_name: form.get("displayName").unwrap_or(""),
         email: form.get("email").unwrap_or(""),
     };
-    match state
-        .users
-        .create(
-            ctx.organization.id,
-            filled.user_name,
-            Some(filled.display_name),
-            Some(filled.email),
-            &actor(&ctx),
-        )
-        .await
-    {
-        Ok(user) => redirect(format!("{}?created=1", user_href(user.id))),
-        Err(e) if e.kind == ErrorKind::Internal => internal_page(&e, &rid),
-        Err(e) => html_response(
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            new_page(&ctx, &filled, Some(&e.detail)),
-        ),
-    }
+    Ok(
+        match state
+            .users
+            .create(
+                ctx.organization.id,
+                filled.user_name,
+                Some(filled.display_name),
+                Some(filled.email),
+                &actor(&ctx),
+            )
+            .await
+        {
+            Ok(user) => redirect(format!("{}?created=1", user_href(user.id))),
+            Err(e) if e.kind == ErrorKind::Internal => internal_page(&e, &rid),
+            Err(e) => html_response(
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                new_page(&ctx, &filled, Some(&e.detail)),
+            ),
+        },
+    )
 }
 
 fn edit_form(ctx: &ConsoleContext, u: &UserRecord, message: Option<&str>) -> Markup {
@@ -506,12 +514,10 @@ async fn user_page(
 pub(super) async fn show(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
     req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
+) -> ConsoleResult {
     let pairs = query_pairs(&req);
     // An odd cursor is ignored: the newest history is shown.
     let history_before = param(&pairs, "history_before").and_then(|v| v.parse::<i64>().ok());
@@ -529,7 +535,7 @@ pub(super) async fn show(
     } else {
         None
     };
-    user_page(
+    Ok(user_page(
         &state,
         &ctx,
         &path_id(&id),
@@ -541,20 +547,16 @@ pub(super) async fn show(
         },
         &rid,
     )
-    .await
+    .await)
 }
 
 /// The edit form's POST: a local user's display name, name parts and emails.
 pub(super) async fn update(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let id = path_id(&id);
     let edit = UserEdit {
         display_name: form.get("displayName").map(str::to_string),
@@ -565,29 +567,31 @@ pub(super) async fn update(
             .map(|v| v.lines().map(str::to_string).collect()),
         active: None,
     };
-    match state
-        .users
-        .update(ctx.organization.id, &id, &edit, &actor(&ctx))
-        .await
-    {
-        Ok(u) => redirect(format!("{}?saved=1", user_href(u.id))),
-        Err(e) if e.kind == ErrorKind::Invalid => {
-            user_page(
-                &state,
-                &ctx,
-                &id,
-                None,
-                Shown {
-                    status: StatusCode::BAD_REQUEST,
-                    notice: None,
-                    message: Some(&e.detail),
-                },
-                &rid,
-            )
+    Ok(
+        match state
+            .users
+            .update(ctx.organization.id, &id, &edit, &actor(&ctx))
             .await
-        }
-        Err(e) => refusal(&e, &rid),
-    }
+        {
+            Ok(u) => redirect(format!("{}?saved=1", user_href(u.id))),
+            Err(e) if e.kind == ErrorKind::Invalid => {
+                user_page(
+                    &state,
+                    &ctx,
+                    &id,
+                    None,
+                    Shown {
+                        status: StatusCode::BAD_REQUEST,
+                        notice: None,
+                        message: Some(&e.detail),
+                    },
+                    &rid,
+                )
+                .await
+            }
+            Err(e) => refusal(&e, &rid),
+        },
+    )
 }
 
 fn confirm_page(ctx: &ConsoleContext, u: &UserRecord, deactivate: bool) -> Markup {
@@ -620,13 +624,10 @@ fn confirm_page(ctx: &ConsoleContext, u: &UserRecord, deactivate: bool) -> Marku
 async fn confirm(
     state: AppState,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
+    rid: String,
+    ctx: ConsoleContext,
     deactivate: bool,
 ) -> Response {
-    let rid = request_id(&req);
-    let Some(ctx) = current_admin(&state, req.headers()).await else {
-        return see_other("/console/login", None);
-    };
     let user = match state.users.get(ctx.organization.id, &path_id(&id)).await {
         Ok(u) => u,
         Err(e) => return refusal(&e, &rid),
@@ -640,14 +641,10 @@ async fn confirm(
 async fn set_active(
     state: AppState,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
+    rid: String,
+    ctx: ConsoleContext,
     active: bool,
 ) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
     let edit = UserEdit {
         active: Some(active),
         ..Default::default()
@@ -668,74 +665,74 @@ async fn set_active(
 pub(super) async fn deactivate_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    confirm(state, id, req, true).await
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
+    Ok(confirm(state, id, rid, ctx, true).await)
 }
 
 pub(super) async fn reactivate_form(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    confirm(state, id, req, false).await
+    RequestId(rid): RequestId,
+    ConsoleAdmin(ctx): ConsoleAdmin,
+) -> ConsoleResult {
+    Ok(confirm(state, id, rid, ctx, false).await)
 }
 
 pub(super) async fn deactivate_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    set_active(state, id, req, false).await
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _): CsrfForm,
+) -> ConsoleResult {
+    Ok(set_active(state, id, rid, ctx, false).await)
 }
 
 pub(super) async fn reactivate_submit(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    set_active(state, id, req, true).await
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _): CsrfForm,
+) -> ConsoleResult {
+    Ok(set_active(state, id, rid, ctx, true).await)
 }
 
 pub(super) async fn end_session(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, form) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, form): CsrfForm,
+) -> ConsoleResult {
     let id = path_id(&id);
     let session = form.get("session").unwrap_or("");
-    match state
-        .users
-        .end_session(ctx.organization.id, &id, session, &actor(&ctx))
-        .await
-    {
-        Ok(()) => redirect(format!("{}?ended=1", user_href(id.trim()))),
-        Err(e) => refusal(&e, &rid),
-    }
+    Ok(
+        match state
+            .users
+            .end_session(ctx.organization.id, &id, session, &actor(&ctx))
+            .await
+        {
+            Ok(()) => redirect(format!("{}?ended=1", user_href(id.trim()))),
+            Err(e) => refusal(&e, &rid),
+        },
+    )
 }
 
 pub(super) async fn end_all_sessions(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    req: Request,
-) -> Response {
-    let rid = request_id(&req);
-    let (ctx, _) = match signed_in_form(&state, req, &rid).await {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
+    RequestId(rid): RequestId,
+    CsrfForm(ctx, _): CsrfForm,
+) -> ConsoleResult {
     let id = path_id(&id);
-    match state
-        .users
-        .end_all_sessions(ctx.organization.id, &id, &actor(&ctx))
-        .await
-    {
-        Ok(_) => redirect(format!("{}?ended=1", user_href(id.trim()))),
-        Err(e) => refusal(&e, &rid),
-    }
+    Ok(
+        match state
+            .users
+            .end_all_sessions(ctx.organization.id, &id, &actor(&ctx))
+            .await
+        {
+            Ok(_) => redirect(format!("{}?ended=1", user_href(id.trim()))),
+            Err(e) => refusal(&e, &rid),
+        },
+    )
 }

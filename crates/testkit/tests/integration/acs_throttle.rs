@@ -5,7 +5,9 @@
 use directory::model::{Actor, Organization};
 use directory::query::AuditQuery;
 use directory::store::StoredAuditEvent;
-use portcullis::throttle::{AcsThrottle, RateLimit, ACS_PER_CONNECTION, THROTTLE_TABLE_CAPACITY};
+use portcullis::http::throttle::{
+    AcsThrottle, RateLimit, ACS_PER_CONNECTION, THROTTLE_TABLE_CAPACITY,
+};
 use std::net::{IpAddr, Ipv4Addr};
 use testkit::server::{backends, TestOptions, TestServer};
 use testkit::test_idp::TestIdp;

@@ -192,7 +192,7 @@ async fn invite_password_sign_in_sign_out_and_throttle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invite_links_are_single_use_and_expire() {
-    on_every_backend!(|server| {
+    on_every_backend!(|server, clock| {
         let (slug, invite) = org_and_invite(&server, "first@acme.com").await;
         let mut b = Browser::new(&server);
 
@@ -208,38 +208,10 @@ async fn invite_links_are_single_use_and_expire() {
             assert!(p.body.contains("not valid"), "{}", p.body);
         }
 
-        // An expired invitation, written as the store would hold it a week later.
         let org = server.state.admin.org(&slug).await.unwrap();
-        let secret = "pci_invite_expired-secret-for-this-test";
-        let now = time::OffsetDateTime::now_utc();
-        server
-            .state
-            .store
-            .create_admin_invite(&directory::model::AdminInvite {
-                token_hash: directory::token::hash_secret(&format!("{secret}-{}", org.id)),
-                org_id: org.id,
-                email: "late@acme.com".into(),
-                created_at: now - time::Duration::days(8),
-                expires_at: now - time::Duration::days(1),
-                used_at: None,
-            })
-            .await
-            .unwrap();
-        let expired = format!("/console/invite/{secret}-{}", org.id);
-        assert_eq!(b.get(&expired).await.status, 404);
         let form = b.get(&invite).await;
         let csrf = form.csrf();
-        let p = b
-            .post(
-                &expired,
-                &[
-                    ("csrf", &csrf),
-                    ("password", GOOD_PASSWORD),
-                    ("confirm", GOOD_PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(p.status, 404, "{}", p.body);
+        let first_browser_csrf = csrf.clone();
 
         // Used once in one browser, the link is dead in another.
         let p = b
@@ -300,6 +272,29 @@ async fn invite_links_are_single_use_and_expire() {
                 .status,
             401
         );
+
+        // An invitation a week and a day old (the clock moved on, nothing forged): a 404 to
+        // read and to use.
+        let late = server
+            .state
+            .console
+            .invite(&org, "late@acme.com", &Actor::Cli)
+            .await
+            .unwrap();
+        let expired = late.link[server.base_url.len()..].to_string();
+        clock.advance(directory::console::INVITE_LIFETIME + time::Duration::days(1));
+        assert_eq!(b.get(&expired).await.status, 404);
+        let p = b
+            .post(
+                &expired,
+                &[
+                    ("csrf", &first_browser_csrf),
+                    ("password", GOOD_PASSWORD),
+                    ("confirm", GOOD_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 404, "{}", p.body);
     });
 }
 
@@ -558,36 +553,19 @@ async fn one_address_gets_twenty_failures_across_emails() {
     });
 }
 
-/// A clock the test moves by hand.
-struct HandClock(std::sync::Mutex<time::OffsetDateTime>);
-
-impl directory::Clock for HandClock {
-    fn now(&self) -> time::OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl HandClock {
-    fn advance(&self, by: time::Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn console_sessions_expire_when_idle_or_old() {
     use directory::console::{ConsoleService, SignInOutcome};
-    use std::sync::Arc;
     use time::Duration;
 
     on_every_backend!(|server| {
-        let start = time::OffsetDateTime::from_unix_timestamp(
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        )
-        .unwrap();
-        let clock = Arc::new(HandClock(std::sync::Mutex::new(start)));
+        let start =
+            time::OffsetDateTime::from_unix_timestamp(server.state.clock.now().unix_timestamp())
+                .unwrap();
+        let clock = testkit::ManualClock::at(start);
         let console = ConsoleService::new(
             server.state.store.clone(),
-            clock.clone(),
+            clock.shared(),
             directory::audit::AuditLog::spawn(server.state.store.clone()),
             &server.base_url,
         );

@@ -6,6 +6,7 @@ use super::browser::{assert_console_headers, signed_in_admin, Browser, Page, GOO
 use directory::ids::{GroupId, UserId};
 use directory::model::{Actor, GroupRecord, ManagedBy, Organization, UserRecord};
 use directory::query::AuditQuery;
+use directory::Clock as _;
 use serde_json::json;
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};
@@ -186,7 +187,7 @@ async fn signed_out(b: &mut Browser) {
 
 /// Adds a local (console-made) user straight to the store: the users page is not ours.
 async fn local_user(server: &TestServer, org: &Organization, user_name: &str) -> UserRecord {
-    let now = time::OffsetDateTime::now_utc();
+    let now = server.state.clock.now();
     let mut u = UserRecord {
         id: UserId::new_random(),
         org_id: org.id,
@@ -212,7 +213,7 @@ async fn local_user(server: &TestServer, org: &Organization, user_name: &str) ->
 }
 
 async fn local_group(server: &TestServer, org: &Organization, name: &str) {
-    let now = time::OffsetDateTime::now_utc();
+    let now = server.state.clock.now();
     let mut g = GroupRecord {
         id: GroupId::new_random(),
         org_id: org.id,
@@ -724,7 +725,7 @@ async fn every_new_form_refuses_missing_or_wrong_csrf() {
         server
             .state
             .store
-            .grant_admin_role(org.id, user.id, time::OffsetDateTime::now_utc())
+            .grant_admin_role(org.id, user.id, server.state.clock.now())
             .await
             .unwrap();
         let forms = [

@@ -135,8 +135,8 @@ async fn the_log_shows_who_did_what_and_why_refusals_happened() {
         assert!(groups.body.contains("id=\"audit-empty\""));
 
         // By time: nothing after tomorrow, everything since yesterday.
-        let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).date();
-        let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1)).date();
+        let tomorrow = (server.state.clock.now() + time::Duration::days(1)).date();
+        let yesterday = (server.state.clock.now() - time::Duration::days(1)).date();
         let later = b.get(&format!("/console/audit?since={tomorrow}")).await;
         assert!(later.body.contains("id=\"audit-empty\""), "{}", later.body);
         let since = b

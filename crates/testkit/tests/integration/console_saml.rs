@@ -5,6 +5,7 @@
 
 use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
 use base64::Engine as _;
+use directory::Clock as _;
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};
 use testkit::test_idp::{ResponseParams, TestIdp};
@@ -314,7 +315,7 @@ async fn each_wrong_file_says_what_is_wrong() {
         let page = generate(&mut b).await;
         let client_id = text_of(&page, "client-id");
         let idp = new_idp();
-        let now = OffsetDateTime::now_utc();
+        let now = server.state.clock.now();
         let good_cert = cert_b64(now - Duration::hours(1), Duration::days(365));
         let sp_metadata = server
             .http
@@ -427,7 +428,7 @@ async fn certificates_warn_before_they_expire_and_show_when_expired() {
     on_every_backend!(|server| {
         let (slug, mut b) = signed_in_admin(&server, "it@acme.com").await;
         generate(&mut b).await;
-        let now = OffsetDateTime::now_utc();
+        let now = server.state.clock.now();
 
         // One that ends in 10 days: a warning.
         let mut idp = new_idp();

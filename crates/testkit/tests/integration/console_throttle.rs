@@ -4,6 +4,7 @@
 
 use directory::console::{SIGN_IN_LIMIT_PER_EMAIL, SIGN_IN_WINDOW};
 use directory::password::{PasswordHashing, PASSWORD_BUSY_RETRY_AFTER_SECS};
+use directory::Clock as _;
 use std::time::Duration;
 use testkit::on_every_backend;
 use testkit::server::{backends, TestServer};
@@ -15,7 +16,7 @@ async fn counted(server: &TestServer, key: &str) -> u32 {
     server
         .state
         .store
-        .failed_sign_ins(key, time::OffsetDateTime::now_utc(), SIGN_IN_WINDOW)
+        .failed_sign_ins(key, server.state.clock.now(), SIGN_IN_WINDOW)
         .await
         .unwrap()
 }

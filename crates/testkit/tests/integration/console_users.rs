@@ -7,6 +7,7 @@ use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
 use directory::local_users::{MANAGED_BY_IDP, SCAN_LIMIT};
 use directory::model::{ManagedBy, SessionRecord, UserRecord};
 use directory::query::AuditQuery;
+use directory::Clock as _;
 use directory::{OrgId, UserId};
 use serde_json::{json, Value};
 use testkit::on_every_backend;
@@ -53,7 +54,7 @@ async fn org_id(server: &TestServer, slug: &str) -> OrgId {
 }
 
 async fn add_session(server: &TestServer, org: OrgId, user: &str, minutes_ago: i64) -> String {
-    let now = OffsetDateTime::now_utc();
+    let now = server.state.clock.now();
     let s = SessionRecord {
         id_hash: format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
         org_id: org,
@@ -831,9 +832,10 @@ async fn insert_users(server: &TestServer, org: OrgId, names: Vec<String>) {
     let mut tasks = Vec::new();
     for chunk in names.chunks(names.len().div_ceil(8)) {
         let (store, chunk) = (server.state.store.clone(), chunk.to_vec());
+        let clock = server.state.clock.clone();
         tasks.push(tokio::spawn(async move {
             for name in chunk {
-                let now = OffsetDateTime::now_utc();
+                let now = clock.now();
                 let mut u = UserRecord {
                     id: UserId::new_random(),
                     org_id: org,

@@ -7,6 +7,7 @@
 
 use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
 use base64::Engine as _;
+use directory::Clock as _;
 use serde_json::Value;
 use std::future::Future;
 use testkit::server::{backends, TestServer};
@@ -66,7 +67,7 @@ fn deep_json_array() -> String {
 fn good_metadata() -> String {
     let cert = saml::SpKeyPair::generate(
         "test idp",
-        OffsetDateTime::now_utc() - Duration::days(1),
+        directory::SystemClock.now() - Duration::days(1),
         Duration::days(365),
     )
     .unwrap()

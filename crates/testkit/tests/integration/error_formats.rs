@@ -170,7 +170,7 @@ async fn api_paths_methods_and_bodies_are_problems() {
         let a = send(server.http.delete(api("/orgs".into())).bearer_auth(&key)).await;
         assert_problem(&a, 405);
         // A body past the API's limit (an undeclared one: `extract`'s unit tests).
-        let big = vec![b' '; portcullis::extract::API_BODY_LIMIT + 1];
+        let big = vec![b' '; portcullis::http::extract::API_BODY_LIMIT + 1];
         let a = send(
             server
                 .http

@@ -3,6 +3,7 @@
 
 use crate::okta::patch;
 use directory::model::{ManagedBy, UserRecord};
+use directory::Clock as _;
 use serde_json::json;
 use testkit::on_every_backend;
 
@@ -331,7 +332,7 @@ async fn local_users_are_seen_and_taken_over_local_groups_are_not() {
     on_every_backend!(|server| {
         let (slug, c) = server.org_with_token(&["acme.com"]).await;
         let org = server.state.admin.org(&slug).await.unwrap();
-        let now = time::OffsetDateTime::now_utc();
+        let now = server.state.clock.now();
         let mut local = UserRecord {
             id: directory::UserId::new_random(),
             org_id: org.id,

@@ -1,7 +1,7 @@
 //! Class: slow clients hold the server. Over raw TCP sockets: the header read timeout, the
 //! body read timeouts, the idle keep-alive timeout, and the connection cap.
 
-use portcullis::serving::ServeLimits;
+use portcullis::http::serving::ServeLimits;
 use std::time::{Duration, Instant};
 use testkit::server::{Backend, TestOptions, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,6 +3,7 @@
 //! signed by the independent test IdP (every response our server accepts is also accepted by
 //! the `xmlsec1` oracle).
 
+use directory::Clock as _;
 use serde_json::{json, Value};
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};
@@ -211,7 +212,7 @@ async fn metadata_upload_errors_say_what_is_wrong() {
     on_every_backend!(|server| {
         let o = org(&server).await;
         // Before setup: the connection is created on upload, as setup would.
-        let now = OffsetDateTime::now_utc();
+        let now = server.state.clock.now();
         let cases: Vec<(String, &str)> = vec![
             ("this is not xml <".into(), "not readable XML"),
             (
@@ -294,7 +295,7 @@ async fn sp_metadata_login_redirect_and_return_to() {
             .unwrap()
             .starts_with("text/html"));
 
-        let now = OffsetDateTime::now_utc();
+        let now = server.state.clock.now();
         let (status, _) = upload(
             &server,
             &o,
@@ -350,7 +351,7 @@ async fn sp_metadata_login_redirect_and_return_to() {
             let store = &server.state.store;
             assert_eq!(
                 store
-                    .take_authn_request(org_id, request_id, OffsetDateTime::now_utc())
+                    .take_authn_request(org_id, request_id, server.state.clock.now())
                     .await
                     .unwrap()
                     .as_deref(),
@@ -1005,10 +1006,10 @@ async fn forged_and_misdirected_responses_are_refused_without_a_session() {
         p.issuer = Some("http://www.okta.com/exkSomeoneElse".into());
         cases.push(("wrong Issuer", f.idp.response(&p), "issuer mismatch", false));
         let mut p = good.clone();
-        p.issue_instant = Some(OffsetDateTime::now_utc() - Duration::hours(1));
+        p.issue_instant = Some(server.state.clock.now() - Duration::hours(1));
         cases.push(("expired", f.idp.response(&p), "expired", false));
         let mut p = good.clone();
-        p.issue_instant = Some(OffsetDateTime::now_utc() + Duration::hours(1));
+        p.issue_instant = Some(server.state.clock.now() + Duration::hours(1));
         cases.push((
             "not yet valid",
             f.idp.response(&p),
@@ -1056,7 +1057,7 @@ async fn forged_and_misdirected_responses_are_refused_without_a_session() {
 
 #[tokio::test]
 async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
-    on_every_backend!(|server| {
+    on_every_backend!(|server, clock| {
         let o = org(&server).await;
         let user_id: directory::UserId = o
             .scim
@@ -1066,18 +1067,20 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
             .unwrap();
         let org_id = server.state.admin.org(&o.slug).await.unwrap().id;
         let store = &server.state.store;
-        let now = OffsetDateTime::now_utc();
-        let session = |secret: &str, last_seen: Duration, idle: Duration, absolute: Duration| {
-            directory::model::SessionRecord {
+        // Each session starts now and times out after its own idle and absolute spans; the
+        // clock then moves on two hours, past the first one's idle timeout and the second
+        // one's absolute timeout.
+        let now = server.state.clock.now();
+        let session =
+            |secret: &str, idle: Duration, absolute: Duration| directory::model::SessionRecord {
                 id_hash: directory::token::hash_secret(secret),
                 org_id,
                 user_id,
-                created_at: now - Duration::hours(1),
-                last_seen_at: now - last_seen,
+                created_at: now,
+                last_seen_at: now,
                 idle_expires_at: now + idle,
                 absolute_expires_at: now + absolute,
-            }
-        };
+            };
         let run = uuid::Uuid::new_v4().simple().to_string();
         let (s_idle, s_old, s_live) = (
             format!("idle-{run}"),
@@ -1087,37 +1090,29 @@ async fn sessions_expire_when_idle_or_old_and_activity_extends_them() {
         let cases = [
             (
                 s_idle.as_str(),
-                session(
-                    &s_idle,
-                    Duration::hours(9),
-                    -Duration::hours(1),
-                    Duration::hours(10),
-                ),
+                session(&s_idle, Duration::hours(1), Duration::hours(12)),
                 false,
             ),
             (
                 s_old.as_str(),
                 session(
                     &s_old,
-                    Duration::minutes(5),
-                    Duration::hours(7),
-                    -Duration::seconds(1),
+                    Duration::hours(9),
+                    Duration::hours(2) - Duration::seconds(1),
                 ),
                 false,
             ),
             (
                 s_live.as_str(),
-                session(
-                    &s_live,
-                    Duration::minutes(5),
-                    Duration::hours(7),
-                    Duration::hours(10),
-                ),
+                session(&s_live, Duration::hours(7), Duration::hours(12)),
                 true,
             ),
         ];
-        for (secret, record, live) in &cases {
+        for (_, record, _) in &cases {
             store.create_session(record).await.unwrap();
+        }
+        clock.advance(Duration::hours(2));
+        for (secret, record, live) in &cases {
             let found = server.state.sso.session_user(secret).await.unwrap();
             assert_eq!(found.is_some(), *live, "{secret}");
             let stored = store.session_by_hash(&record.id_hash).await.unwrap();
@@ -1301,8 +1296,9 @@ async fn session_cookie_is_secure_behind_https() {
             limits: Default::default(),
             domains: Default::default(),
         },
+        testkit::ManualClock::new(),
     );
-    let cookie = portcullis::session::session_cookie(&https, "s3cret");
+    let cookie = portcullis::saml::browser_session::session_cookie(&https, "s3cret");
     assert!(cookie.starts_with("portcullis_session=s3cret;"), "{cookie}");
     for attr in [
         "HttpOnly",
@@ -1313,7 +1309,7 @@ async fn session_cookie_is_secure_behind_https() {
     ] {
         assert!(cookie.contains(attr), "{attr} missing: {cookie}");
     }
-    assert!(portcullis::session::clear_cookie(&https).contains("Secure"));
+    assert!(portcullis::saml::browser_session::clear_session_cookie(&https).contains("Secure"));
     let http = portcullis::AppState::new(
         store,
         portcullis::ServerConfig {
@@ -1321,6 +1317,7 @@ async fn session_cookie_is_secure_behind_https() {
             limits: Default::default(),
             domains: Default::default(),
         },
+        testkit::ManualClock::new(),
     );
-    assert!(!portcullis::session::session_cookie(&http, "x").contains("Secure"));
+    assert!(!portcullis::saml::browser_session::session_cookie(&http, "x").contains("Secure"));
 }

@@ -5,6 +5,7 @@
 
 use crate::okta::patch;
 use directory::model::{ManagedBy, UserRecord};
+use directory::Clock as _;
 use scim::limits::{
     MAX_ATTRIBUTE_VALUES, MAX_MEMBERS_PER_OPERATION, MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS,
     MAX_RESOURCE_BYTES, MAX_STRING_BYTES,
@@ -256,7 +257,7 @@ async fn members_are_bounded_per_operation_and_per_request() {
 /// Users made straight in the store: a thousand SCIM POSTs would only make the test slow.
 async fn many_users(server: &testkit::server::TestServer, slug: &str, n: usize) -> Vec<String> {
     let org = server.state.admin.org(slug).await.unwrap();
-    let now = time::OffsetDateTime::now_utc();
+    let now = server.state.clock.now();
     let inserts = (0..n).map(|i| {
         let mut u = UserRecord {
             id: directory::UserId::new_random(),

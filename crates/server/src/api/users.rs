@@ -2,10 +2,11 @@
 //! the same rules (Externally Managed users are read-only: 409 with the reason). There is no
 //! DELETE: a local user is deactivated, as IdPs do over SCIM, so their history keeps its subject.
 
-use crate::api::{body_json, ok_json, operator, org, ts, ApiResult, Problem};
-use crate::app::AppState;
-use crate::extract::{ApiBody, ApiPath};
-use crate::observability::RequestId;
+use super::operator::Operator;
+use super::{ok_json, ts, ApiResult};
+use crate::http::errors::ApiError;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +17,7 @@ use directory::model::{Actor, ManagedBy, UserRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{slug}/users", get(list_users).post(create_user))
         .route("/orgs/{slug}/users/{id}", get(get_user).patch(patch_user))
@@ -43,7 +44,7 @@ pub fn user_json(u: &UserRecord) -> Value {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
+pub(super) struct CreateUser {
     #[serde(rename = "userName")]
     user_name: String,
     #[serde(rename = "displayName")]
@@ -53,7 +54,7 @@ struct CreateUser {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NameParts {
+pub(super) struct NameParts {
     #[serde(rename = "givenName")]
     given_name: Option<String>,
     #[serde(rename = "familyName")]
@@ -62,7 +63,7 @@ struct NameParts {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchUser {
+pub(super) struct PatchUser {
     #[serde(rename = "displayName")]
     display_name: Option<String>,
     name: Option<NameParts>,
@@ -72,21 +73,18 @@ struct PatchUser {
 
 fn path_id(
     path: Result<Path<(String, String)>, PathRejection>,
-    rid: &RequestId,
-) -> Result<(String, String), Problem> {
+) -> Result<(String, String), ApiError> {
     path.map(|p| p.0)
-        .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "no such user", rid))
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such user"))
 }
 
 async fn list_users(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath(slug): ApiPath<String>,
+    Operator(_): Operator,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
+    let org = state.admin.org(&slug).await?;
     let mut p = ListParams::default();
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         let v = Some(v.into_owned());
@@ -98,21 +96,16 @@ async fn list_users(
             "before" => p.before = v,
             "limit" => p.limit = v,
             other => {
-                return Err(Problem::new(
+                return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     format!(
                     "unknown parameter '{other}': use q, status, source, after, before or limit"
                 ),
-                    &rid,
                 ))
             }
         }
     }
-    let page = state
-        .users
-        .list(org.id, &p)
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+    let page = state.users.list(org.id, &p).await?;
     Ok(ok_json(
         StatusCode::OK,
         json!({
@@ -128,14 +121,11 @@ async fn list_users(
 
 async fn create_user(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath(slug): ApiPath<String>,
-    ApiBody(body): ApiBody,
+    Operator(key): Operator,
+    ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let req: CreateUser = body_json(&body, &rid)?;
+    let org = state.admin.org(&slug).await?;
     let user = state
         .users
         .create(
@@ -145,25 +135,18 @@ async fn create_user(
             req.email.as_deref(),
             &Actor::AdminKey(key.id),
         )
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(StatusCode::CREATED, user_json(&user)))
 }
 
 async fn get_user(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
+    Operator(_): Operator,
 ) -> ApiResult {
-    operator(&state, &headers, &rid).await?;
-    let (slug, id) = path_id(path, &rid)?;
-    let org = org(&state, &slug, &rid).await?;
-    let d = state
-        .users
-        .detail(org.id, &id, None)
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+    let (slug, id) = path_id(path)?;
+    let org = state.admin.org(&slug).await?;
+    let d = state.users.detail(org.id, &id, None).await?;
     let mut out = user_json(&d.user);
     out["groups"] = d
         .groups
@@ -186,15 +169,12 @@ async fn get_user(
 
 async fn patch_user(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
-    ApiBody(body): ApiBody,
+    Operator(key): Operator,
+    ApiJson(req): ApiJson<PatchUser>,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let (slug, id) = path_id(path, &rid)?;
-    let org = org(&state, &slug, &rid).await?;
-    let req: PatchUser = body_json(&body, &rid)?;
+    let (slug, id) = path_id(path)?;
+    let org = state.admin.org(&slug).await?;
     let (given_name, family_name) = match req.name {
         Some(n) => (n.given_name, n.family_name),
         None => (None, None),
@@ -209,7 +189,6 @@ async fn patch_user(
     let user = state
         .users
         .update(org.id, &id, &edit, &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(StatusCode::OK, user_json(&user)))
 }

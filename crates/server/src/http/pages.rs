@@ -1,65 +1,11 @@
-//! The session cookie, and the small server-rendered HTML pages of the browser routes.
+//! The small server-rendered HTML pages of the SAML browser routes and of every refusal
+//! outside the console (which has its own frame, see `console`).
 //!
 //! Pages are plain strings: every value that comes from a user, an IdP or the directory goes
 //! through [`escape`]. Each page carries a strict Content-Security-Policy.
 
-use crate::app::AppState;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use directory::sso::{SessionUser, SESSION_ABSOLUTE_TIMEOUT};
-
-pub const COOKIE_NAME: &str = "portcullis_session";
-
-/// The session cookie's secret, if the request carries one.
-pub fn cookie_secret(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim().trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// The signed-in person, if any. A store failure counts as signed out (and is logged by the
-/// store layer): a page never turns into a 500 for it.
-pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Option<SessionUser> {
-    let secret = cookie_secret(headers)?;
-    match state.sso.session_user(&secret).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(detail = %e.detail, "session lookup failed");
-            None
-        }
-    }
-}
-
-fn secure(state: &AppState) -> &'static str {
-    if state.config.base_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
-/// `Set-Cookie` for a new session. Max-Age is the absolute timeout; the idle timeout is
-/// enforced by the store.
-pub fn session_cookie(state: &AppState, secret: &str) -> String {
-    format!(
-        "{COOKIE_NAME}={secret}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
-        SESSION_ABSOLUTE_TIMEOUT.whole_seconds(),
-        secure(state)
-    )
-}
-
-pub fn clear_cookie(state: &AppState) -> String {
-    format!(
-        "{COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-        secure(state)
-    )
-}
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub fn escape(s: &str) -> String {

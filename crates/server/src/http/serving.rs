@@ -9,10 +9,9 @@
 //!
 //! The same [`serve`] runs the production server (`portcullis serve`) and the test servers.
 
-use crate::api::Problem;
-use crate::observability::RequestId;
-use crate::scim_routes::ScimFailure;
-use crate::session::error_page;
+use super::errors::{ApiError, ScimErrorResponse};
+use super::pages::error_page;
+use super::request_id::RequestId;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -350,7 +349,7 @@ impl AsyncWrite for WatchedStream {
 /// long as the connection (its per-connection sign-in budget).
 pub struct PeerConnection {
     pub peer: SocketAddr,
-    pub acs_budget: Mutex<crate::throttle::TokenBucket>,
+    pub acs_budget: Mutex<super::throttle::TokenBucket>,
 }
 
 async fn serve_connection(
@@ -369,7 +368,7 @@ async fn serve_connection(
     });
     let connection = Arc::new(PeerConnection {
         peer,
-        acs_budget: Mutex::new(crate::throttle::TokenBucket::full()),
+        acs_budget: Mutex::new(super::throttle::TokenBucket::full()),
     });
     let service = {
         let (activity, limits) = (activity.clone(), limits.clone());
@@ -589,11 +588,7 @@ impl HttpBody for DeadlineBody {
 /// answered to the read error.
 pub async fn answer_body_timeouts(req: Request, next: Next) -> Response {
     let timed_out = req.extensions().get::<BodyTimedOut>().cloned();
-    let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId("-".into()));
+    let rid = RequestId::of(req.extensions());
     let path = req.uri().path().to_string();
     let res = next.run(req).await;
     let Some(timed_out) = timed_out.filter(BodyTimedOut::is_set) else {
@@ -605,9 +600,9 @@ pub async fn answer_body_timeouts(req: Request, next: Next) -> Response {
         timed_out.overall.as_secs_f64()
     );
     let mut res = if path == "/scim/v2" || path.starts_with("/scim/v2/") {
-        ScimFailure::new(scim::ScimError::new(408, None, detail), &rid).into_response()
+        ScimErrorResponse::status(408, detail).into_response()
     } else if path == "/api/v1" || path.starts_with("/api/v1/") {
-        Problem::new(StatusCode::REQUEST_TIMEOUT, detail, &rid).into_response()
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, detail).into_response()
     } else {
         error_page(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,6 +1,6 @@
-//! Request ids, Prometheus metrics, health and readiness.
+//! The tracking middleware (request id, log line, metrics) and the Prometheus recorder.
 
-use crate::app::AppState;
+pub use super::request_id::RequestId;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -8,10 +8,6 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
-
-/// The id of a request: echoed in `X-Request-Id`, error bodies and logs.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -89,7 +85,7 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     let method_label = method_label(req.method());
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let mut res = next.run(req).await;
+    let mut res = RequestId(id.clone()).scope(next.run(req)).await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -138,31 +134,6 @@ pub async fn label_route(req: Request, next: Next) -> Response {
         res.extensions_mut().insert(RouteLabel(r));
     }
     res
-}
-
-pub async fn healthz() -> &'static str {
-    "ok"
-}
-
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
-    }
-}
-
-pub async fn metrics() -> Response {
-    match prometheus() {
-        Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metrics recorder unavailable",
-        )
-            .into_response(),
-    }
 }
 
 #[cfg(test)]

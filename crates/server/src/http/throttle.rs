@@ -8,7 +8,7 @@
 //! The client address is the TCP peer: behind a reverse proxy every client has the proxy's
 //! address (a trusted-proxy setting is not implemented; see docs/security.md).
 
-use crate::serving::PeerConnection;
+use super::serving::PeerConnection;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};

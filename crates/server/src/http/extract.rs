@@ -8,17 +8,19 @@
 //! `application/problem+json` under `/api/v1`, an HTML page with the page headers (CSP
 //! and the rest) on the SAML pages. The console's handlers take
 //! `Result<Path<_>, PathRejection>` and treat an unreadable id as an unknown one.
+//!
+//! The extractors that authenticate a caller live with their surface: `scim::caller`
+//! (a SCIM token), `api::operator` (an operator key), `console::session` (a console admin).
 
-use crate::api::Problem;
-use crate::observability::RequestId;
-use crate::scim_routes::ScimFailure;
-use crate::session::error_page;
+use super::errors::{ApiError, ScimErrorResponse};
+use super::pages::error_page;
+use super::request_id::RequestId;
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::{Extensions, StatusCode};
+use axum::http::{header, Extensions, StatusCode};
 use axum::response::Response;
 use scim::ScimError;
 use serde::de::DeserializeOwned;
@@ -27,12 +29,8 @@ use serde::de::DeserializeOwned;
 /// metadata (itself refused past 256 KiB). Larger bodies get 413 problem+json unread.
 pub const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
-/// The request id the tracking middleware put on the request (always there in the server).
-fn request_id(extensions: &Extensions) -> RequestId {
-    extensions
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId("-".to_string()))
+pub(crate) fn request_id(extensions: &Extensions) -> RequestId {
+    RequestId::of(extensions)
 }
 
 /// Why the path parameters could not be read, as a status and a sentence for the client.
@@ -88,19 +86,18 @@ where
     T: DeserializeOwned + Send,
     S: Send + Sync,
 {
-    type Rejection = ScimFailure;
+    type Rejection = ScimErrorResponse;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         path_params(parts, state)
             .await
             .map(ScimPath)
-            .map_err(|(rid, status, detail)| {
-                let error = if status == StatusCode::BAD_REQUEST {
-                    ScimError::invalid_value(detail)
+            .map_err(|(_, status, detail)| {
+                if status == StatusCode::BAD_REQUEST {
+                    ScimError::invalid_value(detail).into()
                 } else {
-                    ScimError::new(status.as_u16(), None, detail)
-                };
-                ScimFailure::new(error, &rid)
+                    ScimErrorResponse::status(status.as_u16(), detail)
+                }
             })
     }
 }
@@ -113,13 +110,13 @@ where
     T: DeserializeOwned + Send,
     S: Send + Sync,
 {
-    type Rejection = Problem;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         path_params(parts, state)
             .await
             .map(ApiPath)
-            .map_err(|(rid, status, detail)| Problem::new(status, detail, &rid))
+            .map_err(|(_, status, detail)| ApiError::new(status, detail))
     }
 }
 
@@ -153,15 +150,13 @@ impl<S> FromRequest<S> for ApiBody
 where
     S: Send + Sync,
 {
-    type Rejection = Problem;
+    type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let rid = request_id(req.extensions());
         let too_large = || {
-            Problem::new(
+            ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than the {API_BODY_LIMIT} bytes the admin API accepts"),
-                &rid,
             )
         };
         let declared = req
@@ -179,16 +174,43 @@ where
             {
                 Err(too_large())
             }
-            Err(rejection) => Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the request body could not be read: {}",
-                    rejection.body_text()
-                ),
-                &rid,
-            )),
+            Err(rejection) => Err(ApiError::bad_request(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ))),
         }
     }
+}
+
+/// A JSON body of an `/api/v1` request, read as [`ApiBody`] and parsed into `T`; a body that
+/// is not the expected JSON is a 400 problem.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        parse_api_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An API body parsed as `T`, for a handler that reads the body itself (an optional one).
+pub fn parse_api_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not the expected JSON: {e}")))
+}
+
+/// The `Authorization` header as text: `Ok(None)` when absent, `Err` when not readable.
+pub fn bearer_value(parts: &Parts) -> Result<Option<&str>, ()> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value.to_str().map(Some).map_err(|_| ())
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! groups are created, renamed, their members changed, handed over to the IdP and deleted; a
 //! group the IdP manages refuses every change with 409 and the reason the console shows.
 
-use crate::api::{body_json, ok_json, operator, org, ts, ApiResult, Problem};
-use crate::app::AppState;
-use crate::extract::{ApiBody, ApiPath};
-use crate::observability::RequestId;
+use super::operator::Operator;
+use super::{ok_json, ts, ApiResult};
+use crate::http::errors::ApiError;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -16,7 +17,7 @@ use directory::model::{Actor, GroupRecord, Member};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{slug}/groups", get(list_groups).post(create_group))
         .route(
@@ -64,22 +65,20 @@ fn query_field(q: &Option<String>, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-fn limit(q: &Option<String>, rid: &RequestId) -> Result<Option<u32>, Problem> {
+fn limit(q: &Option<String>) -> Result<Option<u32>, ApiError> {
     match query_field(q, "limit") {
         None => Ok(None),
-        Some(v) => v.trim().parse::<u32>().map(Some).map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "limit must be a whole number from 1 to 200",
-                rid,
-            )
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("limit must be a whole number from 1 to 200")),
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateGroup {
+pub(super) struct CreateGroup {
     #[serde(rename = "displayName")]
     display_name: String,
     #[serde(default)]
@@ -88,36 +87,33 @@ struct CreateGroup {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RenameGroup {
+pub(super) struct RenameGroup {
     #[serde(rename = "displayName")]
     display_name: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddMembers {
+pub(super) struct AddMembers {
     members: Vec<String>,
 }
 
 async fn list_groups(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath(slug): ApiPath<String>,
+    Operator(_): Operator,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
+    let org = state.admin.org(&slug).await?;
     let page = state
         .groups
         .list(
             &org,
             query_field(&q, "q").as_deref(),
             query_field(&q, "cursor").as_deref(),
-            limit(&q, &rid)?,
+            limit(&q)?,
         )
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(
         StatusCode::OK,
         json!({
@@ -129,14 +125,11 @@ async fn list_groups(
 
 async fn create_group(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath(slug): ApiPath<String>,
-    ApiBody(body): ApiBody,
+    Operator(key): Operator,
+    ApiJson(req): ApiJson<CreateGroup>,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let req: CreateGroup = body_json(&body, &rid)?;
+    let org = state.admin.org(&slug).await?;
     let g = state
         .groups
         .create(
@@ -145,48 +138,32 @@ async fn create_group(
             &req.members,
             &Actor::AdminKey(key.id),
         )
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(StatusCode::CREATED, group_json(&g)))
 }
 
 async fn get_group(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
+    Operator(_): Operator,
 ) -> ApiResult {
-    operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let g = state
-        .groups
-        .get(&org, &id)
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+    let org = state.admin.org(&slug).await?;
+    let g = state.groups.get(&org, &id).await?;
     Ok(ok_json(StatusCode::OK, group_json(&g)))
 }
 
 async fn list_members(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
+    Operator(_): Operator,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let domain = |e| Problem::from_domain(e, &rid);
-    let g = state.groups.get(&org, &id).await.map_err(domain)?;
+    let org = state.admin.org(&slug).await?;
+    let g = state.groups.get(&org, &id).await?;
     let page = state
         .groups
-        .members(
-            &org,
-            &g,
-            query_field(&q, "cursor").as_deref(),
-            limit(&q, &rid)?,
-        )
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .members(&org, &g, query_field(&q, "cursor").as_deref(), limit(&q)?)
+        .await?;
     Ok(ok_json(
         StatusCode::OK,
         json!({
@@ -198,37 +175,29 @@ async fn list_members(
 
 async fn rename_group(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
-    ApiBody(body): ApiBody,
+    Operator(key): Operator,
+    ApiJson(req): ApiJson<RenameGroup>,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let req: RenameGroup = body_json(&body, &rid)?;
+    let org = state.admin.org(&slug).await?;
     let g = state
         .groups
         .rename(&org, &id, &req.display_name, &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(StatusCode::OK, group_json(&g)))
 }
 
 async fn add_members(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
-    ApiBody(body): ApiBody,
+    Operator(key): Operator,
+    ApiJson(req): ApiJson<AddMembers>,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
-    let req: AddMembers = body_json(&body, &rid)?;
+    let org = state.admin.org(&slug).await?;
     let (g, added) = state
         .groups
         .add_members(&org, &id, &req.members, &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     let mut out = group_json(&g);
     out["added"] = Value::from(added);
     Ok(ok_json(StatusCode::OK, out))
@@ -236,48 +205,39 @@ async fn add_members(
 
 async fn remove_member(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id, member_id)): ApiPath<(String, String, String)>,
+    Operator(key): Operator,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
+    let org = state.admin.org(&slug).await?;
     state
         .groups
         .remove_members(&org, &id, &[member_id], &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn hand_over(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
+    Operator(key): Operator,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
+    let org = state.admin.org(&slug).await?;
     let g = state
         .groups
         .hand_over(&org, &id, &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(ok_json(StatusCode::OK, group_json(&g)))
 }
 
 async fn delete_group(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
     ApiPath((slug, id)): ApiPath<(String, String)>,
+    Operator(key): Operator,
 ) -> ApiResult {
-    let key = operator(&state, &headers, &rid).await?;
-    let org = org(&state, &slug, &rid).await?;
+    let org = state.admin.org(&slug).await?;
     state
         .groups
         .delete(&org, &id, &Actor::AdminKey(key.id))
-        .await
-        .map_err(|e| Problem::from_domain(e, &rid))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

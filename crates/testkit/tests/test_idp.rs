@@ -7,7 +7,7 @@
 use directory::Clock as _;
 use saml::{validate_response, IdpMetadata, ResponseError, SpKeyPair, ValidationContext};
 use testkit::test_idp::{IdpResponse, ResponseParams, Tamper, TestIdp, NAME_ID_EMAIL};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 const IDP_ENTITY: &str = "http://www.okta.com/exk1testidp000000001";
 const SSO_URL: &str =

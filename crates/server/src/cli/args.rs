@@ -1,25 +1,9 @@
 //! The command line as clap reads it: every command, its arguments, and their defaults.
 
-use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
-use crate::app::build_router;
 use crate::http::serving::{self, ServeLimits};
 use crate::http::throttle::{self, AcsThrottle, RateLimit};
-use crate::state::{open_store, AppState, ServerConfig};
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use directory::admin::AdminService;
-use directory::audit::AuditLog;
-use directory::console::ConsoleService;
-use directory::login_domains::{
-    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
-    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
-};
-use directory::model::Actor;
-use directory::query::AuditQuery;
-use directory::scim_service::Limits;
-use directory::sso::SsoService;
-use directory::Clock;
-use std::sync::Arc;
+use directory::login_domains::DEFAULT_RECHECK_INTERVAL;
 use std::time::Duration;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./portcullis-data/portcullis.db";

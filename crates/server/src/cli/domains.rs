@@ -1,27 +1,13 @@
 //! `portcullis domain …`: login-domain claims, and the operator's approval or revocation.
 
 use super::{fail, DomainCommand};
-use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
-use crate::app::build_router;
-use crate::http::serving::{self, ServeLimits};
-use crate::http::throttle::{self, AcsThrottle, RateLimit};
-use crate::state::{open_store, AppState, ServerConfig};
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use crate::api::domain_claim_json;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
-use directory::console::ConsoleService;
-use directory::login_domains::{
-    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
-    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
-};
+use directory::login_domains::{status_sentence, DomainConfig, DomainService, HickoryTxtResolver};
 use directory::model::Actor;
-use directory::query::AuditQuery;
-use directory::scim_service::Limits;
-use directory::sso::SsoService;
 use directory::Clock;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The CLI looks nothing up in DNS; its service only reads and approves claims.
 pub(super) fn cli_domain_service(

@@ -11,27 +11,15 @@ mod serve;
 
 pub use args::*;
 
-use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
-use crate::app::build_router;
-use crate::http::serving::{self, ServeLimits};
-use crate::http::throttle::{self, AcsThrottle, RateLimit};
-use crate::state::{open_store, AppState, ServerConfig};
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use crate::api::{audit_json, token_json};
+use crate::state::open_store;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
 use directory::console::ConsoleService;
-use directory::login_domains::{
-    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
-    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
-};
 use directory::model::Actor;
 use directory::query::AuditQuery;
-use directory::scim_service::Limits;
-use directory::sso::SsoService;
 use directory::Clock;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs a command on the clock `main` built (the system clock; tests may pass another).
 pub async fn run(cli: Cli, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
@@ -47,8 +35,12 @@ pub async fn run(cli: Cli, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
                 Default::default(),
             );
             let result = match command {
-                Command::Saml(saml) => saml::saml_command(&admin, store, &clock, &audit, saml).await,
-                Command::Domain(cmd) => domains::domain_command(&admin, store, &clock, &audit, cmd).await,
+                Command::Saml(saml) => {
+                    saml::saml_command(&admin, store, &clock, &audit, saml).await
+                }
+                Command::Domain(cmd) => {
+                    domains::domain_command(&admin, store, &clock, &audit, cmd).await
+                }
                 Command::Admin(cmd) => {
                     console_admin_command(&admin, store, &clock, &audit, cmd).await
                 }

@@ -2,27 +2,14 @@
 
 use super::domains::cli_domain_service;
 use super::{fail, BaseUrlArg, SamlCommand};
-use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
-use crate::app::build_router;
-use crate::http::serving::{self, ServeLimits};
-use crate::http::throttle::{self, AcsThrottle, RateLimit};
-use crate::state::{open_store, AppState, ServerConfig};
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use crate::api::saml_json;
 use directory::admin::AdminService;
 use directory::audit::AuditLog;
-use directory::console::ConsoleService;
-use directory::login_domains::{
-    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
-    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
-};
+use directory::login_domains::{txt_record_name, txt_record_value};
 use directory::model::Actor;
-use directory::query::AuditQuery;
-use directory::scim_service::Limits;
 use directory::sso::SsoService;
 use directory::Clock;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(super) async fn saml_command(
     admin: &AdminService,

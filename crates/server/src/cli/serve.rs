@@ -1,27 +1,14 @@
 //! `portcullis serve`: the server on the production serving loop, until SIGINT or SIGTERM.
 
 use super::ServeArgs;
-use crate::api::{audit_json, domain_claim_json, saml_json, token_json};
 use crate::app::build_router;
-use crate::http::serving::{self, ServeLimits};
-use crate::http::throttle::{self, AcsThrottle, RateLimit};
-use crate::state::{open_store, AppState, ServerConfig};
+use crate::http::serving::{self};
+use crate::state::{AppState, ServerConfig};
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use directory::admin::AdminService;
-use directory::audit::AuditLog;
-use directory::console::ConsoleService;
-use directory::login_domains::{
-    status_sentence, txt_record_name, txt_record_value, DnsResolverConfig, DomainConfig,
-    DomainService, HickoryTxtResolver, DEFAULT_RECHECK_INTERVAL,
-};
-use directory::model::Actor;
-use directory::query::AuditQuery;
+use directory::login_domains::{DnsResolverConfig, DomainConfig};
 use directory::scim_service::Limits;
-use directory::sso::SsoService;
 use directory::Clock;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(super) async fn serve(
     store: Arc<dyn directory::Store>,

@@ -201,15 +201,14 @@ async fn admins_page(
     ctx: &ConsoleContext,
     status: StatusCode,
     x: &Extras<'_>,
-    rid: &str,
 ) -> Response {
     let admins = match state.console.list_admins(&ctx.organization).await {
         Ok(a) => a,
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     let roles = match state.console.admin_roles(&ctx.organization).await {
         Ok(r) => r,
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     let body = html! {
         @if let Some(n) = x.notice {
@@ -228,7 +227,6 @@ async fn admins_page(
 
 pub(super) async fn page(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     ConsoleAdmin(ctx): ConsoleAdmin,
     req: Request,
 ) -> ConsoleResult {
@@ -253,7 +251,7 @@ pub(super) async fn page(
         notice,
         ..Extras::default()
     };
-    Ok(admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await)
+    Ok(admins_page(&state, &ctx, StatusCode::OK, &x).await)
 }
 
 /// A refusal of the service as a status; failures of the directory itself are `None`.
@@ -277,7 +275,6 @@ fn sentence(detail: &str) -> String {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let email = form.get("email").unwrap_or("");
@@ -292,7 +289,7 @@ pub(super) async fn invite(
                     invited: Some(&issued),
                     ..Extras::default()
                 };
-                admins_page(&state, &ctx, StatusCode::OK, &x, &rid).await
+                admins_page(&state, &ctx, StatusCode::OK, &x).await
             }
             Err(e) if e.kind == ErrorKind::Invalid => {
                 let message = sentence(&e.detail);
@@ -301,9 +298,9 @@ pub(super) async fn invite(
                     invite_email: email,
                     ..Extras::default()
                 };
-                admins_page(&state, &ctx, StatusCode::BAD_REQUEST, &x, &rid).await
+                admins_page(&state, &ctx, StatusCode::BAD_REQUEST, &x).await
             }
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }
@@ -333,7 +330,7 @@ async fn own_admin(
         .console
         .list_admins(&ctx.organization)
         .await
-        .map_err(|e| internal_page(&e, rid))?;
+        .map_err(|e| internal_page(&e))?;
     admins
         .into_iter()
         .find(|a| a.id == id)
@@ -411,7 +408,7 @@ pub(super) async fn remove_submit(
             Ok(_) => see_other("/console/admins?removed=1", None),
             Err(e) => match refusal_status(&e) {
                 Some(status) => error_page(status, &sentence(&e.detail), &rid),
-                None => internal_page(&e, &rid),
+                None => internal_page(&e),
             },
         },
     )
@@ -419,7 +416,6 @@ pub(super) async fn remove_submit(
 
 pub(super) async fn set_group(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let name = form.get("group").unwrap_or("");
@@ -433,27 +429,25 @@ pub(super) async fn set_group(
                     group_value: name,
                     ..Extras::default()
                 };
-                admins_page(&state, &ctx, status, &x, &rid).await
+                admins_page(&state, &ctx, status, &x).await
             }
-            None => internal_page(&e, &rid),
+            None => internal_page(&e),
         },
     })
 }
 
 pub(super) async fn clear_group(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, _form): CsrfForm,
 ) -> ConsoleResult {
     Ok(match state.console.clear_admin_group(&ctx).await {
         Ok(()) => see_other("/console/admins?cleared=1", None),
-        Err(e) => internal_page(&e, &rid),
+        Err(e) => internal_page(&e),
     })
 }
 
 pub(super) async fn grant(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let name = form.get("user_name").unwrap_or("");
@@ -467,9 +461,9 @@ pub(super) async fn grant(
                     user_value: name,
                     ..Extras::default()
                 };
-                admins_page(&state, &ctx, status, &x, &rid).await
+                admins_page(&state, &ctx, status, &x).await
             }
-            None => internal_page(&e, &rid),
+            None => internal_page(&e),
         },
     })
 }
@@ -485,7 +479,7 @@ pub(super) async fn revoke(
         Ok(()) => see_other("/console/admins?revoked=1", None),
         Err(e) => match refusal_status(&e) {
             Some(status) => error_page(status, &sentence(&e.detail), &rid),
-            None => internal_page(&e, &rid),
+            None => internal_page(&e),
         },
     })
 }

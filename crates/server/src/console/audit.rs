@@ -5,14 +5,11 @@
 //! The filter form is a plain GET: it changes nothing, needs no CSRF token, and its URL can be
 //! bookmarked or shared with another admin of the organization.
 
-use super::{
-    error_page, html_response, internal_page, layout, when, ConsoleAdmin, ConsoleResult, RequestId,
-};
+use super::{error_page, html_response, layout, when, ConsoleAdmin, ConsoleResult, RequestId};
 use crate::http::audit_query::{self, AuditFilter, ACTOR_KINDS};
 use crate::state::AppState;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use directory::admin::ActorNames;
 use directory::store::StoredAuditEvent;
 use maud::{html, Markup};

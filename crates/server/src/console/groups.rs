@@ -5,7 +5,7 @@
 //! page with that reason. Only the signed-in admin's organization is ever read or changed.
 
 use super::{
-    error_page, html_response, internal_page, layout, see_other, when, ConsoleAdmin, ConsoleResult,
+    error_page, html_response, internal_page, layout, see_other, ConsoleAdmin, ConsoleResult,
     CsrfForm, RequestId, CSRF_FIELD,
 };
 use crate::state::AppState;
@@ -171,7 +171,7 @@ async fn own_group(
     match state.groups.get(&ctx.organization, id).await {
         Ok(g) => Ok(g),
         Err(e) if e.kind == ErrorKind::NotFound => Err(not_found_page(rid)),
-        Err(e) => Err(internal_page(&e, rid)),
+        Err(e) => Err(internal_page(&e)),
     }
 }
 
@@ -233,7 +233,7 @@ async fn group_page(
         Err(e) if e.kind == ErrorKind::Invalid => {
             return error_page(StatusCode::BAD_REQUEST, &e.detail, rid)
         }
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     let url = group_url(g);
     let source = GroupSource::of(g);
@@ -431,7 +431,7 @@ async fn answer(
                 )
                 .await
             }
-            _ => internal_page(&e, rid),
+            _ => internal_page(&e),
         },
     }
 }
@@ -670,7 +670,7 @@ fn new_page(
 }
 
 pub(super) async fn new_form(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     ConsoleAdmin(ctx): ConsoleAdmin,
 ) -> ConsoleResult {
     Ok(new_page(&ctx, StatusCode::OK, "", "", None))
@@ -678,7 +678,6 @@ pub(super) async fn new_form(
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let name = form.get("name").unwrap_or("");
@@ -702,7 +701,7 @@ pub(super) async fn create(
                 people_raw,
                 Some(&e.detail),
             ),
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }

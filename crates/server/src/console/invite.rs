@@ -8,7 +8,6 @@ use super::{
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use directory::console::{PendingInvite, MIN_PASSWORD_CHARS};
 use directory::ErrorKind;
 use maud::{html, Markup};
@@ -120,7 +119,7 @@ pub(super) async fn submit(
                 invite_form(&secret, &pending, &csrf, Some(&e.detail)),
             ),
             Err(e) if e.kind == ErrorKind::Busy => super::busy_page(&rid),
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }

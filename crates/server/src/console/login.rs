@@ -1,9 +1,9 @@
 //! `GET|POST /console/login`: organization, email and password.
 
 use super::{
-    busy_page, client_addr, cookie, csrf_cookie, csrf_refused, double_submit_ok,
-    double_submit_token, error_page, html_response, internal_page, layout, read_form, see_other,
-    session_cookie, with_cookie, ConsoleResult, Form, RequestId, CSRF_FIELD,
+    busy_page, client_addr, csrf_cookie, csrf_refused, double_submit_ok, double_submit_token,
+    error_page, html_response, internal_page, layout, read_form, see_other, session_cookie,
+    with_cookie, ConsoleResult, Form, RequestId, CSRF_FIELD,
 };
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -169,7 +169,7 @@ pub(super) async fn submit(
                 res
             }
             Ok(SignInOutcome::Busy) => busy_page(&rid),
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }

@@ -1,12 +1,11 @@
 //! `POST /console/logout`: ends the console session.
 
-use super::{CONSOLE_SESSION_COOKIE, 
+use super::{
     clear_session_cookie, cookie, csrf_refused, current_admin, read_form, see_other,
-    session_csrf_ok, ConsoleResult, RequestId, CSRF_FIELD,
+    session_csrf_ok, ConsoleResult, RequestId, CONSOLE_SESSION_COOKIE, CSRF_FIELD,
 };
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::response::Response;
 
 pub(super) async fn submit(
     State(state): State<AppState>,

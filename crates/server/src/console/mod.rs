@@ -27,20 +27,18 @@ pub(crate) use error::{ConsolePageError, ConsoleResult};
 pub(crate) use session::{
     clear_session_cookie, csrf_cookie, csrf_refused, current_admin, double_submit_ok,
     double_submit_token, read_form, session_cookie, session_csrf_ok, ConsoleAdmin, CsrfForm, Form,
-    CONSOLE_SESSION_COOKIE, CSRF_COOKIE, CSRF_FIELD,
+    CONSOLE_SESSION_COOKIE, CSRF_FIELD,
 };
 
 use crate::state::AppState;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use directory::console::{ConsoleContext, CONSOLE_ABSOLUTE_TIMEOUT};
+use directory::console::ConsoleContext;
 use maud::{html, Markup, DOCTYPE};
 use std::net::SocketAddr;
-use subtle::ConstantTimeEq;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -301,7 +299,7 @@ pub(crate) fn busy_page(rid: &str) -> Response {
 
 /// The page for an error of the directory a handler does not answer itself: see
 /// [`ConsolePageError`] for how each kind is shown.
-pub(crate) fn internal_page(e: &directory::Error, _rid: &str) -> Response {
+pub(crate) fn internal_page(e: &directory::Error) -> Response {
     ConsolePageError::from(e.clone()).into_response()
 }
 

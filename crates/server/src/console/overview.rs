@@ -8,11 +8,10 @@
 
 use super::saml::{copy_value, APPLICATION_USERNAME, NAME_ID_FORMAT};
 use super::when;
-use super::{html_response, internal_page, layout, ConsoleAdmin, ConsoleResult, RequestId};
+use super::{html_response, layout, ConsoleAdmin, ConsoleResult, RequestId};
 use crate::state::AppState;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use directory::setup::{setup_status, StatusParts};
 use maud::{html, Markup};
 
@@ -36,7 +35,7 @@ fn step(id: &str, done: bool, title: &str, body: Markup) -> Markup {
 
 pub(super) async fn page(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
+    RequestId(_rid): RequestId,
     ConsoleAdmin(ctx): ConsoleAdmin,
 ) -> ConsoleResult {
     let status = match setup_status(

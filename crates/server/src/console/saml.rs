@@ -7,9 +7,8 @@
 
 use super::multipart::{self, Multipart};
 use super::{
-    cookie, csrf_refused, current_admin, error_page, html_response, internal_page, layout,
-    session_csrf_ok, split_domains, when, ConsoleAdmin, ConsoleResult, CsrfForm, Form, RequestId,
-    CSRF_FIELD,
+    csrf_refused, current_admin, error_page, html_response, internal_page, layout, session_csrf_ok,
+    split_domains, when, ConsoleAdmin, ConsoleResult, CsrfForm, Form, RequestId, CSRF_FIELD,
 };
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -366,7 +365,6 @@ async fn render(
     ctx: &ConsoleContext,
     status_code: StatusCode,
     m: &Messages<'_>,
-    rid: &str,
 ) -> Response {
     let status = match setup_status(
         state.store.as_ref(),
@@ -379,11 +377,11 @@ async fn render(
     .await
     {
         Ok(s) => s,
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     let claims = match state.domains.claims(&ctx.organization).await {
         Ok(c) => c,
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     let now = state.clock.now();
     let body = html! {
@@ -401,7 +399,6 @@ async fn render(
 
 pub(super) async fn page(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     ConsoleAdmin(ctx): ConsoleAdmin,
     req: Request,
 ) -> ConsoleResult {
@@ -419,12 +416,11 @@ pub(super) async fn page(
         }),
         ..Messages::default()
     };
-    Ok(render(&state, &ctx, StatusCode::OK, &m, &rid).await)
+    Ok(render(&state, &ctx, StatusCode::OK, &m).await)
 }
 
 pub(super) async fn setup(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let raw = form.get("domains").unwrap_or("");
@@ -446,9 +442,9 @@ pub(super) async fn setup(
                     setup_domains: Some(raw),
                     ..Messages::default()
                 };
-                render(&state, &ctx, status, &m, &rid).await
+                render(&state, &ctx, status, &m).await
             }
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }
@@ -504,9 +500,9 @@ pub(super) async fn settings(
                     settings_filled: Some((jit, idp_initiated, raw.unwrap_or(""))),
                     ..Messages::default()
                 };
-                render(&state, &ctx, status, &m, &rid).await
+                render(&state, &ctx, status, &m).await
             }
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }
@@ -514,7 +510,6 @@ pub(super) async fn settings(
 /// "Check now": one DNS lookup of the domain's TXT record (bounded per organization).
 pub(super) async fn check_domain(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let domain = form.get("domain").unwrap_or("").to_string();
@@ -570,7 +565,7 @@ pub(super) async fn check_domain(
         domain_check: Some((shown, ok, message)),
         ..Messages::default()
     };
-    let mut res = render(&state, &ctx, status, &m, &rid).await;
+    let mut res = render(&state, &ctx, status, &m).await;
     if let Some(secs) = retry_after {
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -630,8 +625,7 @@ pub(super) async fn upload(
         };
         let state = state.clone();
         let ctx = ctx.clone();
-        let rid = rid.clone();
-        async move { render(&state, &ctx, status, &m, &rid).await }
+        async move { render(&state, &ctx, status, &m).await }
     };
     let file = form.part("metadata");
     let Some(file) =
@@ -667,7 +661,7 @@ pub(super) async fn upload(
             Err(e) if e.kind == ErrorKind::Conflict => {
                 refuse(StatusCode::CONFLICT, sentence(&e.detail)).await
             }
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }

@@ -6,8 +6,8 @@
 //! when the person holds the admin role, and explains the refusal when not.
 
 use super::{
-    cookie, csrf_refused, double_submit_ok, error_page, html_response, internal_page, read_form,
-    session_cookie, when, with_cookie, ConsoleResult, RequestId, CSP, CSRF_FIELD,
+    csrf_refused, double_submit_ok, error_page, html_response, internal_page, read_form,
+    session_cookie, with_cookie, ConsoleResult, RequestId, CSRF_FIELD,
 };
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -45,7 +45,7 @@ pub(super) async fn start(
             };
             super::login::page_with_sso_error(status, &csrf, email, &e.detail)
         }
-        Err(e) => internal_page(&e, &rid),
+        Err(e) => internal_page(&e),
     })
 }
 
@@ -102,7 +102,7 @@ pub(super) async fn finish(
             Ok(SsoConsoleOutcome::NotAdmin(message)) => {
                 error_page(StatusCode::FORBIDDEN, &message, &rid)
             }
-            Err(e) => internal_page(&e, &rid),
+            Err(e) => internal_page(&e),
         },
     )
 }

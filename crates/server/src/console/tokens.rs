@@ -114,11 +114,10 @@ async fn list_page(
     notice: Option<&str>,
     filled: &Filled<'_>,
     message: Option<String>,
-    rid: &str,
 ) -> Response {
     let mut tokens = match state.admin.list_tokens(&ctx.organization).await {
         Ok(t) => t,
-        Err(e) => return internal_page(&e, rid),
+        Err(e) => return internal_page(&e),
     };
     tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     let body = html! {
@@ -140,7 +139,6 @@ async fn list_page(
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     ConsoleAdmin(ctx): ConsoleAdmin,
     req: Request,
 ) -> ConsoleResult {
@@ -157,14 +155,12 @@ pub(super) async fn list(
         notice,
         &Filled::default(),
         None,
-        &rid,
     )
     .await)
 }
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let filled = Filled {
@@ -179,7 +175,6 @@ pub(super) async fn create(
             None,
             &filled,
             Some(message),
-            &rid,
         )
     };
     let name = filled.name.trim();
@@ -255,7 +250,7 @@ async fn own_token(
         .admin
         .list_tokens(&ctx.organization)
         .await
-        .map_err(|e| internal_page(&e, rid))?;
+        .map_err(|e| internal_page(&e))?;
     tokens
         .into_iter()
         .find(|t| t.id == id)
@@ -361,7 +356,7 @@ fn error_answer(e: &Error, rid: &str, form: impl FnOnce(StatusCode) -> Response)
             rid,
         ),
         ErrorKind::Conflict | ErrorKind::PreconditionFailed => form(StatusCode::CONFLICT),
-        _ => internal_page(e, rid),
+        _ => internal_page(e),
     }
 }
 

@@ -79,7 +79,7 @@ fn status_text(user: &UserRecord) -> &'static str {
 /// A refusal of the directory as a page: its status and its sentence.
 fn refusal(e: &Error, rid: &str) -> Response {
     match e.kind {
-        ErrorKind::Internal => internal_page(e, rid),
+        ErrorKind::Internal => internal_page(e),
         _ => error_page(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
             &e.detail,
@@ -288,7 +288,7 @@ fn new_page(ctx: &ConsoleContext, f: &NewFilled, message: Option<&str>) -> Marku
 }
 
 pub(super) async fn new_form(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     ConsoleAdmin(ctx): ConsoleAdmin,
 ) -> ConsoleResult {
     Ok(html_response(
@@ -299,7 +299,6 @@ pub(super) async fn new_form(
 
 pub(super) async fn new_submit(
     State(state): State<AppState>,
-    RequestId(rid): RequestId,
     CsrfForm(ctx, form): CsrfForm,
 ) -> ConsoleResult {
     let filled = NewFilled {
@@ -320,7 +319,7 @@ pub(super) async fn new_submit(
             .await
         {
             Ok(user) => redirect(format!("{}?created=1", user_href(user.id))),
-            Err(e) if e.kind == ErrorKind::Internal => internal_page(&e, &rid),
+            Err(e) if e.kind == ErrorKind::Internal => internal_page(&e),
             Err(e) => html_response(
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
                 new_page(&ctx, &filled, Some(&e.detail)),

@@ -201,8 +201,9 @@ where
 
 /// An API body parsed as `T`, for a handler that reads the body itself (an optional one).
 pub fn parse_api_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not the expected JSON: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("the request body is not the expected JSON: {e}"))
+    })
 }
 
 /// The `Authorization` header as text: `Ok(None)` when absent, `Err` when not readable.

@@ -1,10 +1,10 @@
 //! The tracking middleware (request id, log line, metrics) and the Prometheus recorder.
 
 pub use super::request_id::RequestId;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -6,7 +6,6 @@ use super::browser::{assert_console_headers, signed_in_admin, Browser, Page, GOO
 use directory::ids::{GroupId, UserId};
 use directory::model::{Actor, GroupRecord, ManagedBy, Organization, UserRecord};
 use directory::query::AuditQuery;
-use directory::Clock as _;
 use serde_json::json;
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};

@@ -5,7 +5,6 @@
 
 use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
 use base64::Engine as _;
-use directory::Clock as _;
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};
 use testkit::test_idp::{ResponseParams, TestIdp};

@@ -4,7 +4,6 @@
 
 use directory::console::{SIGN_IN_LIMIT_PER_EMAIL, SIGN_IN_WINDOW};
 use directory::password::{PasswordHashing, PASSWORD_BUSY_RETRY_AFTER_SECS};
-use directory::Clock as _;
 use std::time::Duration;
 use testkit::on_every_backend;
 use testkit::server::{backends, TestServer};

@@ -7,12 +7,11 @@ use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
 use directory::local_users::{MANAGED_BY_IDP, SCAN_LIMIT};
 use directory::model::{ManagedBy, SessionRecord, UserRecord};
 use directory::query::AuditQuery;
-use directory::Clock as _;
 use directory::{OrgId, UserId};
 use serde_json::{json, Value};
 use testkit::on_every_backend;
 use testkit::server::TestServer;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 /// Creates a local user through the form; returns its id.
 async fn create_local(b: &mut Browser, user_name: &str, display: &str, email: &str) -> String {

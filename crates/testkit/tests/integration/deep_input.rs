@@ -11,7 +11,7 @@ use directory::Clock as _;
 use serde_json::Value;
 use std::future::Future;
 use testkit::server::{backends, TestServer};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 /// As many nested elements as the report's document: about 35 KB, under every size limit.
 const DEEP_ELEMENTS: usize = 5_000;

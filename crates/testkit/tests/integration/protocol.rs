@@ -3,7 +3,6 @@
 
 use crate::okta::patch;
 use directory::model::{ManagedBy, UserRecord};
-use directory::Clock as _;
 use serde_json::json;
 use testkit::on_every_backend;
 

@@ -3,7 +3,6 @@
 //! signed by the independent test IdP (every response our server accepts is also accepted by
 //! the `xmlsec1` oracle).
 
-use directory::Clock as _;
 use serde_json::{json, Value};
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};

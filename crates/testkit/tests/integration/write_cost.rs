@@ -5,7 +5,6 @@
 
 use crate::okta::patch;
 use directory::model::{ManagedBy, UserRecord};
-use directory::Clock as _;
 use scim::limits::{
     MAX_ATTRIBUTE_VALUES, MAX_MEMBERS_PER_OPERATION, MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS,
     MAX_RESOURCE_BYTES, MAX_STRING_BYTES,

@@ -5,6 +5,8 @@
 //! edges must have no cycle, and the router (`app`) may be imported by the CLI alone, so a
 //! handler can never reach back into the module that routes to it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

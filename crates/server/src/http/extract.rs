@@ -207,11 +207,11 @@ pub fn parse_api_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> 
 }
 
 /// The `Authorization` header as text: `Ok(None)` when absent, `Err` when not readable.
-pub fn bearer_value(parts: &Parts) -> Result<Option<&str>, ()> {
+pub fn bearer_value(parts: &Parts) -> Result<Option<&str>, header::ToStrError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    value.to_str().map(Some).map_err(|_| ())
+    value.to_str().map(Some)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ impl FromRequestParts<AppState> for AuthenticatedCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let value = bearer_value(parts)
-            .map_err(|()| ScimErrorResponse::unauthenticated("the Authorization header is not readable text"))?
+            .map_err(|_| ScimErrorResponse::unauthenticated("the Authorization header is not readable text"))?
             .ok_or_else(|| ScimErrorResponse::unauthenticated("this endpoint needs an Authorization: Bearer <SCIM token> header; generate a token with `portcullis token create`"))?;
         let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

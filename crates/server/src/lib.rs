@@ -16,8 +16,19 @@
 //!   clock (time is a parameter everywhere else).
 //!
 //! Handlers are thin: extractors authenticate and check CSRF, the handler calls one service
-//! method of the `directory` crate and returns `Result<_, SurfaceError>` with `?`; the request
-//! id reaches every error body through the task (see [`http::request_id`]).
+//! method of the `directory` crate and returns `Result<_, SurfaceError>` with `?`.
+//!
+//! Decisions worth knowing:
+//! - One error type per surface, each `From<directory::Error>`: `http::errors::ScimErrorResponse`
+//!   (SCIM error JSON), `http::errors::ApiError` (problem+json), `http::errors::SamlPageError`
+//!   and `console::ConsolePageError` (HTML pages; every error kind mapped on purpose).
+//! - The request id reaches every error body through the task, not through the handlers:
+//!   `http::observability::track` makes it the task's current id (see [`http::request_id`]).
+//! - "Operator" is whoever holds an operator key (`/api/v1`); a "console admin" signs in to one
+//!   organization's console. The SAML browser session (`saml::browser_session`) and the console
+//!   session (`console::session`) are two cookies with two names.
+//! - Extractors run in the order of a handler's arguments, so refusals come in a fixed order:
+//!   a path that cannot be read, then who is calling, then the body.
 
 pub mod api;
 pub mod app;

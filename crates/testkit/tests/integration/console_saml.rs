@@ -3,7 +3,7 @@
 //! form (and every wrong file refused in plain words), certificate expiry, the switches, a
 //! test sign-in end to end and a refused one, the overview's steps, CSRF and odd input.
 
-use super::browser::{assert_console_headers, signed_in_admin, Browser, Page};
+use super::browser::{assert_console_headers, signed_in_admin, Browser, Page, GOOD_PASSWORD};
 use base64::Engine as _;
 use testkit::on_every_backend;
 use testkit::server::{ScimClient, TestServer};
@@ -424,7 +424,7 @@ async fn each_wrong_file_says_what_is_wrong() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn certificates_warn_before_they_expire_and_show_when_expired() {
-    on_every_backend!(|server| {
+    on_every_backend!(|server, clock| {
         let (slug, mut b) = signed_in_admin(&server, "it@acme.com").await;
         generate(&mut b).await;
         let now = server.state.clock.now();
@@ -442,20 +442,20 @@ async fn certificates_warn_before_they_expire_and_show_when_expired() {
             "{certs}"
         );
 
-        // One that expired after it was uploaded: shown as expired, next to the new one.
+        // One that expires the day after it is uploaded: three days on (the clock moves, no
+        // row is forged) it is shown as expired, next to the new one.
         let mut old = new_idp();
-        let expired = old.keygen(
+        let expiring = old.keygen(
             Some(now - Duration::days(400)),
-            Some(now - Duration::days(2)),
+            Some(now + Duration::days(1)),
         );
-        old.keys = vec![expired, old.keygen(None, None)];
-        let org = server.state.admin.org(&slug).await.unwrap();
-        let mut conn = server.state.sso.connection(&org).await.unwrap().unwrap();
-        conn.idp_metadata_xml = Some(old.metadata_xml(SSO_URL));
-        conn.idp_entity_id = Some(old.entity_id.clone());
-        conn.idp_metadata_uploaded_at = Some(now - Duration::days(3));
-        conn.updated_at = now;
-        server.state.store.put_saml_connection(&conn).await.unwrap();
+        old.keys = vec![expiring, old.keygen(None, None)];
+        let p = upload(&mut b, old.metadata_xml(SSO_URL).as_bytes()).await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        clock.advance(Duration::days(3));
+        // Three days outlast the console session: sign in again.
+        let p = b.login(&slug, "it@acme.com", GOOD_PASSWORD).await;
+        assert_eq!(p.status, 303, "{}", p.body);
         let page = b.get("/console/saml").await;
         let certs = element(&page, "idp-certificates");
         assert_eq!(certs.matches("<tr>").count(), 3, "{certs}");

@@ -1,9 +1,10 @@
-//! The JSON body of a SCIM write: bounded, of a JSON media type, and for a large one a slot
-//! of its organization's large-request budget.
+//! The JSON body of a SCIM write ([`ScimJson`]): bounded, of a JSON media type, and for a
+//! large one a slot of its organization's large-request budget.
 
 use crate::http::errors::{ScimErrorResponse, SCIM_CONTENT_TYPE};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use directory::scan::{ScanSlot, LARGE_REQUEST_BYTES};
 use directory::scim_service::ScimCaller;
@@ -16,7 +17,37 @@ use serde_json::Value;
 /// large-request slots, which the handler holds until it answers: each is bounded by the body
 /// and member limits, but costs tens of MiB while parsed and applied, so how many one
 /// organization runs at once is bounded too (429 with `Retry-After` past it).
-pub(super) async fn write_body(
+/// The JSON body of a SCIM request by an [`AuthenticatedCaller`] (an argument before it), with
+/// the large-request slot it holds until the handler answers. A refusal is a SCIM error.
+///
+/// [`AuthenticatedCaller`]: super::caller::AuthenticatedCaller
+pub(super) struct ScimJson {
+    pub value: Value,
+    _large: Option<ScanSlot>,
+}
+
+impl FromRequest<AppState> for ScimJson {
+    type Rejection = ScimErrorResponse;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(caller) = req.extensions().get::<ScimCaller>().cloned() else {
+            // A handler that reads a body without authenticating first: our bug.
+            tracing::error!("a SCIM body was read before its caller was authenticated");
+            return Err(ScimErrorResponse::status(
+                500,
+                "the server could not read this request",
+            ));
+        };
+        let (parts, body) = req.into_parts();
+        let (value, large) = write_body(state, &caller, &parts.headers, body).await?;
+        Ok(ScimJson {
+            value,
+            _large: large,
+        })
+    }
+}
+
+async fn write_body(
     state: &AppState,
     caller: &ScimCaller,
     headers: &HeaderMap,

@@ -1,6 +1,10 @@
 //! What a SCIM request asks for beyond its path: list and projection parameters from the
 //! query string, a SearchRequest body, and the conditional headers.
 
+use super::resources::Resource;
+use crate::http::errors::ScimErrorResponse;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use directory::scim_service::ListParams;
 use scim::projection::Projection;
@@ -75,10 +79,7 @@ pub(super) fn list_params(raw: Option<&str>) -> Result<ListParams, ScimError> {
     })
 }
 
-pub(super) fn projection(
-    kind: ResourceKind,
-    raw: Option<&str>,
-) -> Result<(Projection, bool), ScimError> {
+fn projection(kind: ResourceKind, raw: Option<&str>) -> Result<(Projection, bool), ScimError> {
     let pairs = query_pairs(raw);
     let attributes = param(&pairs, "attributes");
     let excluded = param(&pairs, "excludedAttributes");
@@ -147,4 +148,25 @@ pub(super) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
                 t == "*" || t == etag || t.trim_start_matches("W/") == etag.trim_start_matches("W/")
             })
         })
+}
+
+/// The projection a request's `attributes` and `excludedAttributes` ask for on resources of
+/// kind `R`, and whether it asked at all; a refusal is a SCIM error.
+pub(super) struct Projected<R> {
+    pub projection: Projection,
+    pub asked: bool,
+    kind: std::marker::PhantomData<R>,
+}
+
+impl<R: Resource, S: Send + Sync> FromRequestParts<S> for Projected<R> {
+    type Rejection = ScimErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (projection, asked) = projection(R::KIND, parts.uri.query())?;
+        Ok(Projected {
+            projection,
+            asked,
+            kind: std::marker::PhantomData,
+        })
+    }
 }

@@ -1,14 +1,13 @@
 //! The operations of `/Users` and `/Groups`, one handler per operation, generic over the
 //! resource type; and the root `/.search`.
 
-use super::body::write_body;
+use super::body::ScimJson;
 use super::caller::AuthenticatedCaller;
-use super::params::{if_match, list_params, not_modified, projection, search_params};
+use super::params::{if_match, list_params, not_modified, search_params, Projected};
 use super::{with_etag, written, ScimResult};
 use crate::http::errors::scim_json;
 use crate::http::extract::ScimPath;
 use crate::state::AppState;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -41,12 +40,10 @@ pub(super) async fn list<R: Resource>(
 async fn search_in(
     state: AppState,
     caller: ScimCaller,
-    headers: HeaderMap,
-    body: Body,
+    body: ScimJson,
     kind: Option<ResourceKind>,
 ) -> ScimResult {
-    let (body, _large) = write_body(&state, &caller, &headers, body).await?;
-    let params = search_params(&body)?;
+    let params = search_params(&body.value)?;
     let body = match kind {
         Some(kind) => state.scim.list(&caller, kind, &params).await?,
         None => state.scim.search_root(&caller, &params).await?,
@@ -57,33 +54,30 @@ async fn search_in(
 pub(super) async fn search<R: Resource>(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
-    headers: HeaderMap,
-    body: Body,
+    body: ScimJson,
 ) -> ScimResult {
-    search_in(state, caller, headers, body, Some(R::KIND)).await
+    search_in(state, caller, body, Some(R::KIND)).await
 }
 
 pub(super) async fn search_root(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
-    headers: HeaderMap,
-    body: Body,
+    body: ScimJson,
 ) -> ScimResult {
-    search_in(state, caller, headers, body, None).await
+    search_in(state, caller, body, None).await
 }
 
 pub(super) async fn create<R: Resource>(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Body,
+    Projected {
+        projection: proj, ..
+    }: Projected<R>,
+    body: ScimJson,
 ) -> ScimResult {
-    let (proj, _) = projection(R::KIND, q.as_deref())?;
-    let (body, _large) = write_body(&state, &caller, &headers, body).await?;
     let written_resource = match R::KIND {
-        ResourceKind::User => state.scim.create_user(&caller, &body, &proj).await?,
-        ResourceKind::Group => state.scim.create_group(&caller, &body, &proj).await?,
+        ResourceKind::User => state.scim.create_user(&caller, &body.value, &proj).await?,
+        ResourceKind::Group => state.scim.create_group(&caller, &body.value, &proj).await?,
     };
     Ok(written(StatusCode::CREATED, written_resource))
 }
@@ -92,10 +86,11 @@ pub(super) async fn get_one<R: Resource>(
     State(state): State<AppState>,
     ScimPath(id): ScimPath<String>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
+    Projected {
+        projection: proj, ..
+    }: Projected<R>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
 ) -> ScimResult {
-    let (proj, _) = projection(R::KIND, q.as_deref())?;
     if headers.contains_key(header::IF_NONE_MATCH) {
         let etag = match R::KIND {
             ResourceKind::User => state.scim.user_etag(&caller, &id).await?,
@@ -116,21 +111,21 @@ pub(super) async fn replace<R: Resource>(
     State(state): State<AppState>,
     ScimPath(id): ScimPath<String>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
+    Projected {
+        projection: proj, ..
+    }: Projected<R>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Body,
+    body: ScimJson,
 ) -> ScimResult {
-    let (proj, _) = projection(R::KIND, q.as_deref())?;
-    let (body, _large) = write_body(&state, &caller, &headers, body).await?;
     let if_match = if_match(&headers);
     let scim = &state.scim;
     let written_resource = match R::KIND {
         ResourceKind::User => {
-            scim.replace_user(&caller, &id, &body, if_match.as_deref(), &proj)
+            scim.replace_user(&caller, &id, &body.value, if_match.as_deref(), &proj)
                 .await?
         }
         ResourceKind::Group => {
-            scim.replace_group(&caller, &id, &body, if_match.as_deref(), &proj)
+            scim.replace_group(&caller, &id, &body.value, if_match.as_deref(), &proj)
                 .await?
         }
     };
@@ -143,21 +138,23 @@ pub(super) async fn patch<R: Resource>(
     State(state): State<AppState>,
     ScimPath(id): ScimPath<String>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
+    Projected {
+        projection: proj,
+        asked,
+        ..
+    }: Projected<R>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Body,
+    body: ScimJson,
 ) -> ScimResult {
-    let (proj, asked) = projection(R::KIND, q.as_deref())?;
-    let (body, _large) = write_body(&state, &caller, &headers, body).await?;
     let if_match = if_match(&headers);
     let scim = &state.scim;
     let written_resource = match R::KIND {
         ResourceKind::User => {
-            scim.patch_user(&caller, &id, &body, if_match.as_deref(), &proj)
+            scim.patch_user(&caller, &id, &body.value, if_match.as_deref(), &proj)
                 .await?
         }
         ResourceKind::Group => {
-            scim.patch_group(&caller, &id, &body, if_match.as_deref(), &proj, asked)
+            scim.patch_group(&caller, &id, &body.value, if_match.as_deref(), &proj, asked)
                 .await?
         }
     };

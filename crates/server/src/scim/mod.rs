@@ -1,6 +1,8 @@
-//! `/scim/v2`: RFC 7644 over HTTP. Thin handlers: the [`AuthenticatedCaller`] extractor
-//! authenticates the SCIM token, the handler calls the SCIM service and renders; every
-//! refusal is a [`ScimErrorResponse`].
+//! `/scim/v2`: RFC 7644 over HTTP, one module per noun (`users`, `groups`, `bulk`, `me`,
+//! `discovery`; the operations both resource types share are in `resources`). Thin handlers:
+//! extractors authenticate the SCIM token ([`AuthenticatedCaller`]), read the projection and
+//! the JSON body (`params::Projected`, `body::ScimJson`), the handler calls the SCIM service
+//! and renders; every refusal is a [`ScimErrorResponse`].
 //!
 //! [`AuthenticatedCaller`]: caller::AuthenticatedCaller
 

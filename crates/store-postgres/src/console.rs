@@ -1,9 +1,11 @@
 //! Console administrators, invites, console sessions and the sign-in throttle.
 
-use super::{backend, from_ms, get, ms, write_error};
+use crate::rows::{backend, from_ms, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
+use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
@@ -260,27 +262,6 @@ pub(crate) async fn delete_admin_sessions(
     Ok(done.rows_affected())
 }
 
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-pub(crate) async fn failed_sign_ins(
-    pool: &PgPool,
-    key: &str,
-    now: OffsetDateTime,
-    window: Duration,
-) -> StoreResult<u32> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM console_sign_in_failures WHERE key = $1 AND at > $2",
-    )
-    .bind(key)
-    .bind(ms(now - window))
-    .fetch_one(pool)
-    .await
-    .map_err(backend)?;
-    Ok(count(n))
-}
-
 pub(crate) async fn reserve_sign_in_attempt(
     pool: &PgPool,
     limits: &[SignInLimit],
@@ -359,4 +340,90 @@ pub(crate) async fn clear_failed_sign_ins(pool: &PgPool, key: &str) -> StoreResu
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+#[async_trait]
+impl ConsoleStore for PostgresStore {
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        create_admin(&self.pool, admin).await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        admin_by_email(&self.pool, org, email).await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        admin_by_id(&self.pool, org, id).await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        set_admin_password(&self.pool, org, id, hash).await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        record_admin_sign_in(&self.pool, org, id, at).await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        create_invite(&self.pool, invite).await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        invite_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        take_invite(&self.pool, token_hash, now).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        create_session(&self.pool, session).await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        session_by_hash(&self.pool, id_hash).await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        touch_session(&self.pool, id_hash, now, idle_expires_at).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        delete_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        delete_admin_sessions(&self.pool, org, admin).await
+    }
+
+    async fn reserve_sign_in_attempt(
+        &self,
+        limits: &[SignInLimit],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<SignInReservation> {
+        reserve_sign_in_attempt(&self.pool, limits, now, window).await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        release_sign_in_attempt(&self.pool, key, at).await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        clear_failed_sign_ins(&self.pool, key).await
+    }
 }

@@ -1,11 +1,13 @@
 //! The admins page and admin roles: listing and removing admins, linking an admin to the
 //! directory user they sign in as, the admin group and the local users granted the role.
 
-use super::{backend, get, ms, write_error};
 use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use crate::rows::{backend, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
-use directory::store::StoreResult;
+use directory::store::{ConsoleRoleStore, StoreResult};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -188,4 +190,61 @@ pub(crate) async fn delete_user_sessions(
         .await
         .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl ConsoleRoleStore for PostgresStore {
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        list_admins(&self.pool, org).await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        delete_admin(&self.pool, org, id).await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        link_admin_user(&self.pool, org, id, user).await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        admin_by_user(&self.pool, org, user).await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        admin_group(&self.pool, org).await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        set_admin_group(&self.pool, org, group, at).await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        grant_admin_role(&self.pool, org, user, at).await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        revoke_admin_role(&self.pool, org, user).await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        admin_role_users(&self.pool, org).await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        holds_admin_role(&self.pool, org, user).await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        delete_user_sessions(&self.pool, org, user).await
+    }
 }

@@ -1,11 +1,14 @@
-//! The audit log: appended in batches, read newest first.
+//! The audit log: appended in batches, read newest first, and the newest event under an
+//! operation prefix for the console's set-up overview.
 
 use crate::engine::backend;
-use crate::rows::{execute, fetch_all, from_ms, ms, parse_uuid};
+use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::AuditEvent;
 use directory::query::{prefix_upper_bound, AuditOutcome, AuditQuery};
-use directory::store::{FoldedAuditEvent, StoreResult, StoredAuditEvent};
+use directory::store::{AuditStore, FoldedAuditEvent, StoreError, StoreResult, StoredAuditEvent};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
@@ -160,4 +163,73 @@ pub(crate) fn stored_event(r: &rusqlite::Row<'_>) -> StoreResult<StoredAuditEven
         repeated: u64::try_from(r.get::<_, i64>(11).map_err(backend)?).unwrap_or(1),
         last_at: r.get::<_, Option<i64>>(12).map_err(backend)?.map(from_ms),
     })
+}
+
+/// A skip scan of `audit_org_operation_seq`: the distinct operations in the prefix's range,
+/// one seek each, then the newest event of each from the (partial, when only successes count)
+/// index. Cost: a few seeks per distinct operation, not a walk through the log.
+pub(crate) fn newest(
+    conn: &Connection,
+    org: OrgId,
+    prefix: &str,
+    upper: &str,
+    succeeded_only: bool,
+) -> StoreResult<Option<StoredAuditEvent>> {
+    let ok = if succeeded_only {
+        " AND e.status >= 200 AND e.status < 300"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "WITH RECURSIVE ops(op) AS ( \
+           SELECT (SELECT operation FROM audit_events WHERE org_id = ?1 AND operation >= ?2 AND operation < ?3 ORDER BY operation LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT operation FROM audit_events WHERE org_id = ?1 AND operation > ops.op AND operation < ?3 ORDER BY operation LIMIT 1) \
+           FROM ops WHERE ops.op IS NOT NULL \
+         ) \
+         SELECT {columns} \
+         FROM audit_events WHERE org_id = ?1 AND seq = ( \
+           SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = ?1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
+           FROM ops WHERE ops.op IS NOT NULL)",
+        columns = crate::audit::AUDIT_COLUMNS
+    );
+    fetch_optional(
+        conn,
+        &sql,
+        params![org.to_string(), prefix, upper],
+        crate::audit::stored_event,
+    )
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine.write(move |c| append(c, &events)).await
+    }
+
+    async fn append_audit_folded(&self, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine.write(move |c| append_folded(c, &events)).await
+    }
+
+    async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let q = q.clone();
+        self.engine.read_long(move |c| list(c, org, &q)).await
+    }
+
+    async fn last_audit_event(
+        &self,
+        org: OrgId,
+        operation_prefix: &str,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<StoredAuditEvent>> {
+        let upper = directory::query::prefix_upper_bound(operation_prefix).ok_or_else(|| {
+            StoreError::Backend("the operation prefix must be non-empty ASCII".into())
+        })?;
+        let prefix = operation_prefix.to_string();
+        self.engine
+            .read(move |c| newest(c, org, &prefix, &upper, succeeded_only))
+            .await
+    }
 }

@@ -2,9 +2,11 @@
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
+use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use time::{Duration, OffsetDateTime};
 
@@ -317,4 +319,129 @@ pub(crate) fn clear_failed_sign_ins(conn: &Connection, key: &str) -> StoreResult
     )
     .map_err(backend)?;
     Ok(())
+}
+
+#[async_trait]
+impl ConsoleStore for SqliteStore {
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        let admin = admin.clone();
+        self.engine.write(move |c| create_admin(c, &admin)).await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        let email = email.to_string();
+        self.engine
+            .read(move |c| admin_by_email(c, org, &email))
+            .await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        self.engine.read(move |c| admin_by_id(c, org, id)).await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        let hash = hash.to_string();
+        self.engine
+            .write(move |c| set_admin_password(c, org, id, &hash))
+            .await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| record_admin_sign_in(c, org, id, at))
+            .await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        let invite = invite.clone();
+        self.engine.write(move |c| create_invite(c, &invite)).await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .read(move |c| invite_by_hash(c, &token_hash))
+            .await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .write(move |c| take_invite(c, &token_hash, now))
+            .await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.engine
+            .write(move |c| create_session(c, &session))
+            .await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .read(move |c| session_by_hash(c, &id_hash))
+            .await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| touch_session(c, &id_hash, now, idle_expires_at))
+            .await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| delete_session(c, &id_hash))
+            .await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| delete_admin_sessions(c, org, admin))
+            .await
+    }
+
+    async fn reserve_sign_in_attempt(
+        &self,
+        limits: &[SignInLimit],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<SignInReservation> {
+        let limits = limits.to_vec();
+        self.engine
+            .write(move |c| reserve_sign_in_attempt(c, &limits, now, window))
+            .await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| release_sign_in_attempt(c, &key, at))
+            .await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| clear_failed_sign_ins(c, &key))
+            .await
+    }
 }

@@ -4,9 +4,11 @@
 use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
 use crate::engine::backend;
 use crate::rows::{execute, fetch_all, fetch_optional, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
-use directory::store::StoreResult;
+use directory::store::{ConsoleRoleStore, StoreResult};
 use rusqlite::{params, Connection};
 use time::OffsetDateTime;
 
@@ -176,4 +178,73 @@ pub(crate) fn delete_user_sessions(
     )
     .map_err(backend)?;
     Ok(n as u64)
+}
+
+#[async_trait]
+impl ConsoleRoleStore for SqliteStore {
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        self.engine.read(move |c| list_admins(c, org)).await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        self.engine.write(move |c| delete_admin(c, org, id)).await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        self.engine
+            .write(move |c| link_admin_user(c, org, id, user))
+            .await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        self.engine.read(move |c| admin_by_user(c, org, user)).await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        self.engine.read(move |c| admin_group(c, org)).await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| set_admin_group(c, org, group, at))
+            .await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| grant_admin_role(c, org, user, at))
+            .await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .write(move |c| revoke_admin_role(c, org, user))
+            .await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        self.engine.read(move |c| admin_role_users(c, org)).await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .read(move |c| holds_admin_role(c, org, user))
+            .await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| delete_user_sessions(c, org, user))
+            .await
+    }
 }

@@ -1,10 +1,12 @@
 //! Login-domain claims: one row per (organization, domain); a partial unique index keeps at
 //! most one verified claim per domain.
 
-use super::{backend, from_ms, get, ms, write_error};
+use crate::rows::{backend, from_ms, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::{DomainClaim, DomainProof};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{LoginDomainStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
@@ -307,4 +309,76 @@ pub(crate) async fn org_for_domain(pool: &PgPool, domain: &str) -> StoreResult<O
     .await
     .map_err(backend)?;
     row.map(|r| get(&r, "org_id").map(OrgId)).transpose()
+}
+
+#[async_trait]
+impl LoginDomainStore for PostgresStore {
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        org_for_domain(&self.pool, domain).await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        claims(&self.pool, org).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        replace_claims(&self.pool, org, claims).await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        add_claim(&self.pool, claim).await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        verify(&self.pool, org, domain, proof, at, displaced_note).await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        record_check(&self.pool, org, domain, at, failure, lapse_after).await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        record_unanswered(&self.pool, org, domain, at, note).await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        unverify(&self.pool, org, domain, note).await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        due_for_check(&self.pool, checked_before, limit).await
+    }
 }

@@ -1,53 +1,15 @@
-//! Organizations, their SCIM tokens, and the operator's API keys.
+//! SCIM tokens: looked up by hash, listed, revoked, their domains edited.
 
 use crate::engine::backend;
-use crate::rows::{
-    self, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error, ORG_COLUMNS,
-    TOKEN_COLUMNS,
-};
-use directory::ids::{AdminKeyId, OrgId, TokenId};
-use directory::model::{AdminKeyRecord, Organization, ScimTokenRecord};
-use directory::store::{StoreError, StoreResult};
+use crate::rows::{execute, fetch_all, fetch_optional, ms, write_error, TOKEN_COLUMNS};
+use crate::{rows, SqliteStore};
+use async_trait::async_trait;
+use directory::ids::{OrgId, TokenId};
+use directory::model::ScimTokenRecord;
+use directory::store::{StoreError, StoreResult, TokenStore};
 use directory::token::DomainList;
 use rusqlite::{params, Connection};
 use time::OffsetDateTime;
-
-pub(crate) fn create_org(conn: &Connection, org: &Organization) -> StoreResult<()> {
-    execute(
-        conn,
-        "INSERT INTO organizations (id, slug, name, created_at) VALUES (?, ?, ?, ?)",
-        params![org.id.to_string(), org.slug, org.name, ms(org.created_at)],
-    )
-    .map_err(|e| write_error(e, "slug"))?;
-    Ok(())
-}
-
-pub(crate) fn org_by_slug(conn: &Connection, slug: &str) -> StoreResult<Option<Organization>> {
-    fetch_optional(
-        conn,
-        &format!("SELECT {ORG_COLUMNS} FROM organizations WHERE slug = ?"),
-        params![slug],
-        rows::org,
-    )
-}
-
-pub(crate) fn org_by_id(conn: &Connection, id: OrgId) -> StoreResult<Option<Organization>> {
-    fetch_optional(
-        conn,
-        &format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?"),
-        params![id.to_string()],
-        rows::org,
-    )
-}
-
-pub(crate) fn list_orgs(conn: &Connection) -> StoreResult<Vec<Organization>> {
-    fetch_all(
-        conn,
-        &format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY slug"),
-        [],
-        rows::org,
-    )
-}
 
 pub(crate) fn create_token(conn: &Connection, t: &ScimTokenRecord) -> StoreResult<()> {
     execute(
@@ -144,38 +106,43 @@ pub(crate) fn touch_token(
     Ok(())
 }
 
-pub(crate) fn create_admin_key(conn: &Connection, key: &AdminKeyRecord) -> StoreResult<()> {
-    execute(
-        conn,
-        "INSERT INTO admin_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        params![
-            key.id.to_string(),
-            key.name,
-            key.prefix,
-            key.hash,
-            ms(key.created_at)
-        ],
-    )
-    .map_err(|e| write_error(e, "admin key"))?;
-    Ok(())
-}
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn create_token(&self, t: &ScimTokenRecord) -> StoreResult<()> {
+        let t = t.clone();
+        self.engine.write(move |c| create_token(c, &t)).await
+    }
 
-pub(crate) fn admin_key_by_hash(
-    conn: &Connection,
-    hash: &str,
-) -> StoreResult<Option<AdminKeyRecord>> {
-    fetch_optional(
-        conn,
-        "SELECT id, name, prefix, hash, created_at FROM admin_keys WHERE hash = ?",
-        params![hash],
-        |r| {
-            Ok(AdminKeyRecord {
-                id: parse_uuid::<AdminKeyId>(&r.get::<_, String>(0).map_err(backend)?)?,
-                name: r.get(1).map_err(backend)?,
-                prefix: r.get(2).map_err(backend)?,
-                hash: r.get(3).map_err(backend)?,
-                created_at: rows::from_ms(r.get(4).map_err(backend)?),
-            })
-        },
-    )
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ScimTokenRecord>> {
+        let hash = hash.to_string();
+        self.engine.read(move |c| token_by_hash(c, &hash)).await
+    }
+
+    async fn list_tokens(&self, org: OrgId) -> StoreResult<Vec<ScimTokenRecord>> {
+        self.engine.read(move |c| list_tokens(c, org)).await
+    }
+
+    async fn revoke_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {
+        self.engine
+            .write(move |c| revoke_token(c, org, id, at))
+            .await
+    }
+
+    async fn set_token_domains(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        domains: &DomainList,
+    ) -> StoreResult<()> {
+        let domains = domains.clone();
+        self.engine
+            .write(move |c| set_token_domains(c, org, id, &domains))
+            .await
+    }
+
+    async fn touch_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {
+        self.engine
+            .write(move |c| touch_token(c, org, id, at))
+            .await
+    }
 }

@@ -3,9 +3,11 @@
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::{DomainClaim, DomainProof};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{LoginDomainStore, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use std::collections::HashSet;
 use time::OffsetDateTime;
@@ -269,4 +271,99 @@ pub(crate) fn org_for_domain(conn: &Connection, domain: &str) -> StoreResult<Opt
         |r| r.get(0).map_err(backend),
     )?;
     found.map(|s| parse_uuid(&s)).transpose()
+}
+
+#[async_trait]
+impl LoginDomainStore for SqliteStore {
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        let domain = domain.to_string();
+        self.engine.read(move |c| org_for_domain(c, &domain)).await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        self.engine.read(move |c| claims(c, org)).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let claims = claims.to_vec();
+        self.engine
+            .write(move |c| replace_claims(c, org, &claims))
+            .await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        let claim = claim.clone();
+        self.engine.write(move |c| add_claim(c, &claim)).await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        let domain = domain.to_string();
+        let note = displaced_note.to_string();
+        self.engine
+            .write(move |c| verify(c, org, &domain, proof, at, &note))
+            .await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        let domain = domain.to_string();
+        let failure = failure.map(str::to_string);
+        self.engine
+            .write(move |c| record_check(c, org, &domain, at, failure.as_deref(), lapse_after))
+            .await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| record_unanswered(c, org, &domain, at, &note))
+            .await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| unverify(c, org, &domain, &note))
+            .await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        self.engine
+            .read(move |c| due_for_check(c, checked_before, limit))
+            .await
+    }
 }

@@ -1,0 +1,61 @@
+//! Rows to records and back: times are Unix milliseconds, ids UUIDs, documents JSON text;
+//! database errors as [`StoreError`]s.
+
+use directory::model::ManagedBy;
+use directory::store::{StoreError, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a unique-constraint failure to `Conflict`, anything else to `Backend`.
+pub(crate) fn write_error(e: sqlx::Error, what: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(what.to_string());
+        }
+    }
+    backend(e)
+}
+
+pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn from_ms(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(v as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// An id as a client gave it, when it names a row: ids are compared exactly (as text in the
+/// SQLite store), so only the canonical lower-case hyphenated form matches anything.
+pub(crate) fn exact_uuid(s: &str) -> Option<Uuid> {
+    let u = Uuid::parse_str(s).ok()?;
+    (u.hyphenated().to_string() == s).then_some(u)
+}
+
+pub(crate) fn parse_doc(s: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
+}
+
+pub(crate) fn managed(s: &str) -> StoreResult<ManagedBy> {
+    ManagedBy::parse(s).ok_or_else(|| StoreError::Backend(format!("stored managed_by '{s}'")))
+}
+
+pub(crate) fn get<'r, T>(row: &'r PgRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(column).map_err(backend)
+}
+
+pub(crate) const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, ARRAY(SELECT e.email_lower FROM user_emails e WHERE e.user_id = u.id ORDER BY e.email_lower) AS emails";
+
+pub(crate) const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
+
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";

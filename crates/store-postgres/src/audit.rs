@@ -2,6 +2,7 @@
 //! operation prefix for the console's set-up overview.
 
 use crate::rows::backend;
+use crate::rows::bind_args;
 use crate::rows::from_ms;
 use crate::rows::get;
 use crate::rows::ms;
@@ -9,14 +10,13 @@ use crate::PostgresStore;
 use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::AuditEvent;
-use directory::query::{prefix_upper_bound, AuditOutcome, AuditQuery};
+use directory::query::{AuditOutcome, AuditQuery};
 use directory::store::{AuditStore, FoldedAuditEvent, StoreError, StoreResult, StoredAuditEvent};
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use store_sql::audit as sql;
+use store_sql::Dialect;
 
-/// The columns [`stored_event`] reads.
-pub(crate) const AUDIT_COLUMNS: &str = "seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, repeated, last_at";
-
-/// An audit row selected as [`AUDIT_COLUMNS`].
+/// An audit row selected as [`sql::AUDIT_COLUMNS`].
 pub(crate) fn stored_event(r: &sqlx::postgres::PgRow) -> StoreResult<StoredAuditEvent> {
     Ok(StoredAuditEvent {
         seq: get(r, "seq")?,
@@ -50,11 +50,8 @@ pub(crate) async fn newest(
     let upper = directory::query::prefix_upper_bound(prefix).ok_or_else(|| {
         StoreError::Backend("the operation prefix must be non-empty ASCII".into())
     })?;
-    let ok = if succeeded_only {
-        " AND e.status >= 200 AND e.status < 300"
-    } else {
-        ""
-    };
+    let succeeded = sql::outcome_term(Some("e"), AuditOutcome::Succeeded);
+    let ok = if succeeded_only { &succeeded } else { "" };
     let sql = format!(
         "WITH RECURSIVE ops(op) AS ( \
            SELECT (SELECT operation FROM audit_events WHERE org_id = $1 AND operation >= $2 AND operation < $3 ORDER BY operation LIMIT 1) \
@@ -66,7 +63,7 @@ pub(crate) async fn newest(
          FROM audit_events WHERE org_id = $1 AND seq = ( \
            SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = $1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
            FROM ops WHERE ops.op IS NOT NULL)",
-        columns = AUDIT_COLUMNS
+        columns = sql::AUDIT_COLUMNS
     );
     let row = sqlx::query(&sql)
         .bind(org.0)
@@ -131,85 +128,34 @@ impl AuditStore for PostgresStore {
             if folded.rows_affected() > 0 {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, fold_key, repeated, last_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(e.org_id.0)
-            .bind(ms(e.at))
-            .bind(&e.actor_kind)
-            .bind(&e.actor_id)
-            .bind(&e.operation)
-            .bind(&e.resource_type)
-            .bind(&e.resource_id)
-            .bind(i32::from(e.status))
-            .bind(&e.detail)
-            .bind(&e.request_id)
-            .bind(&f.fold_key)
-            .bind(count)
-            .bind((count > 1).then(|| ms(e.at)))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            sqlx::query(sql::INSERT_AUDIT_EVENTS.postgres())
+                .bind(e.org_id.0)
+                .bind(ms(e.at))
+                .bind(&e.actor_kind)
+                .bind(&e.actor_id)
+                .bind(&e.operation)
+                .bind(&e.resource_type)
+                .bind(&e.resource_id)
+                .bind(i32::from(e.status))
+                .bind(&e.detail)
+                .bind(&e.request_id)
+                .bind(&f.fold_key)
+                .bind(count)
+                .bind((count > 1).then(|| ms(e.at)))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
     async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = "
-        ));
-        qb.push_bind(org.0);
-        if let Some(p) = &q.operation_prefix {
-            // A range, not LIKE or substr: the prefix is literal (the column is COLLATE "C").
-            qb.push(" AND operation >= ").push_bind(p.clone());
-            if let Some(bound) = prefix_upper_bound(p) {
-                qb.push(" AND operation < ").push_bind(bound);
-            }
-        }
-        if let Some(t) = &q.resource_type {
-            qb.push(" AND resource_type = ").push_bind(t.clone());
-        }
-        if let Some(r) = &q.resource_id {
-            qb.push(" AND resource_id = ").push_bind(r.clone());
-        }
-        if let Some(k) = &q.actor_kind {
-            qb.push(" AND actor_kind = ").push_bind(k.clone());
-            if let Some(a) = &q.actor_id {
-                qb.push(" AND actor_id = ").push_bind(a.clone());
-            }
-        }
-        // Literal bounds, so the partial index of refusals (migration 0006) applies.
-        match q.outcome {
-            Some(AuditOutcome::Succeeded) => {
-                qb.push(" AND status < 400");
-            }
-            Some(AuditOutcome::Refused) => {
-                qb.push(" AND status >= 400");
-            }
-            None => {}
-        }
-        if let Some(t) = q.since {
-            qb.push(" AND at >= ").push_bind(ms(t));
-        }
-        if let Some(t) = q.until {
-            qb.push(" AND at < ").push_bind(ms(t));
-        }
-        // A forward page is read oldest first from its cursor, then turned around.
-        let forward = q.before_seq.is_none() && q.after_seq.is_some();
-        if let Some(b) = q.before_seq {
-            qb.push(" AND seq < ").push_bind(b);
-        } else if let Some(a) = q.after_seq {
-            qb.push(" AND seq > ").push_bind(a);
-        }
-        qb.push(if forward {
-            " ORDER BY seq ASC LIMIT "
-        } else {
-            " ORDER BY seq DESC LIMIT "
-        })
-        .push_bind(i64::from(q.limit.clamp(1, 1000)));
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let (sql, forward) = sql::list(Dialect::Postgres, org.0, q);
+        let rows = bind_args(sqlx::query(sql.text()), sql.args())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let mut events = rows
             .iter()
             .map(stored_event)

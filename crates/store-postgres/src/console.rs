@@ -8,6 +8,7 @@ use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
 use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
 
 pub(crate) const ADMIN_COLUMNS: &str =
@@ -34,19 +35,17 @@ pub(crate) fn one_row(changed: u64) -> StoreResult<()> {
 }
 
 pub(crate) async fn create_admin(pool: &PgPool, a: &AdminAccount) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(a.id.0)
-    .bind(a.org_id.0)
-    .bind(&a.email)
-    .bind(&a.password_hash)
-    .bind(ms(a.created_at))
-    .bind(a.last_sign_in_at.map(ms))
-    .bind(a.user_id.map(|u| u.0))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "email"))?;
+    sqlx::query(sql::INSERT_CONSOLE_ADMINS.postgres())
+        .bind(a.id.0)
+        .bind(a.org_id.0)
+        .bind(&a.email)
+        .bind(&a.password_hash)
+        .bind(ms(a.created_at))
+        .bind(a.last_sign_in_at.map(ms))
+        .bind(a.user_id.map(|u| u.0))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "email"))?;
     Ok(())
 }
 
@@ -90,14 +89,13 @@ pub(crate) async fn set_admin_password(
     id: AdminId,
     hash: &str,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE console_admins SET password_hash = $1 WHERE org_id = $2 AND id = $3")
-            .bind(hash)
-            .bind(org.0)
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map_err(backend)?;
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_PASSWORD_HASH.postgres())
+        .bind(hash)
+        .bind(org.0)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     one_row(done.rows_affected())
 }
 
@@ -107,30 +105,27 @@ pub(crate) async fn record_admin_sign_in(
     id: AdminId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE console_admins SET last_sign_in_at = $1 WHERE org_id = $2 AND id = $3")
-            .bind(ms(at))
-            .bind(org.0)
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map_err(backend)?;
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_LAST_SIGN_IN_AT.postgres())
+        .bind(ms(at))
+        .bind(org.0)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     one_row(done.rows_affected())
 }
 
 pub(crate) async fn create_invite(pool: &PgPool, i: &AdminInvite) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&i.token_hash)
-    .bind(i.org_id.0)
-    .bind(&i.email)
-    .bind(ms(i.created_at))
-    .bind(ms(i.expires_at))
-    .bind(i.used_at.map(ms))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "invite"))?;
+    sqlx::query(sql::INSERT_CONSOLE_INVITES.postgres())
+        .bind(&i.token_hash)
+        .bind(i.org_id.0)
+        .bind(&i.email)
+        .bind(ms(i.created_at))
+        .bind(ms(i.expires_at))
+        .bind(i.used_at.map(ms))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "invite"))?;
     Ok(())
 }
 
@@ -176,21 +171,19 @@ pub(crate) async fn take_invite(
 }
 
 pub(crate) async fn create_session(pool: &PgPool, s: &ConsoleSession) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&s.id_hash)
-    .bind(s.org_id.0)
-    .bind(s.admin_id.0)
-    .bind(&s.csrf_token)
-    .bind(ms(s.created_at))
-    .bind(ms(s.last_seen_at))
-    .bind(ms(s.idle_expires_at))
-    .bind(ms(s.absolute_expires_at))
-    .bind(s.sso_user_id.map(|u| u.0))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "console session"))?;
+    sqlx::query(sql::INSERT_CONSOLE_SESSIONS.postgres())
+        .bind(&s.id_hash)
+        .bind(s.org_id.0)
+        .bind(s.admin_id.0)
+        .bind(&s.csrf_token)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.idle_expires_at))
+        .bind(ms(s.absolute_expires_at))
+        .bind(s.sso_user_id.map(|u| u.0))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "console session"))?;
     Ok(())
 }
 
@@ -198,13 +191,11 @@ pub(crate) async fn session_by_hash(
     pool: &PgPool,
     hash: &str,
 ) -> StoreResult<Option<ConsoleSession>> {
-    let row = sqlx::query(
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = $1",
-    )
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::SELECT_CONSOLE_SESSIONS_BY_ID_HASH.postgres())
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     row.map(|r| {
         Ok(ConsoleSession {
             id_hash: get(&r, "id_hash")?,
@@ -240,7 +231,7 @@ pub(crate) async fn touch_session(
 }
 
 pub(crate) async fn delete_session(pool: &PgPool, hash: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+    sqlx::query(sql::DELETE_CONSOLE_SESSIONS_BY_ID_HASH.postgres())
         .bind(hash)
         .execute(pool)
         .await
@@ -334,7 +325,7 @@ pub(crate) async fn release_sign_in_attempt(
 }
 
 pub(crate) async fn clear_failed_sign_ins(pool: &PgPool, key: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM console_sign_in_failures WHERE key = $1")
+    sqlx::query(sql::DELETE_CONSOLE_SIGN_IN_FAILURES_BY_KEY.postgres())
         .bind(key)
         .execute(pool)
         .await

@@ -9,6 +9,7 @@ use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
 use directory::store::{ConsoleRoleStore, StoreResult};
 use sqlx::PgPool;
+use store_sql::console_roles as sql;
 use time::OffsetDateTime;
 
 pub(crate) async fn list_admins(pool: &PgPool, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
@@ -43,7 +44,7 @@ pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> Stor
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    sqlx::query("DELETE FROM console_invites WHERE org_id = $1 AND email = $2 AND used_at IS NULL")
+    sqlx::query(sql::DELETE_PENDING_CONSOLE_INVITES_BY_EMAIL.postgres())
         .bind(org.0)
         .bind(&email)
         .execute(&mut *tx)
@@ -58,7 +59,7 @@ pub(crate) async fn link_admin_user(
     id: AdminId,
     user: UserId,
 ) -> StoreResult<()> {
-    let done = sqlx::query("UPDATE console_admins SET user_id = $1 WHERE org_id = $2 AND id = $3")
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_USER_ID.postgres())
         .bind(user.0)
         .bind(org.0)
         .bind(id.0)
@@ -86,7 +87,7 @@ pub(crate) async fn admin_by_user(
 }
 
 pub(crate) async fn admin_group(pool: &PgPool, org: OrgId) -> StoreResult<Option<GroupId>> {
-    let row = sqlx::query("SELECT group_id FROM console_admin_group WHERE org_id = $1")
+    let row = sqlx::query(sql::SELECT_CONSOLE_ADMIN_GROUP.postgres())
         .bind(org.0)
         .fetch_optional(pool)
         .await
@@ -109,7 +110,7 @@ pub(crate) async fn set_admin_group(
         .bind(ms(at))
         .execute(pool)
         .await,
-        None => sqlx::query("DELETE FROM console_admin_group WHERE org_id = $1")
+        None => sqlx::query(sql::DELETE_CONSOLE_ADMIN_GROUP.postgres())
             .bind(org.0)
             .execute(pool)
             .await,
@@ -124,15 +125,13 @@ pub(crate) async fn grant_admin_role(
     user: UserId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_admin_users (org_id, user_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT (org_id, user_id) DO NOTHING",
-    )
-    .bind(org.0)
-    .bind(user.0)
-    .bind(ms(at))
-    .execute(pool)
-    .await
-    .map_err(backend)?;
+    sqlx::query(sql::INSERT_CONSOLE_ADMIN_USERS.postgres())
+        .bind(org.0)
+        .bind(user.0)
+        .bind(ms(at))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -141,7 +140,7 @@ pub(crate) async fn revoke_admin_role(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM console_admin_users WHERE org_id = $1 AND user_id = $2")
+    let done = sqlx::query(sql::DELETE_CONSOLE_ADMIN_USERS_BY_USER_ID.postgres())
         .bind(org.0)
         .bind(user.0)
         .execute(pool)
@@ -151,13 +150,11 @@ pub(crate) async fn revoke_admin_role(
 }
 
 pub(crate) async fn admin_role_users(pool: &PgPool, org: OrgId) -> StoreResult<Vec<UserId>> {
-    let rows = sqlx::query(
-        "SELECT user_id FROM console_admin_users WHERE org_id = $1 ORDER BY granted_at, user_id",
-    )
-    .bind(org.0)
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?;
+    let rows = sqlx::query(sql::SELECT_CONSOLE_ADMIN_USERS.postgres())
+        .bind(org.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
     rows.iter().map(|r| get(r, "user_id").map(UserId)).collect()
 }
 
@@ -183,7 +180,7 @@ pub(crate) async fn delete_user_sessions(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND sso_user_id = $2")
+    let done = sqlx::query(sql::DELETE_CONSOLE_SESSIONS_BY_SSO_USER_ID.postgres())
         .bind(org.0)
         .bind(user.0)
         .execute(pool)

@@ -18,6 +18,7 @@ use directory::store::{GroupChange, GroupStore, StoreError, StoreResult};
 use sqlx::postgres::PgConnection;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::collections::{HashMap, HashSet};
+use store_sql::groups as sql;
 use uuid::Uuid;
 
 /// Adds members (users or groups of the same organization, never the group itself) to a
@@ -121,25 +122,25 @@ pub(crate) async fn write_group_row(
     changes: &[MembershipChange],
 ) -> StoreResult<()> {
     // The group row first: its lock queues concurrent changes of this group.
-    let done = sqlx::query("UPDATE groups SET display_name = $1, display_name_lower = $2, external_id = $3, doc = $4, managed_by = $5, scim_visible = $6, updated_at = $7, version = $8 WHERE org_id = $9 AND id = $10 AND version = $11")
-            .bind(&g.display_name)
-            .bind(g.display_name.to_lowercase())
-            .bind(&g.external_id)
-            .bind(g.doc.to_string())
-            .bind(g.managed_by.as_str())
-            .bind(g.scim_visible)
-            .bind(ms(g.updated_at))
-            .bind(g.version)
-            .bind(g.org_id.0)
-            .bind(g.id.0)
-            .bind(expected_version)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| write_error(e, "displayName"))?;
+    let done = sqlx::query(sql::UPDATE_GROUP_ROW.postgres())
+        .bind(&g.display_name)
+        .bind(g.display_name.to_lowercase())
+        .bind(&g.external_id)
+        .bind(g.doc.to_string())
+        .bind(g.managed_by.as_str())
+        .bind(g.scim_visible)
+        .bind(ms(g.updated_at))
+        .bind(g.version)
+        .bind(g.org_id.0)
+        .bind(g.id.0)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, "displayName"))?;
     if done.rows_affected() == 0 {
         return Err(missing_or_changed(
             conn,
-            "SELECT version FROM groups WHERE org_id = $1 AND id = $2",
+            sql::SELECT_GROUP_VERSION.postgres(),
             g.org_id,
             g.id.0,
         )
@@ -310,7 +311,7 @@ impl GroupStore for PostgresStore {
 
     async fn insert_group(&self, g: &GroupRecord, members: &[String]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query("INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id, doc, managed_by, scim_visible, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        sqlx::query(sql::INSERT_GROUPS.postgres())
             .bind(g.id.0)
             .bind(g.org_id.0)
             .bind(&g.display_name)
@@ -434,7 +435,7 @@ impl GroupStore for PostgresStore {
 
     async fn delete_group(&self, org: OrgId, id: GroupId) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("DELETE FROM groups WHERE org_id = $1 AND id = $2")
+        let done = sqlx::query(sql::DELETE_GROUPS_BY_ID.postgres())
             .bind(org.0)
             .bind(id.0)
             .execute(&mut *tx)

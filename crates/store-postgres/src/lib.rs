@@ -127,7 +127,7 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
+        sqlx::query(store_sql::PING.postgres())
             .execute(&self.pool)
             .await
             .map_err(backend)?;

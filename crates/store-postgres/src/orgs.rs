@@ -8,20 +8,19 @@ use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::Organization;
 use directory::store::{OrgStore, StoreResult};
+use store_sql::orgs as sql;
 
 #[async_trait]
 impl OrgStore for PostgresStore {
     async fn create_org(&self, org: &Organization) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org.id.0)
-        .bind(&org.slug)
-        .bind(&org.name)
-        .bind(ms(org.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "slug"))?;
+        sqlx::query(sql::INSERT_ORGANIZATIONS.postgres())
+            .bind(org.id.0)
+            .bind(&org.slug)
+            .bind(&org.name)
+            .bind(ms(org.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "slug"))?;
         Ok(())
     }
 

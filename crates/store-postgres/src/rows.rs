@@ -59,3 +59,18 @@ pub(crate) const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.extern
 
 pub(crate) const TOKEN_COLUMNS: &str =
     "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";
+
+/// Binds a built statement's arguments, in order.
+pub(crate) fn bind_args<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    args: &[store_sql::Arg],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for arg in args {
+        query = match arg {
+            store_sql::Arg::Text(s) => query.bind(s.clone()),
+            store_sql::Arg::Int(i) => query.bind(*i),
+            store_sql::Arg::Id(id) => query.bind(*id),
+        };
+    }
+    query
+}

@@ -8,6 +8,7 @@ use directory::model::SamlConnection;
 use directory::store::{SamlStore, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use store_sql::saml as sql;
 use time::OffsetDateTime;
 
 const CONNECTION_COLUMNS: &str = "c.org_id, c.client_id, c.idp_metadata_xml, c.idp_entity_id, c.idp_metadata_uploaded_at, c.sp_key_pem, c.sp_cert_pem, c.jit, c.idp_initiated, c.created_at, c.updated_at";
@@ -91,21 +92,19 @@ pub(crate) async fn remember_request(
     expires_at: OffsetDateTime,
 ) -> StoreResult<()> {
     // Requests nobody answered are purged as new ones come in.
-    sqlx::query("DELETE FROM saml_authn_requests WHERE expires_at < $1")
+    sqlx::query(sql::DELETE_EXPIRED_SAML_AUTHN_REQUESTS.postgres())
         .bind(ms(expires_at) - 86_400_000)
         .execute(pool)
         .await
         .map_err(backend)?;
-    sqlx::query(
-        "INSERT INTO saml_authn_requests (org_id, request_id, return_to, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(org.0)
-    .bind(request_id)
-    .bind(return_to)
-    .bind(ms(expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "request_id"))?;
+    sqlx::query(sql::INSERT_SAML_AUTHN_REQUESTS.postgres())
+        .bind(org.0)
+        .bind(request_id)
+        .bind(return_to)
+        .bind(ms(expires_at))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "request_id"))?;
     Ok(())
 }
 
@@ -116,14 +115,12 @@ pub(crate) async fn take_request(
     now: OffsetDateTime,
 ) -> StoreResult<Option<String>> {
     // DELETE … RETURNING: of two concurrent takes, only one gets the row.
-    let row = sqlx::query(
-        "DELETE FROM saml_authn_requests WHERE org_id = $1 AND request_id = $2 RETURNING return_to, expires_at",
-    )
-    .bind(org.0)
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::TAKE_SAML_AUTHN_REQUESTS_BY_REQUEST_ID.postgres())
+        .bind(org.0)
+        .bind(request_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -142,21 +139,18 @@ pub(crate) async fn remember_assertion(
     until: OffsetDateTime,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    sqlx::query("DELETE FROM saml_seen_assertions WHERE until <= $1")
+    sqlx::query(sql::DELETE_EXPIRED_SAML_SEEN_ASSERTIONS.postgres())
         .bind(ms(now))
         .execute(pool)
         .await
         .map_err(backend)?;
-    let done = sqlx::query(
-        "INSERT INTO saml_seen_assertions (org_id, assertion_id, until) VALUES ($1, $2, $3) \
-         ON CONFLICT (org_id, assertion_id) DO NOTHING",
-    )
-    .bind(org.0)
-    .bind(assertion_id)
-    .bind(ms(until))
-    .execute(pool)
-    .await
-    .map_err(backend)?;
+    let done = sqlx::query(sql::INSERT_SAML_SEEN_ASSERTIONS.postgres())
+        .bind(org.0)
+        .bind(assertion_id)
+        .bind(ms(until))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     Ok(done.rows_affected() == 1)
 }
 

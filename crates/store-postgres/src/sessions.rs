@@ -7,22 +7,21 @@ use directory::ids::{OrgId, UserId};
 use directory::model::SessionRecord;
 use directory::store::{SessionStore, StoreError, StoreResult};
 use sqlx::PgPool;
+use store_sql::sessions as sql;
 use time::OffsetDateTime;
 
 pub(crate) async fn create_session(pool: &PgPool, s: &SessionRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&s.id_hash)
-    .bind(s.org_id.0)
-    .bind(s.user_id.0)
-    .bind(ms(s.created_at))
-    .bind(ms(s.last_seen_at))
-    .bind(ms(s.idle_expires_at))
-    .bind(ms(s.absolute_expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "session"))?;
+    sqlx::query(sql::INSERT_SESSIONS.postgres())
+        .bind(&s.id_hash)
+        .bind(s.org_id.0)
+        .bind(s.user_id.0)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.idle_expires_at))
+        .bind(ms(s.absolute_expires_at))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "session"))?;
     Ok(())
 }
 
@@ -30,13 +29,11 @@ pub(crate) async fn session_by_hash(
     pool: &PgPool,
     hash: &str,
 ) -> StoreResult<Option<SessionRecord>> {
-    let row = sqlx::query(
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE id_hash = $1",
-    )
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::SELECT_SESSIONS_BY_ID_HASH.postgres())
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     row.map(|r| {
         Ok(SessionRecord {
             id_hash: get(&r, "id_hash")?,
@@ -74,7 +71,7 @@ pub(crate) async fn touch_session(
 }
 
 pub(crate) async fn delete_session(pool: &PgPool, hash: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    sqlx::query(sql::DELETE_SESSIONS_BY_ID_HASH.postgres())
         .bind(hash)
         .execute(pool)
         .await
@@ -87,7 +84,7 @@ pub(crate) async fn delete_user_sessions(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+    let done = sqlx::query(sql::DELETE_SESSIONS_BY_USER_ID.postgres())
         .bind(org.0)
         .bind(user.0)
         .execute(pool)
@@ -101,14 +98,12 @@ pub(crate) async fn user_sessions(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<Vec<SessionRecord>> {
-    let rows = sqlx::query(
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id_hash",
-    )
-    .bind(org.0)
-    .bind(user.0)
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?;
+    let rows = sqlx::query(sql::SELECT_SESSIONS_BY_USER_ID.postgres())
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
     rows.iter()
         .map(|r| {
             Ok(SessionRecord {

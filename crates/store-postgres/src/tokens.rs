@@ -10,6 +10,7 @@ use directory::ids::{OrgId, TokenId};
 use directory::model::ScimTokenRecord;
 use directory::store::{StoreError, StoreResult, TokenStore};
 use directory::token::DomainList;
+use store_sql::tokens as sql;
 use time::OffsetDateTime;
 
 #[async_trait]
@@ -57,7 +58,7 @@ impl TokenStore for PostgresStore {
     }
 
     async fn revoke_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE org_id = $2 AND id = $3")
+        let done = sqlx::query(sql::REVOKE_SCIM_TOKEN.postgres())
             .bind(ms(at))
             .bind(org.0)
             .bind(id.0)
@@ -76,7 +77,7 @@ impl TokenStore for PostgresStore {
         id: TokenId,
         domains: &DomainList,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE scim_tokens SET domains = $1 WHERE org_id = $2 AND id = $3")
+        let done = sqlx::query(sql::UPDATE_SCIM_TOKENS_SET_DOMAINS.postgres())
             .bind(domains.to_stored())
             .bind(org.0)
             .bind(id.0)

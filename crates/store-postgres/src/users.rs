@@ -17,6 +17,7 @@ use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGro
 use sqlx::postgres::PgConnection;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::collections::HashMap;
+use store_sql::users as sql;
 use uuid::Uuid;
 
 pub(crate) async fn insert_emails(conn: &mut PgConnection, user: &UserRecord) -> StoreResult<()> {
@@ -62,7 +63,7 @@ pub(crate) async fn write_user_row(
     if done.rows_affected() == 0 {
         return Err(missing_or_changed(
             conn,
-            "SELECT version FROM users WHERE org_id = $1 AND id = $2",
+            sql::SELECT_USER_VERSION.postgres(),
             u.org_id,
             u.id.0,
         )
@@ -378,7 +379,7 @@ impl UserStore for PostgresStore {
 
     async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
+        let done = sqlx::query(sql::DELETE_USERS_BY_ID.postgres())
             .bind(org.0)
             .bind(id.0)
             .execute(&mut *tx)
@@ -474,7 +475,7 @@ impl UserStore for PostgresStore {
         org: OrgId,
         user: UserId,
     ) -> StoreResult<Vec<(GroupId, String, bool)>> {
-        let rows = sqlx::query("SELECT g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = $1 AND m.member_id = $2 ORDER BY g.display_name_lower, g.seq")
+        let rows = sqlx::query(sql::SELECT_GROUPS_OF_USER.postgres())
             .bind(org.0)
             .bind(user.0)
             .fetch_all(&self.pool)

@@ -8,11 +8,12 @@ use directory::ids::AdminKeyId;
 use directory::model::AdminKeyRecord;
 use directory::store::{AdminKeyStore, StoreResult};
 use rusqlite::{params, Connection};
+use store_sql::admin_keys as sql;
 
 pub(crate) fn create_admin_key(conn: &Connection, key: &AdminKeyRecord) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO admin_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        sql::INSERT_ADMIN_KEYS.sqlite(),
         params![
             key.id.to_string(),
             key.name,
@@ -31,7 +32,7 @@ pub(crate) fn admin_key_by_hash(
 ) -> StoreResult<Option<AdminKeyRecord>> {
     fetch_optional(
         conn,
-        "SELECT id, name, prefix, hash, created_at FROM admin_keys WHERE hash = ?",
+        sql::SELECT_ADMIN_KEYS_BY_HASH.sqlite(),
         params![hash],
         |r| {
             Ok(AdminKeyRecord {

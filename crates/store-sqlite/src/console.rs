@@ -8,6 +8,7 @@ use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
 use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
+use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
 
 pub(crate) const ADMIN_COLUMNS: &str =
@@ -32,7 +33,7 @@ fn optional_uuid(v: Option<String>) -> StoreResult<Option<UserId>> {
 pub(crate) fn create_admin(conn: &Connection, a: &AdminAccount) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_ADMINS.sqlite(),
         params![
             a.id.to_string(),
             a.org_id.to_string(),
@@ -90,7 +91,7 @@ pub(crate) fn set_admin_password(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET password_hash = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_PASSWORD_HASH.sqlite(),
             params![hash, org.to_string(), id.to_string()],
         )
         .map_err(backend)?,
@@ -106,7 +107,7 @@ pub(crate) fn record_admin_sign_in(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET last_sign_in_at = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_LAST_SIGN_IN_AT.sqlite(),
             params![ms(at), org.to_string(), id.to_string()],
         )
         .map_err(backend)?,
@@ -116,7 +117,7 @@ pub(crate) fn record_admin_sign_in(
 pub(crate) fn create_invite(conn: &Connection, i: &AdminInvite) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_INVITES.sqlite(),
         params![
             i.token_hash,
             i.org_id.to_string(),
@@ -171,7 +172,7 @@ pub(crate) fn take_invite(
 pub(crate) fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_SESSIONS.sqlite(),
         params![
             s.id_hash,
             s.org_id.to_string(),
@@ -194,7 +195,7 @@ pub(crate) fn session_by_hash(
 ) -> StoreResult<Option<ConsoleSession>> {
     fetch_optional(
         conn,
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = ?",
+        sql::SELECT_CONSOLE_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
         |r| {
             Ok(ConsoleSession {
@@ -231,7 +232,7 @@ pub(crate) fn touch_session(
 pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
     execute(
         conn,
-        "DELETE FROM console_sessions WHERE id_hash = ?",
+        sql::DELETE_CONSOLE_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
     )
     .map_err(backend)?;
@@ -314,7 +315,7 @@ pub(crate) fn release_sign_in_attempt(
 pub(crate) fn clear_failed_sign_ins(conn: &Connection, key: &str) -> StoreResult<()> {
     execute(
         conn,
-        "DELETE FROM console_sign_in_failures WHERE key = ?",
+        sql::DELETE_CONSOLE_SIGN_IN_FAILURES_BY_KEY.sqlite(),
         params![key],
     )
     .map_err(backend)?;

@@ -10,6 +10,7 @@ use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
 use directory::store::{ConsoleRoleStore, StoreResult};
 use rusqlite::{params, Connection};
+use store_sql::console_roles as sql;
 use time::OffsetDateTime;
 
 pub(crate) fn list_admins(conn: &Connection, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
@@ -43,7 +44,7 @@ pub(crate) fn delete_admin(conn: &Connection, org: OrgId, id: AdminId) -> StoreR
     .map_err(backend)?;
     execute(
         conn,
-        "DELETE FROM console_invites WHERE org_id = ? AND email = ? AND used_at IS NULL",
+        sql::DELETE_PENDING_CONSOLE_INVITES_BY_EMAIL.sqlite(),
         params![org_s, email],
     )
     .map_err(backend)?;
@@ -66,7 +67,7 @@ pub(crate) fn link_admin_user(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET user_id = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_USER_ID.sqlite(),
             params![user.to_string(), org.to_string(), id.to_string()],
         )
         .map_err(|e| write_error(e, "user"))?,
@@ -89,7 +90,7 @@ pub(crate) fn admin_by_user(
 pub(crate) fn admin_group(conn: &Connection, org: OrgId) -> StoreResult<Option<GroupId>> {
     fetch_optional(
         conn,
-        "SELECT group_id FROM console_admin_group WHERE org_id = ?",
+        sql::SELECT_CONSOLE_ADMIN_GROUP.sqlite(),
         params![org.to_string()],
         |r| parse_uuid::<GroupId>(&r.get::<_, String>(0).map_err(backend)?),
     )
@@ -109,7 +110,7 @@ pub(crate) fn set_admin_group(
         ),
         None => execute(
             conn,
-            "DELETE FROM console_admin_group WHERE org_id = ?",
+            sql::DELETE_CONSOLE_ADMIN_GROUP.sqlite(),
             params![org.to_string()],
         ),
     }
@@ -125,7 +126,7 @@ pub(crate) fn grant_admin_role(
 ) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_admin_users (org_id, user_id, granted_at) VALUES (?, ?, ?) ON CONFLICT (org_id, user_id) DO NOTHING",
+        sql::INSERT_CONSOLE_ADMIN_USERS.sqlite(),
         params![org.to_string(), user.to_string(), ms(at)],
     )
     .map_err(backend)?;
@@ -135,7 +136,7 @@ pub(crate) fn grant_admin_role(
 pub(crate) fn revoke_admin_role(conn: &Connection, org: OrgId, user: UserId) -> StoreResult<bool> {
     let n = execute(
         conn,
-        "DELETE FROM console_admin_users WHERE org_id = ? AND user_id = ?",
+        sql::DELETE_CONSOLE_ADMIN_USERS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
     )
     .map_err(backend)?;
@@ -145,7 +146,7 @@ pub(crate) fn revoke_admin_role(conn: &Connection, org: OrgId, user: UserId) -> 
 pub(crate) fn admin_role_users(conn: &Connection, org: OrgId) -> StoreResult<Vec<UserId>> {
     fetch_all(
         conn,
-        "SELECT user_id FROM console_admin_users WHERE org_id = ? ORDER BY granted_at, user_id",
+        sql::SELECT_CONSOLE_ADMIN_USERS.sqlite(),
         params![org.to_string()],
         |r| parse_uuid::<UserId>(&r.get::<_, String>(0).map_err(backend)?),
     )
@@ -173,7 +174,7 @@ pub(crate) fn delete_user_sessions(
 ) -> StoreResult<u64> {
     let n = execute(
         conn,
-        "DELETE FROM console_sessions WHERE org_id = ? AND sso_user_id = ?",
+        sql::DELETE_CONSOLE_SESSIONS_BY_SSO_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
     )
     .map_err(backend)?;

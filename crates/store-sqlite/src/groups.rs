@@ -16,11 +16,12 @@ use directory::store::{GroupChange, GroupStore, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 use std::collections::HashSet;
+use store_sql::groups as sql;
 
 pub(crate) fn insert(conn: &Connection, g: &GroupRecord, members: &[String]) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id, doc, managed_by, scim_visible, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_GROUPS.sqlite(),
         params![
             g.id.to_string(),
             g.org_id.to_string(),
@@ -116,7 +117,7 @@ pub(crate) fn write_row(
     let (org, id) = (g.org_id.to_string(), g.id.to_string());
     let changed = execute(
         conn,
-        "UPDATE groups SET display_name = ?, display_name_lower = ?, external_id = ?, doc = ?, managed_by = ?, scim_visible = ?, updated_at = ?, version = ? WHERE org_id = ? AND id = ? AND version = ?",
+        sql::UPDATE_GROUP_ROW.sqlite(),
         params![
             g.display_name,
             g.display_name.to_lowercase(),
@@ -135,7 +136,7 @@ pub(crate) fn write_row(
     if changed == 0 {
         let exists = fetch_optional(
             conn,
-            "SELECT version FROM groups WHERE org_id = ? AND id = ?",
+            sql::SELECT_GROUP_VERSION.sqlite(),
             params![org, id],
             |_| Ok(()),
         )?;
@@ -186,12 +187,8 @@ pub(crate) fn modify(
 
 pub(crate) fn delete(conn: &Connection, org: OrgId, id: GroupId) -> StoreResult<()> {
     let (org, id) = (org.to_string(), id.to_string());
-    let gone = execute(
-        conn,
-        "DELETE FROM groups WHERE org_id = ? AND id = ?",
-        params![org, id],
-    )
-    .map_err(backend)?;
+    let gone =
+        execute(conn, sql::DELETE_GROUPS_BY_ID.sqlite(), params![org, id]).map_err(backend)?;
     if gone == 0 {
         return Err(StoreError::NotFound);
     }

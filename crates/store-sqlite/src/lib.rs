@@ -80,7 +80,7 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.engine
             .read(|c| {
-                c.query_row("SELECT 1", [], |_| Ok(()))
+                c.query_row(store_sql::PING.sqlite(), [], |_| Ok(()))
                     .map_err(engine::backend)
             })
             .await

@@ -10,6 +10,7 @@ use directory::model::{DomainClaim, DomainProof};
 use directory::store::{LoginDomainStore, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use std::collections::HashSet;
+use store_sql::login_domains as sql;
 use time::OffsetDateTime;
 
 const CLAIM_COLUMNS: &str = "c.org_id, c.domain, c.verification_value, c.proof, c.verified_at, c.last_checked_at, c.failed_checks, c.note, c.created_at, \
@@ -60,8 +61,7 @@ fn claim(conn: &Connection, org: OrgId, domain: &str) -> StoreResult<Option<Doma
 fn insert(conn: &Connection, c: &DomainClaim) -> StoreResult<bool> {
     let n = execute(
         conn,
-        "INSERT INTO login_domain_claims (org_id, domain, verification_value, proof, verified_at, last_checked_at, failed_checks, note, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, domain) DO NOTHING",
+        sql::INSERT_LOGIN_DOMAIN_CLAIMS.sqlite(),
         params![
             c.org_id.to_string(),
             c.domain,
@@ -178,8 +178,7 @@ pub(crate) fn record_check(
     let n = match failure {
         None => execute(
             conn,
-            "UPDATE login_domain_claims SET last_checked_at = ?, failed_checks = 0, note = NULL \
-             WHERE org_id = ? AND domain = ?",
+            sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_PASSED.sqlite(),
             params![ms(at), org.to_string(), domain],
         ),
         Some(why) => execute(
@@ -214,7 +213,7 @@ pub(crate) fn record_unanswered(
 ) -> StoreResult<()> {
     let n = execute(
         conn,
-        "UPDATE login_domain_claims SET last_checked_at = ?, note = ? WHERE org_id = ? AND domain = ?",
+        sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_UNANSWERED.sqlite(),
         params![ms(at), note, org.to_string(), domain],
     )
     .map_err(backend)?;
@@ -266,7 +265,7 @@ pub(crate) fn due_for_check(
 pub(crate) fn org_for_domain(conn: &Connection, domain: &str) -> StoreResult<Option<OrgId>> {
     let found: Option<String> = fetch_optional(
         conn,
-        "SELECT org_id FROM login_domain_claims WHERE domain = ? AND proof IS NOT NULL",
+        sql::SELECT_ORG_OF_VERIFIED_DOMAIN.sqlite(),
         params![domain],
         |r| r.get(0).map_err(backend),
     )?;

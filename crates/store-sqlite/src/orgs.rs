@@ -7,11 +7,12 @@ use directory::ids::OrgId;
 use directory::model::Organization;
 use directory::store::{OrgStore, StoreResult};
 use rusqlite::{params, Connection};
+use store_sql::orgs as sql;
 
 pub(crate) fn create_org(conn: &Connection, org: &Organization) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO organizations (id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+        sql::INSERT_ORGANIZATIONS.sqlite(),
         params![org.id.to_string(), org.slug, org.name, ms(org.created_at)],
     )
     .map_err(|e| write_error(e, "slug"))?;

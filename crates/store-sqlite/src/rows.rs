@@ -201,3 +201,13 @@ pub(crate) fn count(
     let n = fetch_optional(conn, sql, params, |r| r.get::<_, i64>(0).map_err(backend))?;
     Ok(n.unwrap_or(0).max(0) as u64)
 }
+
+/// A built statement's argument as SQLite binds it: ids as hyphenated text.
+pub(crate) fn arg_value(arg: &store_sql::Arg) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match arg {
+        store_sql::Arg::Text(s) => Value::Text(s.clone()),
+        store_sql::Arg::Int(i) => Value::Integer(*i),
+        store_sql::Arg::Id(id) => Value::Text(id.hyphenated().to_string()),
+    }
+}

@@ -8,6 +8,7 @@ use directory::ids::OrgId;
 use directory::model::SamlConnection;
 use directory::store::{SamlStore, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use store_sql::saml as sql;
 use time::OffsetDateTime;
 
 const CONNECTION_COLUMNS: &str = "org_id, client_id, idp_metadata_xml, idp_entity_id, idp_metadata_uploaded_at, sp_key_pem, sp_cert_pem, jit, idp_initiated, created_at, updated_at";
@@ -91,13 +92,13 @@ pub(crate) fn remember_request(
     // Requests nobody answered are purged as new ones come in.
     execute(
         conn,
-        "DELETE FROM saml_authn_requests WHERE expires_at < ?",
+        sql::DELETE_EXPIRED_SAML_AUTHN_REQUESTS.sqlite(),
         params![ms(expires_at) - 86_400_000],
     )
     .map_err(backend)?;
     execute(
         conn,
-        "INSERT INTO saml_authn_requests (org_id, request_id, return_to, expires_at) VALUES (?, ?, ?, ?)",
+        sql::INSERT_SAML_AUTHN_REQUESTS.sqlite(),
         params![org.to_string(), request_id, return_to, ms(expires_at)],
     )
     .map_err(|e| write_error(e, "request_id"))?;
@@ -111,9 +112,7 @@ pub(crate) fn take_request(
     now: OffsetDateTime,
 ) -> StoreResult<Option<String>> {
     let found: Option<(String, i64)> = conn
-        .prepare_cached(
-            "DELETE FROM saml_authn_requests WHERE org_id = ? AND request_id = ? RETURNING return_to, expires_at",
-        )
+        .prepare_cached(sql::TAKE_SAML_AUTHN_REQUESTS_BY_REQUEST_ID.sqlite())
         .and_then(|mut s| {
             s.query_row(params![org.to_string(), request_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -135,14 +134,13 @@ pub(crate) fn remember_assertion(
 ) -> StoreResult<bool> {
     execute(
         conn,
-        "DELETE FROM saml_seen_assertions WHERE until <= ?",
+        sql::DELETE_EXPIRED_SAML_SEEN_ASSERTIONS.sqlite(),
         params![ms(now)],
     )
     .map_err(backend)?;
     let inserted = execute(
         conn,
-        "INSERT INTO saml_seen_assertions (org_id, assertion_id, until) VALUES (?, ?, ?) \
-         ON CONFLICT (org_id, assertion_id) DO NOTHING",
+        sql::INSERT_SAML_SEEN_ASSERTIONS.sqlite(),
         params![org.to_string(), assertion_id, ms(until)],
     )
     .map_err(backend)?;

@@ -8,12 +8,13 @@ use directory::ids::{OrgId, UserId};
 use directory::model::SessionRecord;
 use directory::store::{SessionStore, StoreError, StoreResult};
 use rusqlite::{params, Connection};
+use store_sql::sessions as sql;
 use time::OffsetDateTime;
 
 pub(crate) fn create_session(conn: &Connection, s: &SessionRecord) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO sessions (id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_SESSIONS.sqlite(),
         params![
             s.id_hash,
             s.org_id.to_string(),
@@ -31,7 +32,7 @@ pub(crate) fn create_session(conn: &Connection, s: &SessionRecord) -> StoreResul
 pub(crate) fn session_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<SessionRecord>> {
     fetch_optional(
         conn,
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE id_hash = ?",
+        sql::SELECT_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
         |r| {
             Ok(SessionRecord {
@@ -69,7 +70,7 @@ pub(crate) fn touch_session(
 pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
     execute(
         conn,
-        "DELETE FROM sessions WHERE id_hash = ?",
+        sql::DELETE_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
     )
     .map_err(backend)?;
@@ -83,7 +84,7 @@ pub(crate) fn delete_user_sessions(
 ) -> StoreResult<u64> {
     let n = execute(
         conn,
-        "DELETE FROM sessions WHERE org_id = ? AND user_id = ?",
+        sql::DELETE_SESSIONS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
     )
     .map_err(backend)?;
@@ -97,7 +98,7 @@ pub(crate) fn user_sessions(
 ) -> StoreResult<Vec<SessionRecord>> {
     fetch_all(
         conn,
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE org_id = ? AND user_id = ? ORDER BY created_at DESC, id_hash",
+        sql::SELECT_SESSIONS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
         |r| {
             Ok(SessionRecord {

@@ -9,6 +9,7 @@ use directory::model::ScimTokenRecord;
 use directory::store::{StoreError, StoreResult, TokenStore};
 use directory::token::DomainList;
 use rusqlite::{params, Connection};
+use store_sql::tokens as sql;
 use time::OffsetDateTime;
 
 pub(crate) fn create_token(conn: &Connection, t: &ScimTokenRecord) -> StoreResult<()> {
@@ -68,7 +69,7 @@ pub(crate) fn revoke_token(
     found(
         execute(
             conn,
-            "UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE org_id = ? AND id = ?",
+            sql::REVOKE_SCIM_TOKEN.sqlite(),
             params![ms(at), org.to_string(), id.to_string()],
         )
         .map_err(backend)?,
@@ -84,7 +85,7 @@ pub(crate) fn set_token_domains(
     found(
         execute(
             conn,
-            "UPDATE scim_tokens SET domains = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_SCIM_TOKENS_SET_DOMAINS.sqlite(),
             params![domains.to_stored(), org.to_string(), id.to_string()],
         )
         .map_err(backend)?,

@@ -21,6 +21,7 @@ use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGro
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 use std::sync::Arc;
+use store_sql::users as sql;
 
 pub(crate) fn insert(conn: &Connection, u: &UserRecord) -> StoreResult<()> {
     execute(
@@ -103,7 +104,7 @@ pub(crate) fn write_row(
     if changed == 0 {
         let exists = fetch_optional(
             conn,
-            "SELECT version FROM users WHERE org_id = ? AND id = ?",
+            sql::SELECT_USER_VERSION.sqlite(),
             params![u.org_id.to_string(), u.id.to_string()],
             |_| Ok(()),
         )?;
@@ -131,12 +132,8 @@ pub(crate) fn modify(
 
 pub(crate) fn delete(conn: &Connection, org: OrgId, id: UserId) -> StoreResult<()> {
     let (org, id) = (org.to_string(), id.to_string());
-    let gone = execute(
-        conn,
-        "DELETE FROM users WHERE org_id = ? AND id = ?",
-        params![org, id],
-    )
-    .map_err(backend)?;
+    let gone =
+        execute(conn, sql::DELETE_USERS_BY_ID.sqlite(), params![org, id]).map_err(backend)?;
     if gone == 0 {
         return Err(StoreError::NotFound);
     }
@@ -269,7 +266,7 @@ pub(crate) fn groups_of(
 ) -> StoreResult<Vec<UserGroup>> {
     fetch_all(
         conn,
-        "SELECT g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = ? AND m.member_id = ? ORDER BY g.display_name_lower, g.seq",
+        sql::SELECT_GROUPS_OF_USER.sqlite(),
         params![org.to_string(), user.to_string()],
         |r| {
             Ok((

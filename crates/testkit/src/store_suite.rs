@@ -67,6 +67,7 @@ macro_rules! store_suite_tests {
             audit_folded_events_count_into_one_row,
             audit_filters_combine_and_page_both_ways,
             last_audit_event_by_prefix_and_outcome,
+            succeeded_is_below_400_in_the_list_and_the_newest_event_alike,
             saml_connection_put_get_replace,
             login_domain_claims_route_only_when_verified,
             one_verified_claim_per_domain,
@@ -2364,6 +2365,62 @@ pub async fn last_audit_event_by_prefix_and_outcome(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(newest.seq, listed[0].seq);
     assert!(store.last_audit_event(org.id, "", false).await.is_err());
+}
+
+/// "Succeeded" is one definition: a status below 400. A redirecting sign-in (302) succeeded,
+/// for the list's outcome filter and for the newest successful event alike; 400 is refused.
+pub async fn succeeded_is_below_400_in_the_list_and_the_newest_event_alike(store: Arc<dyn Store>) {
+    let org = new_org(&store).await;
+    let with_status = |status: u16, t: i64| AuditEvent {
+        status,
+        ..audit(org.id, "saml.signin", Some("u1"), t)
+    };
+    let events = vec![
+        with_status(200, 1),
+        with_status(302, 2),
+        with_status(399, 3),
+        with_status(400, 4),
+    ];
+    store.append_audit(&events).await.unwrap();
+    let statuses = |outcome: AuditOutcome| {
+        let store = store.clone();
+        async move {
+            store
+                .list_audit(
+                    org.id,
+                    &AuditQuery {
+                        outcome: Some(outcome),
+                        limit: 10,
+                        ..AuditQuery::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event.status)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(statuses(AuditOutcome::Succeeded).await, vec![399, 302, 200]);
+    assert_eq!(statuses(AuditOutcome::Refused).await, vec![400]);
+    let newest_success = store
+        .last_audit_event(org.id, "saml.signin", true)
+        .await
+        .unwrap()
+        .map(|e| e.event);
+    assert_eq!(newest_success, Some(events[2].clone()));
+
+    // The newest success a redirect: the last-event lookup takes it too.
+    store
+        .append_audit(&[with_status(302, 5), with_status(500, 6)])
+        .await
+        .unwrap();
+    let newest_success = store
+        .last_audit_event(org.id, "saml.signin", true)
+        .await
+        .unwrap()
+        .map(|e| e.event.status);
+    assert_eq!(newest_success, Some(302));
 }
 
 pub async fn saml_connection_put_get_replace(store: Arc<dyn Store>) {

@@ -3,6 +3,8 @@
 use super::StoreResult;
 use crate::ids::OrgId;
 use crate::model::AuditEvent;
+#[cfg(doc)]
+use crate::query::AuditOutcome;
 use crate::query::AuditQuery;
 use async_trait::async_trait;
 
@@ -45,8 +47,8 @@ pub trait AuditStore: Send + Sync {
         query: &AuditQuery,
     ) -> StoreResult<Vec<StoredAuditEvent>>;
     /// The organization's newest audit event whose operation starts with `operation_prefix`
-    /// (non-empty ASCII, e.g. `scim.` or `saml.signin`), only a successful one (status 2xx)
-    /// when `succeeded_only`. Served by an index on (org, operation, seq): a few index seeks
+    /// (non-empty ASCII, e.g. `scim.` or `saml.signin`), only a successful one when
+    /// `succeeded_only` (status below 400, as [`AuditOutcome::Succeeded`] in [`Self::list_audit`]). Served by an index on (org, operation, seq): a few index seeks
     /// per distinct operation under the prefix, whatever the size of the log.
     async fn last_audit_event(
         &self,

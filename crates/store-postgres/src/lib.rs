@@ -12,18 +12,23 @@
 //!
 //! The semantics (errors, ordering, what matches what) are those of the SQLite store; both
 //! pass the same suite (`testkit::store_suite`).
+//!
+//! Files: one per sub-trait of [`Store`], the same list as store-sqlite's, each implementing
+//! its trait for [`PostgresStore`]: `orgs.rs`, `admin_keys.rs`, `tokens.rs`, `users.rs` (with
+//! the console's user list), `groups.rs` (with the console's keyset pages), `audit.rs`,
+//! `saml.rs` (connections, AuthnRequests, replay cache), `sessions.rs`, `login_domains.rs`,
+//! `console.rs` (admins, invites, console sessions, sign-in throttle), `console_roles.rs`.
+//! Plumbing: `lib.rs` (the pool, migrations, [`Store::ping`]), `rows.rs` (rows to records,
+//! errors), `query.rs` (the SQL of a `StoreQuery`: index keys, sort, window, scan chunks).
+//!
+//! SQL that both stores run alike lives once in `store-sql` (imported as `sql` in each file);
+//! what stays here is PostgreSQL's own: arrays, `ON CONFLICT` upserts, advisory locks, the
+//! `COLLATE "C"` ranges, `NULLS LAST`.
 
-use crate::rows::backend;
-use crate::rows::from_ms;
-use crate::rows::get;
-use crate::rows::managed;
-use crate::rows::parse_doc;
 use async_trait::async_trait;
-use directory::ids::{GroupId, OrgId, TokenId, UserId};
-use directory::model::{GroupRecord, Organization, ScimTokenRecord, UserRecord};
 use directory::store::{Store, StoreError, StoreResult};
-use directory::token::DomainList;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use rows::backend;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -65,62 +70,6 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         Ok(PostgresStore { pool })
-    }
-
-    fn user_from_row(row: &PgRow) -> StoreResult<UserRecord> {
-        Ok(UserRecord {
-            id: UserId(get(row, "id")?),
-            org_id: OrgId(get(row, "org_id")?),
-            user_name: get(row, "user_name")?,
-            external_id: get(row, "external_id")?,
-            display_name: get(row, "display_name")?,
-            active: get(row, "active")?,
-            emails: get::<Option<Vec<String>>>(row, "emails")?.unwrap_or_default(),
-            doc: parse_doc(get(row, "doc")?)?,
-            managed_by: managed(get(row, "managed_by")?)?,
-            created_at: from_ms(get(row, "created_at")?),
-            updated_at: from_ms(get(row, "updated_at")?),
-            version: get(row, "version")?,
-        })
-    }
-
-    fn group_from_row(row: &PgRow) -> StoreResult<GroupRecord> {
-        Ok(GroupRecord {
-            id: GroupId(get(row, "id")?),
-            org_id: OrgId(get(row, "org_id")?),
-            display_name: get(row, "display_name")?,
-            external_id: get(row, "external_id")?,
-            doc: parse_doc(get(row, "doc")?)?,
-            managed_by: managed(get(row, "managed_by")?)?,
-            scim_visible: get(row, "scim_visible")?,
-            created_at: from_ms(get(row, "created_at")?),
-            updated_at: from_ms(get(row, "updated_at")?),
-            version: get(row, "version")?,
-        })
-    }
-
-    fn token_from_row(row: &PgRow) -> StoreResult<ScimTokenRecord> {
-        let domains: String = get(row, "domains")?;
-        Ok(ScimTokenRecord {
-            id: TokenId(get(row, "id")?),
-            org_id: OrgId(get(row, "org_id")?),
-            name: get(row, "name")?,
-            prefix: get(row, "prefix")?,
-            hash: get(row, "hash")?,
-            domains: DomainList::from_stored(&domains).map_err(StoreError::Backend)?,
-            created_at: from_ms(get(row, "created_at")?),
-            last_used_at: get::<Option<i64>>(row, "last_used_at")?.map(from_ms),
-            revoked_at: get::<Option<i64>>(row, "revoked_at")?.map(from_ms),
-        })
-    }
-
-    fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
-        Ok(Organization {
-            id: OrgId(get(row, "id")?),
-            slug: get(row, "slug")?,
-            name: get(row, "name")?,
-            created_at: from_ms(get(row, "created_at")?),
-        })
     }
 }
 

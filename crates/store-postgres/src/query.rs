@@ -201,20 +201,7 @@ pub(crate) fn is_selective(key: &IndexKey) -> bool {
 /// NULLs sort last in both directions and `seq` breaks ties, as in the SQLite store; text
 /// columns are `COLLATE "C"`, so the order is byte order there too.
 pub(crate) fn order_by(alias: &str, sort: SortKey, descending: bool) -> String {
-    let column = match sort {
-        SortKey::Seq => "seq",
-        SortKey::UserName => "user_name_lower",
-        SortKey::DisplayName => "display_name_lower",
-        SortKey::ExternalId => "external_id",
-        SortKey::Created => "created_at",
-        SortKey::LastModified => "updated_at",
-    };
-    let dir = if descending { "DESC" } else { "ASC" };
-    if sort == SortKey::Seq {
-        format!(" ORDER BY {alias}.seq {dir}")
-    } else {
-        format!(" ORDER BY {alias}.{column} {dir} NULLS LAST, {alias}.seq ASC")
-    }
+    store_sql::query::order_by(store_sql::Dialect::Postgres, alias, sort, descending)
 }
 
 pub(crate) fn push_window(qb: &mut QueryBuilder<'_, Postgres>, q: &StoreQuery) {

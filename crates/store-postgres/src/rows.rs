@@ -1,8 +1,11 @@
 //! Rows to records and back: times are Unix milliseconds, ids UUIDs, documents JSON text;
 //! database errors as [`StoreError`]s.
 
-use directory::model::ManagedBy;
+use crate::PostgresStore;
+use directory::ids::{GroupId, OrgId, TokenId, UserId};
+use directory::model::{GroupRecord, ManagedBy, Organization, ScimTokenRecord, UserRecord};
 use directory::store::{StoreError, StoreResult};
+use directory::token::DomainList;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row};
 use time::OffsetDateTime;
@@ -69,8 +72,68 @@ pub(crate) fn bind_args<'q>(
         query = match arg {
             store_sql::Arg::Text(s) => query.bind(s.clone()),
             store_sql::Arg::Int(i) => query.bind(*i),
+            store_sql::Arg::Bool(b) => query.bind(*b),
             store_sql::Arg::Id(id) => query.bind(*id),
         };
     }
     query
+}
+
+/// Records from rows selected as the `*_COLUMNS` of this file.
+impl PostgresStore {
+    pub(crate) fn user_from_row(row: &PgRow) -> StoreResult<UserRecord> {
+        Ok(UserRecord {
+            id: UserId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            user_name: get(row, "user_name")?,
+            external_id: get(row, "external_id")?,
+            display_name: get(row, "display_name")?,
+            active: get(row, "active")?,
+            emails: get::<Option<Vec<String>>>(row, "emails")?.unwrap_or_default(),
+            doc: parse_doc(get(row, "doc")?)?,
+            managed_by: managed(get(row, "managed_by")?)?,
+            created_at: from_ms(get(row, "created_at")?),
+            updated_at: from_ms(get(row, "updated_at")?),
+            version: get(row, "version")?,
+        })
+    }
+
+    pub(crate) fn group_from_row(row: &PgRow) -> StoreResult<GroupRecord> {
+        Ok(GroupRecord {
+            id: GroupId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            display_name: get(row, "display_name")?,
+            external_id: get(row, "external_id")?,
+            doc: parse_doc(get(row, "doc")?)?,
+            managed_by: managed(get(row, "managed_by")?)?,
+            scim_visible: get(row, "scim_visible")?,
+            created_at: from_ms(get(row, "created_at")?),
+            updated_at: from_ms(get(row, "updated_at")?),
+            version: get(row, "version")?,
+        })
+    }
+
+    pub(crate) fn token_from_row(row: &PgRow) -> StoreResult<ScimTokenRecord> {
+        let domains: String = get(row, "domains")?;
+        Ok(ScimTokenRecord {
+            id: TokenId(get(row, "id")?),
+            org_id: OrgId(get(row, "org_id")?),
+            name: get(row, "name")?,
+            prefix: get(row, "prefix")?,
+            hash: get(row, "hash")?,
+            domains: DomainList::from_stored(&domains).map_err(StoreError::Backend)?,
+            created_at: from_ms(get(row, "created_at")?),
+            last_used_at: get::<Option<i64>>(row, "last_used_at")?.map(from_ms),
+            revoked_at: get::<Option<i64>>(row, "revoked_at")?.map(from_ms),
+        })
+    }
+
+    pub(crate) fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
+        Ok(Organization {
+            id: OrgId(get(row, "id")?),
+            slug: get(row, "slug")?,
+            name: get(row, "name")?,
+            created_at: from_ms(get(row, "created_at")?),
+        })
+    }
 }

@@ -5,6 +5,7 @@ use crate::groups::missing_or_changed;
 use crate::query::query_page;
 use crate::query::scan_chunk;
 use crate::query::Table;
+use crate::rows::bind_args;
 use crate::rows::ms;
 use crate::rows::write_error;
 use crate::rows::{backend, get, USER_COLUMNS};
@@ -12,12 +13,14 @@ use crate::PostgresStore;
 use async_trait::async_trait;
 use directory::ids::{GroupId, OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::{prefix_upper_bound, ScanQuery, StoreQuery, UserListPage, UserListQuery};
+use directory::query::{ScanQuery, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup, UserStore};
 use sqlx::postgres::PgConnection;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
+use sqlx::Row;
 use std::collections::HashMap;
 use store_sql::users as sql;
+use store_sql::{Arg, Dialect, Sql};
 use uuid::Uuid;
 
 pub(crate) async fn insert_emails(conn: &mut PgConnection, user: &UserRecord) -> StoreResult<()> {
@@ -82,21 +85,13 @@ pub(crate) async fn write_user_row(
 /// ` AND {col} >= $ [AND {col} < $]`: the strings starting with the prefix, an index range
 /// (the columns are COLLATE "C": code point order; no upper end when the prefix is only
 /// U+10FFFF characters).
-fn push_prefix_range(qb: &mut QueryBuilder<'_, Postgres>, col: &str, prefix: &str) {
-    qb.push(format!(" AND {col} >= "))
-        .push_bind(prefix.to_string());
-    if let Some(upper) = prefix_upper_bound(prefix) {
-        qb.push(format!(" AND {col} < ")).push_bind(upper);
-    }
-}
-
 /// Matches counted at most per searched column before a prefix counts as broad.
 const BROAD: i64 = 2_000;
 
 /// Whether a prefix matches many users (at least [`BROAD`] in some column); each count stops
 /// at [`BROAD`] index entries.
 async fn is_broad(pool: &PgPool, org: OrgId, prefix: &str) -> StoreResult<bool> {
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT GREATEST(");
+    let mut sql = Sql::new(Dialect::Postgres, "SELECT GREATEST(");
     for (i, (table, col)) in [
         ("users", "user_name_lower"),
         ("users", "display_name_lower"),
@@ -106,72 +101,43 @@ async fn is_broad(pool: &PgPool, org: OrgId, prefix: &str) -> StoreResult<bool> 
     .enumerate()
     {
         if i > 0 {
-            qb.push(", ");
+            sql.push(", ");
         }
-        qb.push(format!(
+        sql.push(&format!(
             "(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = "
         ))
-        .push_bind(org.0);
-        push_prefix_range(&mut qb, col, prefix);
-        qb.push(" LIMIT ").push_bind(BROAD).push(format!(") c{i})"));
+        .push_arg(Arg::Id(org.0))
+        .push_prefix_range(col, prefix)
+        .push(" LIMIT ")
+        .push_arg(Arg::Int(BROAD))
+        .push(&format!(") c{i})"));
     }
-    qb.push(")");
-    let n: i64 = qb
-        .build_query_scalar()
+    sql.push(")");
+    let row = bind_args(sqlx::query(sql.text()), sql.args())
         .fetch_one(pool)
         .await
         .map_err(backend)?;
+    let n: i64 = row.try_get(0).map_err(backend)?;
     Ok(n >= BROAD)
 }
 
-/// The status and source filters and the cursor, shared by the page and its horizon.
-fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &UserListQuery) {
-    if let Some(active) = q.active {
-        qb.push(" AND u.active = ").push_bind(active);
-    }
-    if let Some(m) = q.managed_by {
-        qb.push(" AND u.managed_by = ").push_bind(m.as_str());
-    }
-    if let Some(after) = q.after_seq {
-        qb.push(" AND u.seq > ").push_bind(after);
-    }
-    if let Some(before) = q.before_seq {
-        qb.push(" AND u.seq < ").push_bind(before);
-    }
-}
-
-fn direction(q: &UserListQuery) -> &'static str {
-    if q.before_seq.is_some() {
-        "DESC"
-    } else {
-        "ASC"
-    }
-}
-
-/// The horizon of a bounded broad search: the seq of the `scan_limit`-th user past the cursor
-/// (in the direction of travel) under the status and source filters, read from the filters'
-/// index alone (an index-only scan); `None` when fewer users are left.
+/// The horizon of a bounded broad search ([`sql::list_horizon`]); `None` when fewer users
+/// are left.
 async fn horizon(
     pool: &PgPool,
     org: OrgId,
     q: &UserListQuery,
     scan_limit: u32,
 ) -> StoreResult<Option<i64>> {
-    let mut qb: QueryBuilder<'_, Postgres> =
-        QueryBuilder::new("SELECT u.seq FROM users u WHERE u.org_id = ");
-    qb.push_bind(org.0);
-    push_filters(&mut qb, q);
-    qb.push(format!(" ORDER BY u.seq {} LIMIT 1 OFFSET ", direction(q)))
-        .push_bind(i64::from(scan_limit.max(1)) - 1);
-    qb.build_query_scalar()
+    let sql = sql::list_horizon(Dialect::Postgres, org.0, q, scan_limit);
+    let row = bind_args(sqlx::query(sql.text()), sql.args())
         .fetch_optional(pool)
         .await
-        .map_err(backend)
+        .map_err(backend)?;
+    row.map(|r| r.try_get(0).map_err(backend)).transpose()
 }
 
-/// A narrow prefix reads its few matches through the three indexes and sorts them; a broad
-/// one walks the seq order (under the filters) and stops once the page is full or at the
-/// horizon of its scan bound.
+/// A page of the console's user list ([`sql::list_page`]).
 pub(crate) async fn list_page(
     pool: &PgPool,
     org: OrgId,
@@ -185,45 +151,11 @@ pub(crate) async fn list_page(
         (true, Some(n)) => horizon(pool, org, q, n).await?,
         _ => None,
     };
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
-        "SELECT {USER_COLUMNS}, u.seq FROM users u WHERE u.org_id = "
-    ));
-    qb.push_bind(org.0);
-    push_filters(&mut qb, q);
-    if let (Some(p), true) = (&q.prefix, broad) {
-        if let Some(h) = horizon {
-            qb.push(if q.before_seq.is_some() {
-                " AND u.seq >= "
-            } else {
-                " AND u.seq <= "
-            })
-            .push_bind(h);
-        }
-        // `|| ''` keeps the planner off the name indexes: the page is read in seq order.
-        qb.push(" AND ((TRUE");
-        push_prefix_range(&mut qb, "(u.user_name_lower || '')", p);
-        qb.push(") OR (TRUE");
-        push_prefix_range(&mut qb, "(u.display_name_lower || '')", p);
-        qb.push(") OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id");
-        push_prefix_range(&mut qb, "e.email_lower", p);
-        qb.push("))");
-    } else if let Some(p) = &q.prefix {
-        // Three index range scans (userName, displayName, email), never a scan of the
-        // organization.
-        qb.push(" AND u.seq IN (SELECT seq FROM users WHERE org_id = ")
-            .push_bind(org.0);
-        push_prefix_range(&mut qb, "user_name_lower", p);
-        qb.push(" UNION SELECT seq FROM users WHERE org_id = ")
-            .push_bind(org.0);
-        push_prefix_range(&mut qb, "display_name_lower", p);
-        qb.push(" UNION SELECT u2.seq FROM user_emails e JOIN users u2 ON u2.id = e.user_id WHERE e.org_id = ")
-            .push_bind(org.0);
-        push_prefix_range(&mut qb, "e.email_lower", p);
-        qb.push(")");
-    }
-    qb.push(format!(" ORDER BY u.seq {} LIMIT ", direction(q)))
-        .push_bind(q.limit as i64);
-    let fetched = qb.build().fetch_all(pool).await.map_err(backend)?;
+    let sql = sql::list_page(Dialect::Postgres, USER_COLUMNS, org.0, q, broad, horizon);
+    let fetched = bind_args(sqlx::query(sql.text()), sql.args())
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
     let mut rows = fetched
         .iter()
         .map(|r| Ok((get::<i64>(r, "seq")?, PostgresStore::user_from_row(r)?)))

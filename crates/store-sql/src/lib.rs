@@ -18,6 +18,7 @@ pub mod console_roles;
 pub mod groups;
 pub mod login_domains;
 pub mod orgs;
+pub mod query;
 pub mod saml;
 pub mod sessions;
 pub mod tokens;
@@ -94,6 +95,8 @@ pub const PING: Statement = statement!("SELECT 1");
 pub enum Arg {
     Text(String),
     Int(i64),
+    /// A boolean: SQLite stores 0 or 1.
+    Bool(bool),
     Id(Uuid),
 }
 
@@ -131,6 +134,22 @@ impl Sql {
             }
         }
         self
+    }
+
+    /// ` AND {column} >= ? [AND {column} < ?]`: the strings starting with `prefix`, an index
+    /// range in both stores' binary collation; no upper end when the prefix is only U+10FFFF.
+    pub fn push_prefix_range(&mut self, column: &str, prefix: &str) -> &mut Self {
+        self.push(&format!(" AND {column} >= "))
+            .push_arg(Arg::Text(prefix.to_string()));
+        if let Some(upper) = directory::query::prefix_upper_bound(prefix) {
+            self.push(&format!(" AND {column} < "))
+                .push_arg(Arg::Text(upper));
+        }
+        self
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     pub fn text(&self) -> &str {

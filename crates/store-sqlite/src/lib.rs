@@ -5,6 +5,19 @@
 //! one writer at a time: writes go to one writer thread that commits whatever is waiting as
 //! one transaction; reads run on the caller's thread over a pool of read-only connections
 //! (see [`engine`]).
+//!
+//! Files: one per sub-trait of [`Store`], the same list as store-postgres's, each holding the
+//! statements of its noun (functions on a `Connection`, run on the writer or a reader) and
+//! its trait's implementation for [`SqliteStore`]: `orgs.rs`, `admin_keys.rs`, `tokens.rs`,
+//! `users.rs` (with the console's user list), `groups.rs` (with the console's keyset pages),
+//! `audit.rs`, `saml.rs` (connections, AuthnRequests, replay cache), `sessions.rs`,
+//! `login_domains.rs`, `console.rs` (admins, invites, console sessions, sign-in throttle),
+//! `console_roles.rs`. Plumbing: `lib.rs` (opening, [`Store::ping`]), `engine.rs` (the writer
+//! thread and the reader pool), `migrate.rs`, `rows.rs` (rows to records, errors), `query.rs`
+//! (the SQL of a `StoreQuery`), `cursors.rs` (page positions of long imports).
+//!
+//! SQL that both stores run alike lives once in `store-sql` (imported as `sql` in each file),
+//! its fixed statements read here with SQLite's numbered `?N` placeholders.
 
 use async_trait::async_trait;
 use directory::store::{Store, StoreError, StoreResult};

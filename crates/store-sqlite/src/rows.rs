@@ -208,6 +208,7 @@ pub(crate) fn arg_value(arg: &store_sql::Arg) -> rusqlite::types::Value {
     match arg {
         store_sql::Arg::Text(s) => Value::Text(s.clone()),
         store_sql::Arg::Int(i) => Value::Integer(*i),
+        store_sql::Arg::Bool(b) => Value::Integer(i64::from(*b)),
         store_sql::Arg::Id(id) => Value::Text(id.hyphenated().to_string()),
     }
 }

@@ -6,6 +6,7 @@ use crate::engine::backend;
 use crate::query::{
     order_by, page_is_complete, push_key, push_scan_key, push_scan_window, push_window,
 };
+use crate::rows::arg_value;
 use crate::rows::{
     count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
     USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
@@ -14,14 +15,13 @@ use crate::{rows, SqliteStore};
 use async_trait::async_trait;
 use directory::ids::{OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::{
-    prefix_upper_bound, ScanQuery, SortKey, StoreQuery, UserListPage, UserListQuery,
-};
+use directory::query::{ScanQuery, SortKey, StoreQuery, UserListPage, UserListQuery};
 use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup, UserStore};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 use std::sync::Arc;
 use store_sql::users as sql;
+use store_sql::{Arg, Dialect, Sql};
 
 pub(crate) fn insert(conn: &Connection, u: &UserRecord) -> StoreResult<()> {
     execute(
@@ -371,13 +371,10 @@ mod tests {
 
 /// ` AND {col} >= ? [AND {col} < ?]`: the strings starting with the prefix, an index range in
 /// binary order (no upper end when the prefix is only U+10FFFF characters).
-fn push_prefix_range(sql: &mut String, params: &mut Vec<Value>, col: &str, prefix: &str) {
-    sql.push_str(&format!(" AND {col} >= ?"));
-    params.push(Value::Text(prefix.to_string()));
-    if let Some(upper) = prefix_upper_bound(prefix) {
-        sql.push_str(&format!(" AND {col} < ?"));
-        params.push(Value::Text(upper));
-    }
+/// A built statement as rusqlite takes it.
+fn sqlite_parts(sql: Sql) -> (String, Vec<Value>) {
+    let params = sql.args().iter().map(arg_value).collect();
+    (sql.text().to_string(), params)
 }
 
 /// Matches counted at most per searched column before a prefix counts as broad.
@@ -391,11 +388,16 @@ pub(crate) fn is_broad(conn: &Connection, org: OrgId, prefix: &str) -> StoreResu
         ("users", "display_name_lower"),
         ("user_emails", "email_lower"),
     ] {
-        let mut sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = ?");
-        let mut params = vec![Value::Text(org.to_string())];
-        push_prefix_range(&mut sql, &mut params, col, prefix);
-        sql.push_str(" LIMIT ?)");
-        params.push(Value::Integer(BROAD));
+        let mut sql = Sql::new(
+            Dialect::Sqlite,
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = "),
+        );
+        sql.push_arg(Arg::Id(org.0))
+            .push_prefix_range(col, prefix)
+            .push(" LIMIT ")
+            .push_arg(Arg::Int(BROAD))
+            .push(")");
+        let (sql, params) = sqlite_parts(sql);
         let n = count(conn, &sql, params_from_iter(params.iter()))?;
         if n as i64 >= BROAD {
             return Ok(true);
@@ -404,100 +406,27 @@ pub(crate) fn is_broad(conn: &Connection, org: OrgId, prefix: &str) -> StoreResu
     Ok(false)
 }
 
-/// The status and source filters and the cursor, shared by the page and its horizon.
-fn push_filters(sql: &mut String, params: &mut Vec<Value>, q: &UserListQuery) {
-    if let Some(active) = q.active {
-        sql.push_str(" AND u.active = ?");
-        params.push(Value::Integer(active as i64));
-    }
-    if let Some(m) = q.managed_by {
-        sql.push_str(" AND u.managed_by = ?");
-        params.push(Value::Text(m.as_str().into()));
-    }
-    if let Some(after) = q.after_seq {
-        sql.push_str(" AND u.seq > ?");
-        params.push(Value::Integer(after));
-    }
-    if let Some(before) = q.before_seq {
-        sql.push_str(" AND u.seq < ?");
-        params.push(Value::Integer(before));
-    }
-}
-
-fn direction(q: &UserListQuery) -> &'static str {
-    if q.before_seq.is_some() {
-        "DESC"
-    } else {
-        "ASC"
-    }
-}
-
-/// The horizon of a bounded broad search: the seq of the `scan_limit`-th user past the cursor
-/// (in the direction of travel) under the status and source filters. A walk of the filters'
-/// index that reads no table row; no row when fewer users are left.
+/// The horizon of a bounded broad search ([`sql::list_horizon`]).
 pub(crate) fn horizon_sql(org: OrgId, q: &UserListQuery, scan_limit: u32) -> (String, Vec<Value>) {
-    let mut sql = String::from("SELECT u.seq FROM users u WHERE u.org_id = ?");
-    let mut params = vec![Value::Text(org.to_string())];
-    push_filters(&mut sql, &mut params, q);
-    sql.push_str(&format!(
-        " ORDER BY u.seq {} LIMIT 1 OFFSET ?",
-        direction(q)
-    ));
-    params.push(Value::Integer(i64::from(scan_limit.max(1)) - 1));
-    (sql, params)
+    sqlite_parts(sql::list_horizon(Dialect::Sqlite, org.0, q, scan_limit))
 }
 
-/// The statement of a page and its parameters (shared with the query-plan test). A narrow
-/// prefix reads its few matches through the three indexes and sorts them; a broad one walks
-/// the seq index (under the filters) and stops once the page is full or at the `horizon`,
-/// since matches are common.
+/// The statement of a page and its parameters ([`sql::list_page`], shared with the
+/// query-plan test).
 pub(crate) fn page_sql(
     org: OrgId,
     q: &UserListQuery,
     broad: bool,
     horizon: Option<i64>,
 ) -> (String, Vec<Value>) {
-    let org = org.to_string();
-    let mut sql = format!("SELECT {USER_COLUMNS}, u.seq FROM users u WHERE u.org_id = ?");
-    let mut params = vec![Value::Text(org.clone())];
-    push_filters(&mut sql, &mut params, q);
-    if let (Some(p), true) = (&q.prefix, broad) {
-        if let Some(h) = horizon {
-            sql.push_str(if q.before_seq.is_some() {
-                " AND u.seq >= ?"
-            } else {
-                " AND u.seq <= ?"
-            });
-            params.push(Value::Integer(h));
-        }
-        // `+` keeps the planner off the name indexes: the page is read in seq order.
-        sql.push_str(" AND ((1");
-        push_prefix_range(&mut sql, &mut params, "+u.user_name_lower", p);
-        sql.push_str(") OR (1");
-        push_prefix_range(&mut sql, &mut params, "+u.display_name_lower", p);
-        sql.push_str(") OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id");
-        push_prefix_range(&mut sql, &mut params, "e.email_lower", p);
-        sql.push_str("))");
-    } else if let Some(p) = &q.prefix {
-        // Three index range scans (userName, displayName, email), never a scan of the
-        // organization: the page is then read in seq order from the matches.
-        sql.push_str(" AND u.seq IN (SELECT seq FROM users WHERE org_id = ?");
-        params.push(Value::Text(org.clone()));
-        push_prefix_range(&mut sql, &mut params, "user_name_lower", p);
-        sql.push_str(" UNION SELECT seq FROM users WHERE org_id = ?");
-        params.push(Value::Text(org.clone()));
-        push_prefix_range(&mut sql, &mut params, "display_name_lower", p);
-        sql.push_str(
-            " UNION SELECT u2.seq FROM user_emails e JOIN users u2 ON u2.id = e.user_id \
-             WHERE e.org_id = ?",
-        );
-        params.push(Value::Text(org.clone()));
-        push_prefix_range(&mut sql, &mut params, "e.email_lower", p);
-        sql.push(')');
-    }
-    sql.push_str(&format!(" ORDER BY u.seq {} LIMIT ?", direction(q)));
-    params.push(Value::Integer(q.limit as i64));
-    (sql, params)
+    sqlite_parts(sql::list_page(
+        Dialect::Sqlite,
+        USER_COLUMNS,
+        org.0,
+        q,
+        broad,
+        horizon,
+    ))
 }
 
 pub(crate) fn list_page(

@@ -11,9 +11,6 @@ use sqlx::PgPool;
 use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
 
-pub(crate) const ADMIN_COLUMNS: &str =
-    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
-
 pub(crate) fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
         id: AdminId(get(r, "id")?),
@@ -54,16 +51,14 @@ pub(crate) async fn admin_by_email(
     org: OrgId,
     email: &str,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND email = $2"
-    ))
-    .bind(org.0)
-    .bind(email)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_EMAIL.postgres())
+        .bind(org.0)
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn admin_by_id(
@@ -71,16 +66,14 @@ pub(crate) async fn admin_by_id(
     org: OrgId,
     id: AdminId,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND id = $2"
-    ))
-    .bind(org.0)
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_ID.postgres())
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn set_admin_password(

@@ -1,7 +1,7 @@
 //! The admins page and admin roles: listing and removing admins, linking an admin to the
 //! directory user they sign in as, the admin group and the local users granted the role.
 
-use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use crate::console::{admin_row, one_row};
 use crate::rows::{backend, get, ms, write_error};
 use crate::PostgresStore;
 use async_trait::async_trait;
@@ -13,16 +13,14 @@ use store_sql::console_roles as sql;
 use time::OffsetDateTime;
 
 pub(crate) async fn list_admins(pool: &PgPool, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 ORDER BY created_at, email"
-    ))
-    .bind(org.0)
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?
-    .iter()
-    .map(admin_row)
-    .collect()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS.postgres())
+        .bind(org.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(admin_row)
+        .collect()
 }
 
 pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> StoreResult<()> {
@@ -74,16 +72,14 @@ pub(crate) async fn admin_by_user(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND user_id = $2"
-    ))
-    .bind(org.0)
-    .bind(user.0)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_USER_ID.postgres())
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn admin_group(pool: &PgPool, org: OrgId) -> StoreResult<Option<GroupId>> {

@@ -332,16 +332,14 @@ impl GroupStore for PostgresStore {
     }
 
     async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Option<GroupRecord>> {
-        sqlx::query(&format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2"
-        ))
-        .bind(org.0)
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .map(|r| Self::group_from_row(&r))
-        .transpose()
+        sqlx::query(sql::SELECT_GROUPS_BY_ID.postgres())
+            .bind(org.0)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| Self::group_from_row(&r))
+            .transpose()
     }
 
     async fn group_members(&self, org: OrgId, id: GroupId) -> StoreResult<Vec<Member>> {

@@ -58,10 +58,7 @@ where
 
 pub(crate) const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.doc, u.managed_by, u.created_at, u.updated_at, u.version, ARRAY(SELECT e.email_lower FROM user_emails e WHERE e.user_id = u.id ORDER BY e.email_lower) AS emails";
 
-pub(crate) const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
-
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";
+pub(crate) const GROUP_COLUMNS: &str = store_sql::groups::GROUP_COLUMNS;
 
 /// Binds a built statement's arguments, in order.
 pub(crate) fn bind_args<'q>(

@@ -3,7 +3,6 @@
 use crate::rows::backend;
 use crate::rows::ms;
 use crate::rows::write_error;
-use crate::rows::TOKEN_COLUMNS;
 use crate::PostgresStore;
 use async_trait::async_trait;
 use directory::ids::{OrgId, TokenId};
@@ -33,28 +32,24 @@ impl TokenStore for PostgresStore {
     }
 
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ScimTokenRecord>> {
-        sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE hash = $1"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .map(|r| Self::token_from_row(&r))
-        .transpose()
+        sqlx::query(sql::SELECT_SCIM_TOKENS_BY_HASH.postgres())
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| Self::token_from_row(&r))
+            .transpose()
     }
 
     async fn list_tokens(&self, org: OrgId) -> StoreResult<Vec<ScimTokenRecord>> {
-        sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE org_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(org.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(Self::token_from_row)
-        .collect()
+        sqlx::query(sql::SELECT_SCIM_TOKENS.postgres())
+            .bind(org.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(Self::token_from_row)
+            .collect()
     }
 
     async fn revoke_token(&self, org: OrgId, id: TokenId, at: OffsetDateTime) -> StoreResult<()> {

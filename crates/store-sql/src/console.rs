@@ -21,3 +21,25 @@ pub const UPDATE_CONSOLE_ADMINS_SET_LAST_SIGN_IN_AT: Statement =
 
 pub const UPDATE_CONSOLE_ADMINS_SET_PASSWORD_HASH: Statement =
     statement!("UPDATE console_admins SET password_hash = $1 WHERE org_id = $2 AND id = $3");
+
+/// The columns a console admin is read from, in this order (SQLite reads them by position).
+macro_rules! admin_columns {
+    () => {
+        "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id"
+    };
+}
+pub(crate) use admin_columns;
+
+pub const ADMIN_COLUMNS: &str = admin_columns!();
+
+pub const SELECT_CONSOLE_ADMINS_BY_EMAIL: Statement = statement!(concat!(
+    "SELECT ",
+    admin_columns!(),
+    " FROM console_admins WHERE org_id = $1 AND email = $2"
+));
+
+pub const SELECT_CONSOLE_ADMINS_BY_ID: Statement = statement!(concat!(
+    "SELECT ",
+    admin_columns!(),
+    " FROM console_admins WHERE org_id = $1 AND id = $2"
+));

@@ -25,3 +25,15 @@ pub const SELECT_CONSOLE_ADMIN_USERS: Statement = statement!(
 
 pub const UPDATE_CONSOLE_ADMINS_SET_USER_ID: Statement =
     statement!("UPDATE console_admins SET user_id = $1 WHERE org_id = $2 AND id = $3");
+
+pub const SELECT_CONSOLE_ADMINS: Statement = statement!(concat!(
+    "SELECT ",
+    crate::console::admin_columns!(),
+    " FROM console_admins WHERE org_id = $1 ORDER BY created_at, email"
+));
+
+pub const SELECT_CONSOLE_ADMINS_BY_USER_ID: Statement = statement!(concat!(
+    "SELECT ",
+    crate::console::admin_columns!(),
+    " FROM console_admins WHERE org_id = $1 AND user_id = $2"
+));

@@ -11,9 +11,6 @@ use rusqlite::{params, Connection, Row};
 use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
 
-pub(crate) const ADMIN_COLUMNS: &str =
-    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
-
 pub(crate) fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
         id: parse_uuid::<AdminId>(&r.get::<_, String>(0).map_err(backend)?)?,
@@ -55,7 +52,7 @@ pub(crate) fn admin_by_email(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND email = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_EMAIL.sqlite(),
         params![org.to_string(), email],
         admin_row,
     )
@@ -68,7 +65,7 @@ pub(crate) fn admin_by_id(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND id = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_ID.sqlite(),
         params![org.to_string(), id.to_string()],
         admin_row,
     )

@@ -1,7 +1,7 @@
 //! The admins page and admin roles: listing and removing admins, linking an admin to the
 //! directory user they sign in as, the admin group and the local users granted the role.
 
-use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use crate::console::{admin_row, one_row};
 use crate::engine::backend;
 use crate::rows::{execute, fetch_all, fetch_optional, ms, parse_uuid, write_error};
 use crate::SqliteStore;
@@ -16,9 +16,7 @@ use time::OffsetDateTime;
 pub(crate) fn list_admins(conn: &Connection, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
     fetch_all(
         conn,
-        &format!(
-            "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? ORDER BY created_at, email"
-        ),
+        sql::SELECT_CONSOLE_ADMINS.sqlite(),
         params![org.to_string()],
         admin_row,
     )
@@ -81,7 +79,7 @@ pub(crate) fn admin_by_user(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND user_id = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
         admin_row,
     )

@@ -43,7 +43,7 @@ pub(crate) fn insert(conn: &Connection, g: &GroupRecord, members: &[String]) -> 
 pub(crate) fn get(conn: &Connection, org: OrgId, id: GroupId) -> StoreResult<Option<GroupRecord>> {
     fetch_optional(
         conn,
-        &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ? AND g.id = ?"),
+        sql::SELECT_GROUPS_BY_ID.sqlite(),
         params![org.to_string(), id.to_string()],
         rows::group,
     )

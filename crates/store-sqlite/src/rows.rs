@@ -104,7 +104,7 @@ pub(crate) fn emails_json(u: &UserRecord) -> String {
 }
 
 /// Columns read by [`group`], in this order.
-pub(crate) const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
+pub(crate) const GROUP_COLUMNS: &str = store_sql::groups::GROUP_COLUMNS;
 
 pub(crate) fn group(row: &Row<'_>) -> StoreResult<GroupRecord> {
     Ok(GroupRecord {
@@ -122,8 +122,7 @@ pub(crate) fn group(row: &Row<'_>) -> StoreResult<GroupRecord> {
 }
 
 /// Columns read by [`token`], in this order.
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";
+pub(crate) const TOKEN_COLUMNS: &str = store_sql::tokens::TOKEN_COLUMNS;
 
 pub(crate) fn token(row: &Row<'_>) -> StoreResult<ScimTokenRecord> {
     let domains = text(row, 5)?;

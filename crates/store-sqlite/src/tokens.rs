@@ -35,7 +35,7 @@ pub(crate) fn create_token(conn: &Connection, t: &ScimTokenRecord) -> StoreResul
 pub(crate) fn token_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<ScimTokenRecord>> {
     fetch_optional(
         conn,
-        &format!("SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE hash = ?"),
+        sql::SELECT_SCIM_TOKENS_BY_HASH.sqlite(),
         params![hash],
         rows::token,
     )
@@ -44,9 +44,7 @@ pub(crate) fn token_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option
 pub(crate) fn list_tokens(conn: &Connection, org: OrgId) -> StoreResult<Vec<ScimTokenRecord>> {
     fetch_all(
         conn,
-        &format!(
-            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE org_id = ? ORDER BY created_at, id"
-        ),
+        sql::SELECT_SCIM_TOKENS.sqlite(),
         params![org.to_string()],
         rows::token,
     )

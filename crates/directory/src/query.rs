@@ -177,7 +177,8 @@ pub struct UserListPage {
 /// Whether an audited action went through or was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditOutcome {
-    /// Status below 400.
+    /// Status below 400: a redirect is no refusal. The one meaning of "succeeded" in the log,
+    /// for the list's filter and the newest successful event alike.
     Succeeded,
     /// Status 400 or above: refusals and failures.
     Refused,

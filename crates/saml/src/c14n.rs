@@ -2,7 +2,7 @@
 //! (<http://www.w3.org/2001/10/xml-exc-c14n#>), with `InclusiveNamespaces PrefixList`.
 //!
 //! Written here rather than taken from a crate: when this was written the pure-Rust
-//! canonicalizers on crates.io were young single-author releases (0.1.x) with their
+//! canonicalizers published as crates were young single-author releases (0.1.x) with their
 //! own parsers, while we need c14n over *our* roxmltree document (one parser for
 //! the whole crate), of a subtree, with one element cut out (the enveloped
 //! signature transform). The algorithm is small; the tests below pin it to

@@ -1,15 +1,15 @@
 //! Console administrators, invites, console sessions and the sign-in throttle.
 
-use super::{backend, from_ms, get, ms, write_error};
+use crate::rows::{backend, from_ms, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
+use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
-
-pub(crate) const ADMIN_COLUMNS: &str =
-    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
 
 pub(crate) fn admin_row(r: &PgRow) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
@@ -32,19 +32,17 @@ pub(crate) fn one_row(changed: u64) -> StoreResult<()> {
 }
 
 pub(crate) async fn create_admin(pool: &PgPool, a: &AdminAccount) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(a.id.0)
-    .bind(a.org_id.0)
-    .bind(&a.email)
-    .bind(&a.password_hash)
-    .bind(ms(a.created_at))
-    .bind(a.last_sign_in_at.map(ms))
-    .bind(a.user_id.map(|u| u.0))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "email"))?;
+    sqlx::query(sql::INSERT_CONSOLE_ADMINS.postgres())
+        .bind(a.id.0)
+        .bind(a.org_id.0)
+        .bind(&a.email)
+        .bind(&a.password_hash)
+        .bind(ms(a.created_at))
+        .bind(a.last_sign_in_at.map(ms))
+        .bind(a.user_id.map(|u| u.0))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "email"))?;
     Ok(())
 }
 
@@ -53,16 +51,14 @@ pub(crate) async fn admin_by_email(
     org: OrgId,
     email: &str,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND email = $2"
-    ))
-    .bind(org.0)
-    .bind(email)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_EMAIL.postgres())
+        .bind(org.0)
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn admin_by_id(
@@ -70,16 +66,14 @@ pub(crate) async fn admin_by_id(
     org: OrgId,
     id: AdminId,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND id = $2"
-    ))
-    .bind(org.0)
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_ID.postgres())
+        .bind(org.0)
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn set_admin_password(
@@ -88,14 +82,13 @@ pub(crate) async fn set_admin_password(
     id: AdminId,
     hash: &str,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE console_admins SET password_hash = $1 WHERE org_id = $2 AND id = $3")
-            .bind(hash)
-            .bind(org.0)
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map_err(backend)?;
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_PASSWORD_HASH.postgres())
+        .bind(hash)
+        .bind(org.0)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     one_row(done.rows_affected())
 }
 
@@ -105,30 +98,27 @@ pub(crate) async fn record_admin_sign_in(
     id: AdminId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
-    let done =
-        sqlx::query("UPDATE console_admins SET last_sign_in_at = $1 WHERE org_id = $2 AND id = $3")
-            .bind(ms(at))
-            .bind(org.0)
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map_err(backend)?;
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_LAST_SIGN_IN_AT.postgres())
+        .bind(ms(at))
+        .bind(org.0)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     one_row(done.rows_affected())
 }
 
 pub(crate) async fn create_invite(pool: &PgPool, i: &AdminInvite) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&i.token_hash)
-    .bind(i.org_id.0)
-    .bind(&i.email)
-    .bind(ms(i.created_at))
-    .bind(ms(i.expires_at))
-    .bind(i.used_at.map(ms))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "invite"))?;
+    sqlx::query(sql::INSERT_CONSOLE_INVITES.postgres())
+        .bind(&i.token_hash)
+        .bind(i.org_id.0)
+        .bind(&i.email)
+        .bind(ms(i.created_at))
+        .bind(ms(i.expires_at))
+        .bind(i.used_at.map(ms))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "invite"))?;
     Ok(())
 }
 
@@ -174,21 +164,19 @@ pub(crate) async fn take_invite(
 }
 
 pub(crate) async fn create_session(pool: &PgPool, s: &ConsoleSession) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&s.id_hash)
-    .bind(s.org_id.0)
-    .bind(s.admin_id.0)
-    .bind(&s.csrf_token)
-    .bind(ms(s.created_at))
-    .bind(ms(s.last_seen_at))
-    .bind(ms(s.idle_expires_at))
-    .bind(ms(s.absolute_expires_at))
-    .bind(s.sso_user_id.map(|u| u.0))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "console session"))?;
+    sqlx::query(sql::INSERT_CONSOLE_SESSIONS.postgres())
+        .bind(&s.id_hash)
+        .bind(s.org_id.0)
+        .bind(s.admin_id.0)
+        .bind(&s.csrf_token)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.idle_expires_at))
+        .bind(ms(s.absolute_expires_at))
+        .bind(s.sso_user_id.map(|u| u.0))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "console session"))?;
     Ok(())
 }
 
@@ -196,13 +184,11 @@ pub(crate) async fn session_by_hash(
     pool: &PgPool,
     hash: &str,
 ) -> StoreResult<Option<ConsoleSession>> {
-    let row = sqlx::query(
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = $1",
-    )
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::SELECT_CONSOLE_SESSIONS_BY_ID_HASH.postgres())
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     row.map(|r| {
         Ok(ConsoleSession {
             id_hash: get(&r, "id_hash")?,
@@ -238,7 +224,7 @@ pub(crate) async fn touch_session(
 }
 
 pub(crate) async fn delete_session(pool: &PgPool, hash: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+    sqlx::query(sql::DELETE_CONSOLE_SESSIONS_BY_ID_HASH.postgres())
         .bind(hash)
         .execute(pool)
         .await
@@ -258,27 +244,6 @@ pub(crate) async fn delete_admin_sessions(
         .await
         .map_err(backend)?;
     Ok(done.rows_affected())
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-pub(crate) async fn failed_sign_ins(
-    pool: &PgPool,
-    key: &str,
-    now: OffsetDateTime,
-    window: Duration,
-) -> StoreResult<u32> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM console_sign_in_failures WHERE key = $1 AND at > $2",
-    )
-    .bind(key)
-    .bind(ms(now - window))
-    .fetch_one(pool)
-    .await
-    .map_err(backend)?;
-    Ok(count(n))
 }
 
 pub(crate) async fn reserve_sign_in_attempt(
@@ -353,10 +318,96 @@ pub(crate) async fn release_sign_in_attempt(
 }
 
 pub(crate) async fn clear_failed_sign_ins(pool: &PgPool, key: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM console_sign_in_failures WHERE key = $1")
+    sqlx::query(sql::DELETE_CONSOLE_SIGN_IN_FAILURES_BY_KEY.postgres())
         .bind(key)
         .execute(pool)
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+#[async_trait]
+impl ConsoleStore for PostgresStore {
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        create_admin(&self.pool, admin).await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        admin_by_email(&self.pool, org, email).await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        admin_by_id(&self.pool, org, id).await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        set_admin_password(&self.pool, org, id, hash).await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        record_admin_sign_in(&self.pool, org, id, at).await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        create_invite(&self.pool, invite).await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        invite_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        take_invite(&self.pool, token_hash, now).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        create_session(&self.pool, session).await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        session_by_hash(&self.pool, id_hash).await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        touch_session(&self.pool, id_hash, now, idle_expires_at).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        delete_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        delete_admin_sessions(&self.pool, org, admin).await
+    }
+
+    async fn reserve_sign_in_attempt(
+        &self,
+        limits: &[SignInLimit],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<SignInReservation> {
+        reserve_sign_in_attempt(&self.pool, limits, now, window).await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        release_sign_in_attempt(&self.pool, key, at).await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        clear_failed_sign_ins(&self.pool, key).await
+    }
 }

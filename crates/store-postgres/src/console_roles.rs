@@ -1,25 +1,26 @@
 //! The admins page and admin roles: listing and removing admins, linking an admin to the
 //! directory user they sign in as, the admin group and the local users granted the role.
 
-use super::{backend, get, ms, write_error};
-use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use crate::console::{admin_row, one_row};
+use crate::rows::{backend, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
-use directory::store::StoreResult;
+use directory::store::{ConsoleRoleStore, StoreResult};
 use sqlx::PgPool;
+use store_sql::console_roles as sql;
 use time::OffsetDateTime;
 
 pub(crate) async fn list_admins(pool: &PgPool, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 ORDER BY created_at, email"
-    ))
-    .bind(org.0)
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?
-    .iter()
-    .map(admin_row)
-    .collect()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS.postgres())
+        .bind(org.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(admin_row)
+        .collect()
 }
 
 pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> StoreResult<()> {
@@ -41,7 +42,7 @@ pub(crate) async fn delete_admin(pool: &PgPool, org: OrgId, id: AdminId) -> Stor
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    sqlx::query("DELETE FROM console_invites WHERE org_id = $1 AND email = $2 AND used_at IS NULL")
+    sqlx::query(sql::DELETE_PENDING_CONSOLE_INVITES_BY_EMAIL.postgres())
         .bind(org.0)
         .bind(&email)
         .execute(&mut *tx)
@@ -56,7 +57,7 @@ pub(crate) async fn link_admin_user(
     id: AdminId,
     user: UserId,
 ) -> StoreResult<()> {
-    let done = sqlx::query("UPDATE console_admins SET user_id = $1 WHERE org_id = $2 AND id = $3")
+    let done = sqlx::query(sql::UPDATE_CONSOLE_ADMINS_SET_USER_ID.postgres())
         .bind(user.0)
         .bind(org.0)
         .bind(id.0)
@@ -71,20 +72,18 @@ pub(crate) async fn admin_by_user(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<Option<AdminAccount>> {
-    sqlx::query(&format!(
-        "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = $1 AND user_id = $2"
-    ))
-    .bind(org.0)
-    .bind(user.0)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?
-    .map(|r| admin_row(&r))
-    .transpose()
+    sqlx::query(sql::SELECT_CONSOLE_ADMINS_BY_USER_ID.postgres())
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| admin_row(&r))
+        .transpose()
 }
 
 pub(crate) async fn admin_group(pool: &PgPool, org: OrgId) -> StoreResult<Option<GroupId>> {
-    let row = sqlx::query("SELECT group_id FROM console_admin_group WHERE org_id = $1")
+    let row = sqlx::query(sql::SELECT_CONSOLE_ADMIN_GROUP.postgres())
         .bind(org.0)
         .fetch_optional(pool)
         .await
@@ -107,7 +106,7 @@ pub(crate) async fn set_admin_group(
         .bind(ms(at))
         .execute(pool)
         .await,
-        None => sqlx::query("DELETE FROM console_admin_group WHERE org_id = $1")
+        None => sqlx::query(sql::DELETE_CONSOLE_ADMIN_GROUP.postgres())
             .bind(org.0)
             .execute(pool)
             .await,
@@ -122,15 +121,13 @@ pub(crate) async fn grant_admin_role(
     user: UserId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO console_admin_users (org_id, user_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT (org_id, user_id) DO NOTHING",
-    )
-    .bind(org.0)
-    .bind(user.0)
-    .bind(ms(at))
-    .execute(pool)
-    .await
-    .map_err(backend)?;
+    sqlx::query(sql::INSERT_CONSOLE_ADMIN_USERS.postgres())
+        .bind(org.0)
+        .bind(user.0)
+        .bind(ms(at))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -139,7 +136,7 @@ pub(crate) async fn revoke_admin_role(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM console_admin_users WHERE org_id = $1 AND user_id = $2")
+    let done = sqlx::query(sql::DELETE_CONSOLE_ADMIN_USERS_BY_USER_ID.postgres())
         .bind(org.0)
         .bind(user.0)
         .execute(pool)
@@ -149,13 +146,11 @@ pub(crate) async fn revoke_admin_role(
 }
 
 pub(crate) async fn admin_role_users(pool: &PgPool, org: OrgId) -> StoreResult<Vec<UserId>> {
-    let rows = sqlx::query(
-        "SELECT user_id FROM console_admin_users WHERE org_id = $1 ORDER BY granted_at, user_id",
-    )
-    .bind(org.0)
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?;
+    let rows = sqlx::query(sql::SELECT_CONSOLE_ADMIN_USERS.postgres())
+        .bind(org.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
     rows.iter().map(|r| get(r, "user_id").map(UserId)).collect()
 }
 
@@ -181,11 +176,68 @@ pub(crate) async fn delete_user_sessions(
     org: OrgId,
     user: UserId,
 ) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM console_sessions WHERE org_id = $1 AND sso_user_id = $2")
+    let done = sqlx::query(sql::DELETE_CONSOLE_SESSIONS_BY_SSO_USER_ID.postgres())
         .bind(org.0)
         .bind(user.0)
         .execute(pool)
         .await
         .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl ConsoleRoleStore for PostgresStore {
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        list_admins(&self.pool, org).await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        delete_admin(&self.pool, org, id).await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        link_admin_user(&self.pool, org, id, user).await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        admin_by_user(&self.pool, org, user).await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        admin_group(&self.pool, org).await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        set_admin_group(&self.pool, org, group, at).await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        grant_admin_role(&self.pool, org, user, at).await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        revoke_admin_role(&self.pool, org, user).await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        admin_role_users(&self.pool, org).await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        holds_admin_role(&self.pool, org, user).await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        delete_user_sessions(&self.pool, org, user).await
+    }
 }

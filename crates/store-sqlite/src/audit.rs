@@ -1,13 +1,18 @@
-//! The audit log: appended in batches, read newest first.
+//! The audit log: appended in batches, read newest first, and the newest event under an
+//! operation prefix for the console's set-up overview.
 
 use crate::engine::backend;
-use crate::rows::{execute, fetch_all, from_ms, ms, parse_uuid};
+use crate::rows::arg_value;
+use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::AuditEvent;
-use directory::query::{prefix_upper_bound, AuditOutcome, AuditQuery};
-use directory::store::{FoldedAuditEvent, StoreResult, StoredAuditEvent};
-use rusqlite::types::Value;
+use directory::query::{AuditOutcome, AuditQuery};
+use directory::store::{AuditStore, FoldedAuditEvent, StoreError, StoreResult, StoredAuditEvent};
 use rusqlite::{params, params_from_iter, Connection};
+use store_sql::audit as sql;
+use store_sql::Dialect;
 
 pub(crate) fn append(conn: &Connection, events: &[AuditEvent]) -> StoreResult<()> {
     for e in events {
@@ -50,7 +55,7 @@ pub(crate) fn append_folded(conn: &Connection, events: &[FoldedAuditEvent]) -> S
         }
         execute(
             conn,
-            "INSERT INTO audit_events (org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, fold_key, repeated, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            sql::INSERT_AUDIT_EVENTS.sqlite(),
             params![
                 e.org_id.to_string(),
                 ms(e.at),
@@ -77,71 +82,20 @@ pub(crate) fn list(
     org: OrgId,
     q: &AuditQuery,
 ) -> StoreResult<Vec<StoredAuditEvent>> {
-    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = ?");
-    let mut params = vec![Value::Text(org.to_string())];
-    let mut text = |sql: &mut String, clause: &str, v: &str| {
-        sql.push_str(clause);
-        params.push(Value::Text(v.to_string()));
-    };
-    if let Some(p) = &q.operation_prefix {
-        // A range, not LIKE or substr: the prefix is literal and the comparison can use an index.
-        text(&mut sql, " AND operation >= ?", p);
-        if let Some(bound) = prefix_upper_bound(p) {
-            text(&mut sql, " AND operation < ?", &bound);
-        }
-    }
-    if let Some(t) = &q.resource_type {
-        text(&mut sql, " AND resource_type = ?", t);
-    }
-    if let Some(r) = &q.resource_id {
-        text(&mut sql, " AND resource_id = ?", r);
-    }
-    if let Some(k) = &q.actor_kind {
-        text(&mut sql, " AND actor_kind = ?", k);
-        if let Some(a) = &q.actor_id {
-            text(&mut sql, " AND actor_id = ?", a);
-        }
-    }
-    // Literal bounds, so the partial index of refusals (migration 0006) applies.
-    match q.outcome {
-        Some(AuditOutcome::Succeeded) => sql.push_str(" AND status < 400"),
-        Some(AuditOutcome::Refused) => sql.push_str(" AND status >= 400"),
-        None => {}
-    }
-    if let Some(t) = q.since {
-        sql.push_str(" AND at >= ?");
-        params.push(Value::Integer(ms(t)));
-    }
-    if let Some(t) = q.until {
-        sql.push_str(" AND at < ?");
-        params.push(Value::Integer(ms(t)));
-    }
-    // A forward page is read oldest first from its cursor, then turned around.
-    let forward = q.before_seq.is_none() && q.after_seq.is_some();
-    if let Some(b) = q.before_seq {
-        sql.push_str(" AND seq < ?");
-        params.push(Value::Integer(b));
-    } else if let Some(a) = q.after_seq {
-        sql.push_str(" AND seq > ?");
-        params.push(Value::Integer(a));
-    }
-    sql.push_str(if forward {
-        " ORDER BY seq ASC LIMIT ?"
-    } else {
-        " ORDER BY seq DESC LIMIT ?"
-    });
-    params.push(Value::Integer(q.limit.clamp(1, 1000) as i64));
-    let mut events = fetch_all(conn, &sql, params_from_iter(params.iter()), stored_event)?;
+    let (sql, forward) = sql::list(Dialect::Sqlite, org.0, q);
+    let mut events = fetch_all(
+        conn,
+        sql.text(),
+        params_from_iter(sql.args().iter().map(arg_value)),
+        stored_event,
+    )?;
     if forward {
         events.reverse();
     }
     Ok(events)
 }
 
-/// The columns [`stored_event`] reads, in its order.
-pub(crate) const AUDIT_COLUMNS: &str = "seq, org_id, at, actor_kind, actor_id, operation, resource_type, resource_id, status, detail, request_id, repeated, last_at";
-
-/// An audit row selected as [`AUDIT_COLUMNS`].
+/// An audit row selected as [`sql::AUDIT_COLUMNS`].
 pub(crate) fn stored_event(r: &rusqlite::Row<'_>) -> StoreResult<StoredAuditEvent> {
     Ok(StoredAuditEvent {
         seq: r.get(0).map_err(backend)?,
@@ -160,4 +114,70 @@ pub(crate) fn stored_event(r: &rusqlite::Row<'_>) -> StoreResult<StoredAuditEven
         repeated: u64::try_from(r.get::<_, i64>(11).map_err(backend)?).unwrap_or(1),
         last_at: r.get::<_, Option<i64>>(12).map_err(backend)?.map(from_ms),
     })
+}
+
+/// A skip scan of `audit_org_operation_seq`: the distinct operations in the prefix's range,
+/// one seek each, then the newest event of each from the (partial, when only successes count)
+/// index. Cost: a few seeks per distinct operation, not a walk through the log.
+pub(crate) fn newest(
+    conn: &Connection,
+    org: OrgId,
+    prefix: &str,
+    upper: &str,
+    succeeded_only: bool,
+) -> StoreResult<Option<StoredAuditEvent>> {
+    let succeeded = sql::outcome_term(Some("e"), AuditOutcome::Succeeded);
+    let ok = if succeeded_only { &succeeded } else { "" };
+    let sql = format!(
+        "WITH RECURSIVE ops(op) AS ( \
+           SELECT (SELECT operation FROM audit_events WHERE org_id = ?1 AND operation >= ?2 AND operation < ?3 ORDER BY operation LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT operation FROM audit_events WHERE org_id = ?1 AND operation > ops.op AND operation < ?3 ORDER BY operation LIMIT 1) \
+           FROM ops WHERE ops.op IS NOT NULL \
+         ) \
+         SELECT {columns} \
+         FROM audit_events WHERE org_id = ?1 AND seq = ( \
+           SELECT MAX((SELECT e.seq FROM audit_events e WHERE e.org_id = ?1 AND e.operation = ops.op{ok} ORDER BY e.seq DESC LIMIT 1)) \
+           FROM ops WHERE ops.op IS NOT NULL)",
+        columns = sql::AUDIT_COLUMNS
+    );
+    fetch_optional(
+        conn,
+        &sql,
+        params![org.to_string(), prefix, upper],
+        crate::audit::stored_event,
+    )
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine.write(move |c| append(c, &events)).await
+    }
+
+    async fn append_audit_folded(&self, events: &[FoldedAuditEvent]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine.write(move |c| append_folded(c, &events)).await
+    }
+
+    async fn list_audit(&self, org: OrgId, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let q = q.clone();
+        self.engine.read_long(move |c| list(c, org, &q)).await
+    }
+
+    async fn last_audit_event(
+        &self,
+        org: OrgId,
+        operation_prefix: &str,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<StoredAuditEvent>> {
+        let upper = directory::query::prefix_upper_bound(operation_prefix).ok_or_else(|| {
+            StoreError::Backend("the operation prefix must be non-empty ASCII".into())
+        })?;
+        let prefix = operation_prefix.to_string();
+        self.engine
+            .read(move |c| newest(c, org, &prefix, &upper, succeeded_only))
+            .await
+    }
 }

@@ -2,14 +2,14 @@
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, OrgId, UserId};
 use directory::model::{AdminAccount, AdminInvite, ConsoleSession};
-use directory::store::{SignInLimit, SignInReservation, StoreError, StoreResult};
+use directory::store::{ConsoleStore, SignInLimit, SignInReservation, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
+use store_sql::console as sql;
 use time::{Duration, OffsetDateTime};
-
-pub(crate) const ADMIN_COLUMNS: &str =
-    "id, org_id, email, password_hash, created_at, last_sign_in_at, user_id";
 
 pub(crate) fn admin_row(r: &Row<'_>) -> StoreResult<AdminAccount> {
     Ok(AdminAccount {
@@ -30,7 +30,7 @@ fn optional_uuid(v: Option<String>) -> StoreResult<Option<UserId>> {
 pub(crate) fn create_admin(conn: &Connection, a: &AdminAccount) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_admins (id, org_id, email, password_hash, created_at, last_sign_in_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_ADMINS.sqlite(),
         params![
             a.id.to_string(),
             a.org_id.to_string(),
@@ -52,7 +52,7 @@ pub(crate) fn admin_by_email(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND email = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_EMAIL.sqlite(),
         params![org.to_string(), email],
         admin_row,
     )
@@ -65,7 +65,7 @@ pub(crate) fn admin_by_id(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND id = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_ID.sqlite(),
         params![org.to_string(), id.to_string()],
         admin_row,
     )
@@ -88,7 +88,7 @@ pub(crate) fn set_admin_password(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET password_hash = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_PASSWORD_HASH.sqlite(),
             params![hash, org.to_string(), id.to_string()],
         )
         .map_err(backend)?,
@@ -104,7 +104,7 @@ pub(crate) fn record_admin_sign_in(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET last_sign_in_at = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_LAST_SIGN_IN_AT.sqlite(),
             params![ms(at), org.to_string(), id.to_string()],
         )
         .map_err(backend)?,
@@ -114,7 +114,7 @@ pub(crate) fn record_admin_sign_in(
 pub(crate) fn create_invite(conn: &Connection, i: &AdminInvite) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_invites (token_hash, org_id, email, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_INVITES.sqlite(),
         params![
             i.token_hash,
             i.org_id.to_string(),
@@ -169,7 +169,7 @@ pub(crate) fn take_invite(
 pub(crate) fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_sessions (id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_CONSOLE_SESSIONS.sqlite(),
         params![
             s.id_hash,
             s.org_id.to_string(),
@@ -192,7 +192,7 @@ pub(crate) fn session_by_hash(
 ) -> StoreResult<Option<ConsoleSession>> {
     fetch_optional(
         conn,
-        "SELECT id_hash, org_id, admin_id, csrf_token, created_at, last_seen_at, idle_expires_at, absolute_expires_at, sso_user_id FROM console_sessions WHERE id_hash = ?",
+        sql::SELECT_CONSOLE_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
         |r| {
             Ok(ConsoleSession {
@@ -229,7 +229,7 @@ pub(crate) fn touch_session(
 pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
     execute(
         conn,
-        "DELETE FROM console_sessions WHERE id_hash = ?",
+        sql::DELETE_CONSOLE_SESSIONS_BY_ID_HASH.sqlite(),
         params![hash],
     )
     .map_err(backend)?;
@@ -312,9 +312,134 @@ pub(crate) fn release_sign_in_attempt(
 pub(crate) fn clear_failed_sign_ins(conn: &Connection, key: &str) -> StoreResult<()> {
     execute(
         conn,
-        "DELETE FROM console_sign_in_failures WHERE key = ?",
+        sql::DELETE_CONSOLE_SIGN_IN_FAILURES_BY_KEY.sqlite(),
         params![key],
     )
     .map_err(backend)?;
     Ok(())
+}
+
+#[async_trait]
+impl ConsoleStore for SqliteStore {
+    async fn create_admin(&self, admin: &AdminAccount) -> StoreResult<()> {
+        let admin = admin.clone();
+        self.engine.write(move |c| create_admin(c, &admin)).await
+    }
+
+    async fn admin_by_email(&self, org: OrgId, email: &str) -> StoreResult<Option<AdminAccount>> {
+        let email = email.to_string();
+        self.engine
+            .read(move |c| admin_by_email(c, org, &email))
+            .await
+    }
+
+    async fn admin_by_id(&self, org: OrgId, id: AdminId) -> StoreResult<Option<AdminAccount>> {
+        self.engine.read(move |c| admin_by_id(c, org, id)).await
+    }
+
+    async fn set_admin_password(&self, org: OrgId, id: AdminId, hash: &str) -> StoreResult<()> {
+        let hash = hash.to_string();
+        self.engine
+            .write(move |c| set_admin_password(c, org, id, &hash))
+            .await
+    }
+
+    async fn record_admin_sign_in(
+        &self,
+        org: OrgId,
+        id: AdminId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| record_admin_sign_in(c, org, id, at))
+            .await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> StoreResult<()> {
+        let invite = invite.clone();
+        self.engine.write(move |c| create_invite(c, &invite)).await
+    }
+
+    async fn admin_invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .read(move |c| invite_by_hash(c, &token_hash))
+            .await
+    }
+
+    async fn take_admin_invite(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<AdminInvite>> {
+        let token_hash = token_hash.to_string();
+        self.engine
+            .write(move |c| take_invite(c, &token_hash, now))
+            .await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.engine
+            .write(move |c| create_session(c, &session))
+            .await
+    }
+
+    async fn console_session_by_hash(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .read(move |c| session_by_hash(c, &id_hash))
+            .await
+    }
+
+    async fn touch_console_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| touch_session(c, &id_hash, now, idle_expires_at))
+            .await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.engine
+            .write(move |c| delete_session(c, &id_hash))
+            .await
+    }
+
+    async fn delete_admin_console_sessions(&self, org: OrgId, admin: AdminId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| delete_admin_sessions(c, org, admin))
+            .await
+    }
+
+    async fn reserve_sign_in_attempt(
+        &self,
+        limits: &[SignInLimit],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<SignInReservation> {
+        let limits = limits.to_vec();
+        self.engine
+            .write(move |c| reserve_sign_in_attempt(c, &limits, now, window))
+            .await
+    }
+
+    async fn release_sign_in_attempt(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| release_sign_in_attempt(c, &key, at))
+            .await
+    }
+
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        self.engine
+            .write(move |c| clear_failed_sign_ins(c, &key))
+            .await
+    }
 }

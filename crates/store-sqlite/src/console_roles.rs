@@ -1,21 +1,22 @@
 //! The admins page and admin roles: listing and removing admins, linking an admin to the
 //! directory user they sign in as, the admin group and the local users granted the role.
 
-use crate::console::{admin_row, one_row, ADMIN_COLUMNS};
+use crate::console::{admin_row, one_row};
 use crate::engine::backend;
 use crate::rows::{execute, fetch_all, fetch_optional, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::{AdminId, GroupId, OrgId, UserId};
 use directory::model::AdminAccount;
-use directory::store::StoreResult;
+use directory::store::{ConsoleRoleStore, StoreResult};
 use rusqlite::{params, Connection};
+use store_sql::console_roles as sql;
 use time::OffsetDateTime;
 
 pub(crate) fn list_admins(conn: &Connection, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
     fetch_all(
         conn,
-        &format!(
-            "SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? ORDER BY created_at, email"
-        ),
+        sql::SELECT_CONSOLE_ADMINS.sqlite(),
         params![org.to_string()],
         admin_row,
     )
@@ -41,7 +42,7 @@ pub(crate) fn delete_admin(conn: &Connection, org: OrgId, id: AdminId) -> StoreR
     .map_err(backend)?;
     execute(
         conn,
-        "DELETE FROM console_invites WHERE org_id = ? AND email = ? AND used_at IS NULL",
+        sql::DELETE_PENDING_CONSOLE_INVITES_BY_EMAIL.sqlite(),
         params![org_s, email],
     )
     .map_err(backend)?;
@@ -64,7 +65,7 @@ pub(crate) fn link_admin_user(
     one_row(
         execute(
             conn,
-            "UPDATE console_admins SET user_id = ? WHERE org_id = ? AND id = ?",
+            sql::UPDATE_CONSOLE_ADMINS_SET_USER_ID.sqlite(),
             params![user.to_string(), org.to_string(), id.to_string()],
         )
         .map_err(|e| write_error(e, "user"))?,
@@ -78,7 +79,7 @@ pub(crate) fn admin_by_user(
 ) -> StoreResult<Option<AdminAccount>> {
     fetch_optional(
         conn,
-        &format!("SELECT {ADMIN_COLUMNS} FROM console_admins WHERE org_id = ? AND user_id = ?"),
+        sql::SELECT_CONSOLE_ADMINS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
         admin_row,
     )
@@ -87,7 +88,7 @@ pub(crate) fn admin_by_user(
 pub(crate) fn admin_group(conn: &Connection, org: OrgId) -> StoreResult<Option<GroupId>> {
     fetch_optional(
         conn,
-        "SELECT group_id FROM console_admin_group WHERE org_id = ?",
+        sql::SELECT_CONSOLE_ADMIN_GROUP.sqlite(),
         params![org.to_string()],
         |r| parse_uuid::<GroupId>(&r.get::<_, String>(0).map_err(backend)?),
     )
@@ -107,7 +108,7 @@ pub(crate) fn set_admin_group(
         ),
         None => execute(
             conn,
-            "DELETE FROM console_admin_group WHERE org_id = ?",
+            sql::DELETE_CONSOLE_ADMIN_GROUP.sqlite(),
             params![org.to_string()],
         ),
     }
@@ -123,7 +124,7 @@ pub(crate) fn grant_admin_role(
 ) -> StoreResult<()> {
     execute(
         conn,
-        "INSERT INTO console_admin_users (org_id, user_id, granted_at) VALUES (?, ?, ?) ON CONFLICT (org_id, user_id) DO NOTHING",
+        sql::INSERT_CONSOLE_ADMIN_USERS.sqlite(),
         params![org.to_string(), user.to_string(), ms(at)],
     )
     .map_err(backend)?;
@@ -133,7 +134,7 @@ pub(crate) fn grant_admin_role(
 pub(crate) fn revoke_admin_role(conn: &Connection, org: OrgId, user: UserId) -> StoreResult<bool> {
     let n = execute(
         conn,
-        "DELETE FROM console_admin_users WHERE org_id = ? AND user_id = ?",
+        sql::DELETE_CONSOLE_ADMIN_USERS_BY_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
     )
     .map_err(backend)?;
@@ -143,7 +144,7 @@ pub(crate) fn revoke_admin_role(conn: &Connection, org: OrgId, user: UserId) -> 
 pub(crate) fn admin_role_users(conn: &Connection, org: OrgId) -> StoreResult<Vec<UserId>> {
     fetch_all(
         conn,
-        "SELECT user_id FROM console_admin_users WHERE org_id = ? ORDER BY granted_at, user_id",
+        sql::SELECT_CONSOLE_ADMIN_USERS.sqlite(),
         params![org.to_string()],
         |r| parse_uuid::<UserId>(&r.get::<_, String>(0).map_err(backend)?),
     )
@@ -171,9 +172,78 @@ pub(crate) fn delete_user_sessions(
 ) -> StoreResult<u64> {
     let n = execute(
         conn,
-        "DELETE FROM console_sessions WHERE org_id = ? AND sso_user_id = ?",
+        sql::DELETE_CONSOLE_SESSIONS_BY_SSO_USER_ID.sqlite(),
         params![org.to_string(), user.to_string()],
     )
     .map_err(backend)?;
     Ok(n as u64)
+}
+
+#[async_trait]
+impl ConsoleRoleStore for SqliteStore {
+    async fn list_admins(&self, org: OrgId) -> StoreResult<Vec<AdminAccount>> {
+        self.engine.read(move |c| list_admins(c, org)).await
+    }
+
+    async fn delete_admin(&self, org: OrgId, id: AdminId) -> StoreResult<()> {
+        self.engine.write(move |c| delete_admin(c, org, id)).await
+    }
+
+    async fn link_admin_user(&self, org: OrgId, id: AdminId, user: UserId) -> StoreResult<()> {
+        self.engine
+            .write(move |c| link_admin_user(c, org, id, user))
+            .await
+    }
+
+    async fn admin_by_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<AdminAccount>> {
+        self.engine.read(move |c| admin_by_user(c, org, user)).await
+    }
+
+    async fn admin_group(&self, org: OrgId) -> StoreResult<Option<GroupId>> {
+        self.engine.read(move |c| admin_group(c, org)).await
+    }
+
+    async fn set_admin_group(
+        &self,
+        org: OrgId,
+        group: Option<GroupId>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| set_admin_group(c, org, group, at))
+            .await
+    }
+
+    async fn grant_admin_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |c| grant_admin_role(c, org, user, at))
+            .await
+    }
+
+    async fn revoke_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .write(move |c| revoke_admin_role(c, org, user))
+            .await
+    }
+
+    async fn admin_role_users(&self, org: OrgId) -> StoreResult<Vec<UserId>> {
+        self.engine.read(move |c| admin_role_users(c, org)).await
+    }
+
+    async fn holds_admin_role(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        self.engine
+            .read(move |c| holds_admin_role(c, org, user))
+            .await
+    }
+
+    async fn delete_user_console_sessions(&self, org: OrgId, user: UserId) -> StoreResult<u64> {
+        self.engine
+            .write(move |c| delete_user_sessions(c, org, user))
+            .await
+    }
 }

@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_fold",
         include_str!("../migrations/0009_audit_fold.sql"),
     ),
+    (
+        10,
+        "audit_succeeded_below_400",
+        include_str!("../migrations/0010_audit_succeeded_below_400.sql"),
+    ),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -168,21 +168,7 @@ pub(crate) fn is_point_lookup(q: &StoreQuery) -> bool {
 }
 
 pub(crate) fn order_by(t: &str, sort: SortKey, descending: bool) -> String {
-    let column = match sort {
-        SortKey::Seq => "seq",
-        SortKey::UserName => "user_name_lower",
-        SortKey::DisplayName => "display_name_lower",
-        SortKey::ExternalId => "external_id",
-        SortKey::Created => "created_at",
-        SortKey::LastModified => "updated_at",
-    };
-    let dir = if descending { "DESC" } else { "ASC" };
-    // seq breaks ties so pages are stable.
-    if sort == SortKey::Seq {
-        format!(" ORDER BY {t}.seq {dir}")
-    } else {
-        format!(" ORDER BY {t}.{column} IS NULL, {t}.{column} {dir}, {t}.seq ASC")
-    }
+    store_sql::query::order_by(store_sql::Dialect::Sqlite, t, sort, descending)
 }
 
 pub(crate) fn push_window(sql: &mut String, params: &mut Vec<Value>, q: &StoreQuery) {

@@ -104,7 +104,7 @@ pub(crate) fn emails_json(u: &UserRecord) -> String {
 }
 
 /// Columns read by [`group`], in this order.
-pub(crate) const GROUP_COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.doc, g.managed_by, g.scim_visible, g.created_at, g.updated_at, g.version";
+pub(crate) const GROUP_COLUMNS: &str = store_sql::groups::GROUP_COLUMNS;
 
 pub(crate) fn group(row: &Row<'_>) -> StoreResult<GroupRecord> {
     Ok(GroupRecord {
@@ -122,8 +122,7 @@ pub(crate) fn group(row: &Row<'_>) -> StoreResult<GroupRecord> {
 }
 
 /// Columns read by [`token`], in this order.
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, org_id, name, prefix, hash, domains, created_at, last_used_at, revoked_at";
+pub(crate) const TOKEN_COLUMNS: &str = store_sql::tokens::TOKEN_COLUMNS;
 
 pub(crate) fn token(row: &Row<'_>) -> StoreResult<ScimTokenRecord> {
     let domains = text(row, 5)?;
@@ -200,4 +199,15 @@ pub(crate) fn count(
 ) -> StoreResult<u64> {
     let n = fetch_optional(conn, sql, params, |r| r.get::<_, i64>(0).map_err(backend))?;
     Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// A built statement's argument as SQLite binds it: ids as hyphenated text.
+pub(crate) fn arg_value(arg: &store_sql::Arg) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match arg {
+        store_sql::Arg::Text(s) => Value::Text(s.clone()),
+        store_sql::Arg::Int(i) => Value::Integer(*i),
+        store_sql::Arg::Bool(b) => Value::Integer(i64::from(*b)),
+        store_sql::Arg::Id(id) => Value::Text(id.hyphenated().to_string()),
+    }
 }

@@ -1,21 +1,27 @@
-//! Users: rows, lookups, pages. Every statement is scoped by organization.
+//! Users: rows, lookups, pages, scans and the console's user list. Every statement is scoped
+//! by organization.
 
 use crate::cursors::PageCursors;
 use crate::engine::backend;
 use crate::query::{
     order_by, page_is_complete, push_key, push_scan_key, push_scan_window, push_window,
 };
+use crate::rows::arg_value;
 use crate::rows::{
-    self, count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
+    count, emails_json, execute, fetch_all, fetch_optional, ms, parse_uuid, write_error,
     USER_COLUMNS, USER_GROUPS_COLUMN, USER_GROUPS_INDEX,
 };
+use crate::{rows, SqliteStore};
+use async_trait::async_trait;
 use directory::ids::{OrgId, UserId};
 use directory::model::{Page, UserRecord};
-use directory::query::{ScanQuery, SortKey, StoreQuery};
-use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup};
+use directory::query::{ScanQuery, SortKey, StoreQuery, UserListPage, UserListQuery};
+use directory::store::{ScannedUser, StoreError, StoreResult, UserChange, UserGroup, UserStore};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
-use std::collections::HashMap;
+use std::sync::Arc;
+use store_sql::users as sql;
+use store_sql::{Arg, Dialect, Sql};
 
 pub(crate) fn insert(conn: &Connection, u: &UserRecord) -> StoreResult<()> {
     execute(
@@ -98,7 +104,7 @@ pub(crate) fn write_row(
     if changed == 0 {
         let exists = fetch_optional(
             conn,
-            "SELECT version FROM users WHERE org_id = ? AND id = ?",
+            sql::SELECT_USER_VERSION.sqlite(),
             params![u.org_id.to_string(), u.id.to_string()],
             |_| Ok(()),
         )?;
@@ -126,12 +132,8 @@ pub(crate) fn modify(
 
 pub(crate) fn delete(conn: &Connection, org: OrgId, id: UserId) -> StoreResult<()> {
     let (org, id) = (org.to_string(), id.to_string());
-    let gone = execute(
-        conn,
-        "DELETE FROM users WHERE org_id = ? AND id = ?",
-        params![org, id],
-    )
-    .map_err(backend)?;
+    let gone =
+        execute(conn, sql::DELETE_USERS_BY_ID.sqlite(), params![org, id]).map_err(backend)?;
     if gone == 0 {
         return Err(StoreError::NotFound);
     }
@@ -264,7 +266,7 @@ pub(crate) fn groups_of(
 ) -> StoreResult<Vec<UserGroup>> {
     fetch_all(
         conn,
-        "SELECT g.id, g.display_name, g.scim_visible FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.org_id = ? AND m.member_id = ? ORDER BY g.display_name_lower, g.seq",
+        sql::SELECT_GROUPS_OF_USER.sqlite(),
         params![org.to_string(), user.to_string()],
         |r| {
             Ok((
@@ -274,20 +276,6 @@ pub(crate) fn groups_of(
             ))
         },
     )
-}
-
-/// The groups of several users (a page of a list): one statement per user, each an index
-/// lookup on a cached statement.
-pub(crate) fn groups_of_many(
-    conn: &Connection,
-    org: OrgId,
-    users: &[UserId],
-) -> StoreResult<HashMap<UserId, Vec<UserGroup>>> {
-    let mut out = HashMap::with_capacity(users.len());
-    for u in users {
-        out.insert(*u, groups_of(conn, org, *u)?);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -377,6 +365,257 @@ mod tests {
                 let p = plan(&conn, &sql, &params);
                 assert!(p.contains("USING COVERING INDEX"), "{key:?}:\n{p}");
             }
+        }
+    }
+}
+
+/// ` AND {col} >= ? [AND {col} < ?]`: the strings starting with the prefix, an index range in
+/// binary order (no upper end when the prefix is only U+10FFFF characters).
+/// A built statement as rusqlite takes it.
+fn sqlite_parts(sql: Sql) -> (String, Vec<Value>) {
+    let params = sql.args().iter().map(arg_value).collect();
+    (sql.text().to_string(), params)
+}
+
+/// Matches counted at most per searched column before a prefix counts as broad.
+const BROAD: i64 = 2_000;
+
+/// Whether a prefix matches many users (at least [`BROAD`] in some column). Each count stops
+/// at [`BROAD`] index entries, so asking costs O(1).
+pub(crate) fn is_broad(conn: &Connection, org: OrgId, prefix: &str) -> StoreResult<bool> {
+    for (table, col) in [
+        ("users", "user_name_lower"),
+        ("users", "display_name_lower"),
+        ("user_emails", "email_lower"),
+    ] {
+        let mut sql = Sql::new(
+            Dialect::Sqlite,
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = "),
+        );
+        sql.push_arg(Arg::Id(org.0))
+            .push_prefix_range(col, prefix)
+            .push(" LIMIT ")
+            .push_arg(Arg::Int(BROAD))
+            .push(")");
+        let (sql, params) = sqlite_parts(sql);
+        let n = count(conn, &sql, params_from_iter(params.iter()))?;
+        if n as i64 >= BROAD {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The horizon of a bounded broad search ([`sql::list_horizon`]).
+pub(crate) fn horizon_sql(org: OrgId, q: &UserListQuery, scan_limit: u32) -> (String, Vec<Value>) {
+    sqlite_parts(sql::list_horizon(Dialect::Sqlite, org.0, q, scan_limit))
+}
+
+/// The statement of a page and its parameters ([`sql::list_page`], shared with the
+/// query-plan test).
+pub(crate) fn page_sql(
+    org: OrgId,
+    q: &UserListQuery,
+    broad: bool,
+    horizon: Option<i64>,
+) -> (String, Vec<Value>) {
+    sqlite_parts(sql::list_page(
+        Dialect::Sqlite,
+        USER_COLUMNS,
+        org.0,
+        q,
+        broad,
+        horizon,
+    ))
+}
+
+pub(crate) fn list_page(
+    conn: &Connection,
+    org: OrgId,
+    q: &UserListQuery,
+) -> StoreResult<UserListPage> {
+    let broad = match &q.prefix {
+        Some(p) => is_broad(conn, org, p)?,
+        None => false,
+    };
+    let horizon = match (broad, q.scan_limit) {
+        (true, Some(n)) => {
+            let (sql, params) = horizon_sql(org, q, n);
+            fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+                r.get::<_, i64>(0).map_err(backend)
+            })?
+            .first()
+            .copied()
+        }
+        _ => None,
+    };
+    let (sql, params) = page_sql(org, q, broad, horizon);
+    // USER_COLUMNS end with the emails; seq follows them.
+    let mut rows = fetch_all(conn, &sql, params_from_iter(params.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(USER_GROUPS_INDEX).map_err(backend)?,
+            rows::user(r)?,
+        ))
+    })?;
+    if q.before_seq.is_some() {
+        rows.reverse();
+    }
+    let searched_to = horizon.filter(|_| rows.len() < q.limit as usize);
+    Ok(UserListPage { rows, searched_to })
+}
+
+#[cfg(test)]
+mod list_page_tests {
+    use super::*;
+    use directory::model::ManagedBy;
+
+    fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Every combination of search, status, source and cursor is served by an index: no
+    /// statement scans the users table, and without a narrow search none sorts.
+    #[test]
+    fn every_combination_is_served_by_an_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrate::run(&mut conn).unwrap();
+        let org = OrgId::new_random();
+        for prefix in [None, Some("ann")] {
+            for broad in [false, true] {
+                for active in [None, Some(true), Some(false)] {
+                    for managed_by in [None, Some(ManagedBy::Scim), Some(ManagedBy::Local)] {
+                        for (after_seq, before_seq) in
+                            [(None, None), (Some(5), None), (None, Some(5))]
+                        {
+                            let q = UserListQuery {
+                                prefix: prefix.map(str::to_string),
+                                active,
+                                managed_by,
+                                after_seq,
+                                before_seq,
+                                limit: 51,
+                                scan_limit: Some(20_000),
+                            };
+                            // The horizon is a walk of a covering index: no table row read.
+                            let (sql, params) = horizon_sql(org, &q, 20_000);
+                            let p = plan(&conn, &sql, &params);
+                            assert!(p.contains("USING COVERING INDEX"), "{q:?}:\n{p}");
+                            assert!(!p.contains("TEMP B-TREE"), "{q:?}:\n{p}");
+                            let horizon = broad.then_some(1_000);
+                            let (sql, params) = page_sql(org, &q, broad, horizon);
+                            let p = plan(&conn, &sql, &params);
+                            let ctx = format!("{q:?} broad={broad}:\n{p}");
+                            assert!(!p.contains("SCAN u\n") && !p.ends_with("SCAN u"), "{ctx}");
+                            assert!(!p.contains("SCAN users"), "{ctx}");
+                            assert!(!p.contains("SCAN e"), "{ctx}");
+                            if prefix.is_none() || broad {
+                                assert!(!p.contains("TEMP B-TREE FOR ORDER BY"), "{ctx}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let u = u.clone();
+        self.engine.write(move |c| insert(c, &u)).await
+    }
+
+    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<Option<UserRecord>> {
+        let found = self.engine.read(move |c| get(c, org, id, false)).await?;
+        Ok(found.map(|(u, _)| u))
+    }
+
+    async fn update_user(&self, u: &UserRecord, expected_version: i64) -> StoreResult<()> {
+        let u = u.clone();
+        self.engine
+            .write(move |c| write_row(c, &u, expected_version))
+            .await
+    }
+
+    async fn modify_user(
+        &self,
+        org: OrgId,
+        id: UserId,
+        change: UserChange,
+    ) -> StoreResult<UserRecord> {
+        self.engine.write(move |c| modify(c, org, id, change)).await
+    }
+
+    async fn get_user_with_groups(
+        &self,
+        org: OrgId,
+        id: UserId,
+        with_groups: bool,
+    ) -> StoreResult<Option<(UserRecord, Vec<UserGroup>)>> {
+        self.engine
+            .read(move |c| get(c, org, id, with_groups))
+            .await
+    }
+
+    async fn delete_user(&self, org: OrgId, id: UserId) -> StoreResult<()> {
+        // Every later position of a page moves: what import cursors remember is void.
+        let _deleting = self.cursors.deleting();
+        self.engine.write(move |c| delete(c, org, id)).await
+    }
+
+    async fn query_users(&self, org: OrgId, q: &StoreQuery) -> StoreResult<Page<UserRecord>> {
+        let page = self.query_users_with_groups(org, q, false).await?;
+        Ok(Page {
+            total: page.total,
+            items: page.items.into_iter().map(|(u, _)| u).collect(),
+        })
+    }
+
+    async fn query_users_with_groups(
+        &self,
+        org: OrgId,
+        q: &StoreQuery,
+        with_groups: bool,
+    ) -> StoreResult<Page<(UserRecord, Vec<UserGroup>)>> {
+        let point = crate::query::is_point_lookup(q);
+        let (q, cursors) = (q.clone(), Arc::clone(&self.cursors));
+        let work = move |c: &rusqlite::Connection| query(c, org, &q, with_groups, &cursors);
+        if point {
+            self.engine.read(work).await
+        } else {
+            self.engine.read_long(work).await
+        }
+    }
+
+    async fn scan_users(
+        &self,
+        org: OrgId,
+        q: &ScanQuery,
+        with_groups: bool,
+    ) -> StoreResult<Vec<ScannedUser>> {
+        let q = q.clone();
+        // A chunk of a scan: a blocking thread, never an async worker or the writer.
+        self.engine
+            .read_long(move |c| scan(c, org, &q, with_groups))
+            .await
+    }
+
+    async fn user_groups(&self, org: OrgId, user: UserId) -> StoreResult<Vec<UserGroup>> {
+        self.engine.read(move |c| groups_of(c, org, user)).await
+    }
+
+    async fn list_users_page(&self, org: OrgId, q: &UserListQuery) -> StoreResult<UserListPage> {
+        let q = q.clone();
+        // With a search prefix the page reads every match: off the request's thread.
+        if q.prefix.is_some() {
+            self.engine.read_long(move |c| list_page(c, org, &q)).await
+        } else {
+            self.engine.read(move |c| list_page(c, org, &q)).await
         }
     }
 }

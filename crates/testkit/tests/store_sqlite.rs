@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use directory::store::Store;
+use directory::store::{OrgStore, Store, UserStore};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;

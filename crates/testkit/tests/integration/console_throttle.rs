@@ -12,12 +12,13 @@ use super::browser::{assert_console_headers, signed_in_admin, Browser, GOOD_PASS
 
 /// The failures the store counts under `key` now.
 async fn counted(server: &TestServer, key: &str) -> u32 {
-    server
-        .state
-        .store
-        .failed_sign_ins(key, server.state.clock.now(), SIGN_IN_WINDOW)
-        .await
-        .unwrap()
+    testkit::store_suite::counted_sign_in_attempts(
+        &*server.state.store,
+        key,
+        server.state.clock.now(),
+        SIGN_IN_WINDOW,
+    )
+    .await
 }
 
 /// One sign-in from a browser of its own (its own client address): status and body.

@@ -1,13 +1,16 @@
 //! Login-domain claims: one row per (organization, domain); a partial unique index keeps at
 //! most one verified claim per domain.
 
-use super::{backend, from_ms, get, ms, write_error};
+use crate::rows::{backend, from_ms, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::{DomainClaim, DomainProof};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{LoginDomainStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
+use store_sql::login_domains as sql;
 use time::OffsetDateTime;
 
 const CLAIM_COLUMNS: &str = "c.org_id, c.domain, c.verification_value, c.proof, c.verified_at, c.last_checked_at, c.failed_checks, c.note, c.created_at, \
@@ -63,22 +66,19 @@ async fn claim(
 }
 
 async fn insert(conn: &mut PgConnection, c: &DomainClaim) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO login_domain_claims (org_id, domain, verification_value, proof, verified_at, last_checked_at, failed_checks, note, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org_id, domain) DO NOTHING",
-    )
-    .bind(c.org_id.0)
-    .bind(&c.domain)
-    .bind(&c.verification_value)
-    .bind(c.proof.map(DomainProof::as_str))
-    .bind(c.verified_at.map(ms))
-    .bind(c.last_checked_at.map(ms))
-    .bind(i32::try_from(c.failed_checks).unwrap_or(i32::MAX))
-    .bind(&c.note)
-    .bind(ms(c.created_at))
-    .execute(conn)
-    .await
-    .map_err(|e| write_error(e, &format!("domain {}", c.domain)))?;
+    let done = sqlx::query(sql::INSERT_LOGIN_DOMAIN_CLAIMS.postgres())
+        .bind(c.org_id.0)
+        .bind(&c.domain)
+        .bind(&c.verification_value)
+        .bind(c.proof.map(DomainProof::as_str))
+        .bind(c.verified_at.map(ms))
+        .bind(c.last_checked_at.map(ms))
+        .bind(i32::try_from(c.failed_checks).unwrap_or(i32::MAX))
+        .bind(&c.note)
+        .bind(ms(c.created_at))
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, &format!("domain {}", c.domain)))?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -194,8 +194,7 @@ pub(crate) async fn record_check(
     let mut conn = pool.acquire().await.map_err(backend)?;
     let done = match failure {
         None => sqlx::query(
-            "UPDATE login_domain_claims SET last_checked_at = $1, failed_checks = 0, note = NULL \
-             WHERE org_id = $2 AND domain = $3",
+            sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_PASSED.postgres(),
         )
         .bind(ms(at))
         .bind(org.0)
@@ -232,16 +231,14 @@ pub(crate) async fn record_unanswered(
     at: OffsetDateTime,
     note: &str,
 ) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE login_domain_claims SET last_checked_at = $1, note = $2 WHERE org_id = $3 AND domain = $4",
-    )
-    .bind(ms(at))
-    .bind(note)
-    .bind(org.0)
-    .bind(domain)
-    .execute(pool)
-    .await
-    .map_err(backend)?;
+    let done = sqlx::query(sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_UNANSWERED.postgres())
+        .bind(ms(at))
+        .bind(note)
+        .bind(org.0)
+        .bind(domain)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -299,12 +296,82 @@ pub(crate) async fn due_for_check(
 }
 
 pub(crate) async fn org_for_domain(pool: &PgPool, domain: &str) -> StoreResult<Option<OrgId>> {
-    let row = sqlx::query(
-        "SELECT org_id FROM login_domain_claims WHERE domain = $1 AND proof IS NOT NULL",
-    )
-    .bind(domain)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::SELECT_ORG_OF_VERIFIED_DOMAIN.postgres())
+        .bind(domain)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     row.map(|r| get(&r, "org_id").map(OrgId)).transpose()
+}
+
+#[async_trait]
+impl LoginDomainStore for PostgresStore {
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        org_for_domain(&self.pool, domain).await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        claims(&self.pool, org).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        replace_claims(&self.pool, org, claims).await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        add_claim(&self.pool, claim).await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        verify(&self.pool, org, domain, proof, at, displaced_note).await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        record_check(&self.pool, org, domain, at, failure, lapse_after).await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        record_unanswered(&self.pool, org, domain, at, note).await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        unverify(&self.pool, org, domain, note).await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        due_for_check(&self.pool, checked_before, limit).await
+    }
 }

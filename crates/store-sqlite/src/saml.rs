@@ -1,11 +1,14 @@
-//! SAML connections, login domains, pending AuthnRequests, the replay cache and sessions.
+//! SAML connections, pending AuthnRequests and the assertion replay cache.
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_optional, from_ms, ms, parse_uuid, write_error};
-use directory::ids::{OrgId, UserId};
-use directory::model::{SamlConnection, SessionRecord};
-use directory::store::{StoreError, StoreResult};
+use crate::SqliteStore;
+use async_trait::async_trait;
+use directory::ids::OrgId;
+use directory::model::SamlConnection;
+use directory::store::{SamlStore, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use store_sql::saml as sql;
 use time::OffsetDateTime;
 
 const CONNECTION_COLUMNS: &str = "org_id, client_id, idp_metadata_xml, idp_entity_id, idp_metadata_uploaded_at, sp_key_pem, sp_cert_pem, jit, idp_initiated, created_at, updated_at";
@@ -89,13 +92,13 @@ pub(crate) fn remember_request(
     // Requests nobody answered are purged as new ones come in.
     execute(
         conn,
-        "DELETE FROM saml_authn_requests WHERE expires_at < ?",
+        sql::DELETE_EXPIRED_SAML_AUTHN_REQUESTS.sqlite(),
         params![ms(expires_at) - 86_400_000],
     )
     .map_err(backend)?;
     execute(
         conn,
-        "INSERT INTO saml_authn_requests (org_id, request_id, return_to, expires_at) VALUES (?, ?, ?, ?)",
+        sql::INSERT_SAML_AUTHN_REQUESTS.sqlite(),
         params![org.to_string(), request_id, return_to, ms(expires_at)],
     )
     .map_err(|e| write_error(e, "request_id"))?;
@@ -109,9 +112,7 @@ pub(crate) fn take_request(
     now: OffsetDateTime,
 ) -> StoreResult<Option<String>> {
     let found: Option<(String, i64)> = conn
-        .prepare_cached(
-            "DELETE FROM saml_authn_requests WHERE org_id = ? AND request_id = ? RETURNING return_to, expires_at",
-        )
+        .prepare_cached(sql::TAKE_SAML_AUTHN_REQUESTS_BY_REQUEST_ID.sqlite())
         .and_then(|mut s| {
             s.query_row(params![org.to_string(), request_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -133,96 +134,75 @@ pub(crate) fn remember_assertion(
 ) -> StoreResult<bool> {
     execute(
         conn,
-        "DELETE FROM saml_seen_assertions WHERE until <= ?",
+        sql::DELETE_EXPIRED_SAML_SEEN_ASSERTIONS.sqlite(),
         params![ms(now)],
     )
     .map_err(backend)?;
     let inserted = execute(
         conn,
-        "INSERT INTO saml_seen_assertions (org_id, assertion_id, until) VALUES (?, ?, ?) \
-         ON CONFLICT (org_id, assertion_id) DO NOTHING",
+        sql::INSERT_SAML_SEEN_ASSERTIONS.sqlite(),
         params![org.to_string(), assertion_id, ms(until)],
     )
     .map_err(backend)?;
     Ok(inserted == 1)
 }
 
-pub(crate) fn create_session(conn: &Connection, s: &SessionRecord) -> StoreResult<()> {
-    execute(
-        conn,
-        "INSERT INTO sessions (id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        params![
-            s.id_hash,
-            s.org_id.to_string(),
-            s.user_id.to_string(),
-            ms(s.created_at),
-            ms(s.last_seen_at),
-            ms(s.idle_expires_at),
-            ms(s.absolute_expires_at),
-        ],
-    )
-    .map_err(|e| write_error(e, "session"))?;
-    Ok(())
-}
-
-pub(crate) fn session_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<SessionRecord>> {
-    fetch_optional(
-        conn,
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE id_hash = ?",
-        params![hash],
-        |r| {
-            Ok(SessionRecord {
-                id_hash: r.get(0).map_err(backend)?,
-                org_id: parse_uuid::<OrgId>(&r.get::<_, String>(1).map_err(backend)?)?,
-                user_id: parse_uuid::<UserId>(&r.get::<_, String>(2).map_err(backend)?)?,
-                created_at: from_ms(r.get(3).map_err(backend)?),
-                last_seen_at: from_ms(r.get(4).map_err(backend)?),
-                idle_expires_at: from_ms(r.get(5).map_err(backend)?),
-                absolute_expires_at: from_ms(r.get(6).map_err(backend)?),
-            })
-        },
-    )
-}
-
-pub(crate) fn touch_session(
-    conn: &Connection,
-    hash: &str,
-    now: OffsetDateTime,
-    idle_expires_at: OffsetDateTime,
-) -> StoreResult<()> {
-    let changed = execute(
-        conn,
-        "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?), idle_expires_at = MAX(idle_expires_at, ?) WHERE id_hash = ?",
-        params![ms(now), ms(idle_expires_at), hash],
-    )
-    .map_err(backend)?;
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
+#[async_trait]
+impl SamlStore for SqliteStore {
+    async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()> {
+        let conn = conn.clone();
+        self.engine.write(move |c| put_connection(c, &conn)).await
     }
-}
 
-pub(crate) fn delete_session(conn: &Connection, hash: &str) -> StoreResult<()> {
-    execute(
-        conn,
-        "DELETE FROM sessions WHERE id_hash = ?",
-        params![hash],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
+    async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>> {
+        self.engine.read(move |c| connection(c, org)).await
+    }
 
-pub(crate) fn delete_user_sessions(
-    conn: &Connection,
-    org: OrgId,
-    user: UserId,
-) -> StoreResult<u64> {
-    let n = execute(
-        conn,
-        "DELETE FROM sessions WHERE org_id = ? AND user_id = ?",
-        params![org.to_string(), user.to_string()],
-    )
-    .map_err(backend)?;
-    Ok(n as u64)
+    async fn saml_connection_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<SamlConnection>> {
+        let client_id = client_id.to_string();
+        self.engine
+            .read(move |c| connection_by_client_id(c, &client_id))
+            .await
+    }
+
+    async fn remember_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        return_to: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (request_id, return_to) = (request_id.to_string(), return_to.to_string());
+        self.engine
+            .write(move |c| remember_request(c, org, &request_id, &return_to, expires_at))
+            .await
+    }
+
+    async fn take_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        let request_id = request_id.to_string();
+        self.engine
+            .write(move |c| take_request(c, org, &request_id, now))
+            .await
+    }
+
+    async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let assertion_id = assertion_id.to_string();
+        self.engine
+            .write(move |c| remember_assertion(c, org, &assertion_id, until, now))
+            .await
+    }
 }

@@ -3,11 +3,14 @@
 
 use crate::engine::backend;
 use crate::rows::{execute, fetch_all, fetch_optional, from_ms, ms, parse_uuid, write_error};
+use crate::SqliteStore;
+use async_trait::async_trait;
 use directory::ids::OrgId;
 use directory::model::{DomainClaim, DomainProof};
-use directory::store::{StoreError, StoreResult};
+use directory::store::{LoginDomainStore, StoreError, StoreResult};
 use rusqlite::{params, Connection, Row};
 use std::collections::HashSet;
+use store_sql::login_domains as sql;
 use time::OffsetDateTime;
 
 const CLAIM_COLUMNS: &str = "c.org_id, c.domain, c.verification_value, c.proof, c.verified_at, c.last_checked_at, c.failed_checks, c.note, c.created_at, \
@@ -58,8 +61,7 @@ fn claim(conn: &Connection, org: OrgId, domain: &str) -> StoreResult<Option<Doma
 fn insert(conn: &Connection, c: &DomainClaim) -> StoreResult<bool> {
     let n = execute(
         conn,
-        "INSERT INTO login_domain_claims (org_id, domain, verification_value, proof, verified_at, last_checked_at, failed_checks, note, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, domain) DO NOTHING",
+        sql::INSERT_LOGIN_DOMAIN_CLAIMS.sqlite(),
         params![
             c.org_id.to_string(),
             c.domain,
@@ -176,8 +178,7 @@ pub(crate) fn record_check(
     let n = match failure {
         None => execute(
             conn,
-            "UPDATE login_domain_claims SET last_checked_at = ?, failed_checks = 0, note = NULL \
-             WHERE org_id = ? AND domain = ?",
+            sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_PASSED.sqlite(),
             params![ms(at), org.to_string(), domain],
         ),
         Some(why) => execute(
@@ -212,7 +213,7 @@ pub(crate) fn record_unanswered(
 ) -> StoreResult<()> {
     let n = execute(
         conn,
-        "UPDATE login_domain_claims SET last_checked_at = ?, note = ? WHERE org_id = ? AND domain = ?",
+        sql::UPDATE_LOGIN_DOMAIN_CLAIMS_CHECK_UNANSWERED.sqlite(),
         params![ms(at), note, org.to_string(), domain],
     )
     .map_err(backend)?;
@@ -264,9 +265,104 @@ pub(crate) fn due_for_check(
 pub(crate) fn org_for_domain(conn: &Connection, domain: &str) -> StoreResult<Option<OrgId>> {
     let found: Option<String> = fetch_optional(
         conn,
-        "SELECT org_id FROM login_domain_claims WHERE domain = ? AND proof IS NOT NULL",
+        sql::SELECT_ORG_OF_VERIFIED_DOMAIN.sqlite(),
         params![domain],
         |r| r.get(0).map_err(backend),
     )?;
     found.map(|s| parse_uuid(&s)).transpose()
+}
+
+#[async_trait]
+impl LoginDomainStore for SqliteStore {
+    async fn org_for_login_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        let domain = domain.to_string();
+        self.engine.read(move |c| org_for_domain(c, &domain)).await
+    }
+
+    async fn login_domain_claims(&self, org: OrgId) -> StoreResult<Vec<DomainClaim>> {
+        self.engine.read(move |c| claims(c, org)).await
+    }
+
+    async fn replace_login_domain_claims(
+        &self,
+        org: OrgId,
+        claims: &[DomainClaim],
+    ) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let claims = claims.to_vec();
+        self.engine
+            .write(move |c| replace_claims(c, org, &claims))
+            .await
+    }
+
+    async fn add_login_domain_claim(&self, claim: &DomainClaim) -> StoreResult<bool> {
+        let claim = claim.clone();
+        self.engine.write(move |c| add_claim(c, &claim)).await
+    }
+
+    async fn verify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        proof: DomainProof,
+        at: OffsetDateTime,
+        displaced_note: &str,
+    ) -> StoreResult<Vec<OrgId>> {
+        let domain = domain.to_string();
+        let note = displaced_note.to_string();
+        self.engine
+            .write(move |c| verify(c, org, &domain, proof, at, &note))
+            .await
+    }
+
+    async fn record_login_domain_check(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        failure: Option<&str>,
+        lapse_after: u32,
+    ) -> StoreResult<DomainClaim> {
+        let domain = domain.to_string();
+        let failure = failure.map(str::to_string);
+        self.engine
+            .write(move |c| record_check(c, org, &domain, at, failure.as_deref(), lapse_after))
+            .await
+    }
+
+    async fn record_login_domain_unanswered(
+        &self,
+        org: OrgId,
+        domain: &str,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<()> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| record_unanswered(c, org, &domain, at, &note))
+            .await
+    }
+
+    async fn unverify_login_domain(
+        &self,
+        org: OrgId,
+        domain: &str,
+        note: &str,
+    ) -> StoreResult<bool> {
+        let domain = domain.to_string();
+        let note = note.to_string();
+        self.engine
+            .write(move |c| unverify(c, org, &domain, &note))
+            .await
+    }
+
+    async fn login_domains_due_for_check(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DomainClaim>> {
+        self.engine
+            .read(move |c| due_for_check(c, checked_before, limit))
+            .await
+    }
 }

@@ -1,11 +1,14 @@
-//! SAML connections, login domains, pending AuthnRequests, the replay cache and sessions.
+//! SAML connections, pending AuthnRequests and the assertion replay cache.
 
-use super::{backend, from_ms, get, ms, write_error};
-use directory::ids::{OrgId, UserId};
-use directory::model::{SamlConnection, SessionRecord};
-use directory::store::{StoreError, StoreResult};
+use crate::rows::{backend, from_ms, get, ms, write_error};
+use crate::PostgresStore;
+use async_trait::async_trait;
+use directory::ids::OrgId;
+use directory::model::SamlConnection;
+use directory::store::{SamlStore, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use store_sql::saml as sql;
 use time::OffsetDateTime;
 
 const CONNECTION_COLUMNS: &str = "c.org_id, c.client_id, c.idp_metadata_xml, c.idp_entity_id, c.idp_metadata_uploaded_at, c.sp_key_pem, c.sp_cert_pem, c.jit, c.idp_initiated, c.created_at, c.updated_at";
@@ -89,21 +92,19 @@ pub(crate) async fn remember_request(
     expires_at: OffsetDateTime,
 ) -> StoreResult<()> {
     // Requests nobody answered are purged as new ones come in.
-    sqlx::query("DELETE FROM saml_authn_requests WHERE expires_at < $1")
+    sqlx::query(sql::DELETE_EXPIRED_SAML_AUTHN_REQUESTS.postgres())
         .bind(ms(expires_at) - 86_400_000)
         .execute(pool)
         .await
         .map_err(backend)?;
-    sqlx::query(
-        "INSERT INTO saml_authn_requests (org_id, request_id, return_to, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(org.0)
-    .bind(request_id)
-    .bind(return_to)
-    .bind(ms(expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "request_id"))?;
+    sqlx::query(sql::INSERT_SAML_AUTHN_REQUESTS.postgres())
+        .bind(org.0)
+        .bind(request_id)
+        .bind(return_to)
+        .bind(ms(expires_at))
+        .execute(pool)
+        .await
+        .map_err(|e| write_error(e, "request_id"))?;
     Ok(())
 }
 
@@ -114,14 +115,12 @@ pub(crate) async fn take_request(
     now: OffsetDateTime,
 ) -> StoreResult<Option<String>> {
     // DELETE … RETURNING: of two concurrent takes, only one gets the row.
-    let row = sqlx::query(
-        "DELETE FROM saml_authn_requests WHERE org_id = $1 AND request_id = $2 RETURNING return_to, expires_at",
-    )
-    .bind(org.0)
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+    let row = sqlx::query(sql::TAKE_SAML_AUTHN_REQUESTS_BY_REQUEST_ID.postgres())
+        .bind(org.0)
+        .bind(request_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -140,107 +139,64 @@ pub(crate) async fn remember_assertion(
     until: OffsetDateTime,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    sqlx::query("DELETE FROM saml_seen_assertions WHERE until <= $1")
+    sqlx::query(sql::DELETE_EXPIRED_SAML_SEEN_ASSERTIONS.postgres())
         .bind(ms(now))
         .execute(pool)
         .await
         .map_err(backend)?;
-    let done = sqlx::query(
-        "INSERT INTO saml_seen_assertions (org_id, assertion_id, until) VALUES ($1, $2, $3) \
-         ON CONFLICT (org_id, assertion_id) DO NOTHING",
-    )
-    .bind(org.0)
-    .bind(assertion_id)
-    .bind(ms(until))
-    .execute(pool)
-    .await
-    .map_err(backend)?;
+    let done = sqlx::query(sql::INSERT_SAML_SEEN_ASSERTIONS.postgres())
+        .bind(org.0)
+        .bind(assertion_id)
+        .bind(ms(until))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn create_session(pool: &PgPool, s: &SessionRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&s.id_hash)
-    .bind(s.org_id.0)
-    .bind(s.user_id.0)
-    .bind(ms(s.created_at))
-    .bind(ms(s.last_seen_at))
-    .bind(ms(s.idle_expires_at))
-    .bind(ms(s.absolute_expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| write_error(e, "session"))?;
-    Ok(())
-}
-
-pub(crate) async fn session_by_hash(
-    pool: &PgPool,
-    hash: &str,
-) -> StoreResult<Option<SessionRecord>> {
-    let row = sqlx::query(
-        "SELECT id_hash, org_id, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at FROM sessions WHERE id_hash = $1",
-    )
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
-    row.map(|r| {
-        Ok(SessionRecord {
-            id_hash: get(&r, "id_hash")?,
-            org_id: OrgId(get(&r, "org_id")?),
-            user_id: UserId(get(&r, "user_id")?),
-            created_at: from_ms(get(&r, "created_at")?),
-            last_seen_at: from_ms(get(&r, "last_seen_at")?),
-            idle_expires_at: from_ms(get(&r, "idle_expires_at")?),
-            absolute_expires_at: from_ms(get(&r, "absolute_expires_at")?),
-        })
-    })
-    .transpose()
-}
-
-pub(crate) async fn touch_session(
-    pool: &PgPool,
-    hash: &str,
-    now: OffsetDateTime,
-    idle_expires_at: OffsetDateTime,
-) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1), idle_expires_at = GREATEST(idle_expires_at, $2) WHERE id_hash = $3",
-    )
-    .bind(ms(now))
-    .bind(ms(idle_expires_at))
-    .bind(hash)
-    .execute(pool)
-    .await
-    .map_err(backend)?;
-    if done.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
+#[async_trait]
+impl SamlStore for PostgresStore {
+    async fn put_saml_connection(&self, conn: &SamlConnection) -> StoreResult<()> {
+        put_connection(&self.pool, conn).await
     }
-}
 
-pub(crate) async fn delete_session(pool: &PgPool, hash: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(hash)
-        .execute(pool)
-        .await
-        .map_err(backend)?;
-    Ok(())
-}
+    async fn saml_connection(&self, org: OrgId) -> StoreResult<Option<SamlConnection>> {
+        connection(&self.pool, org).await
+    }
 
-pub(crate) async fn delete_user_sessions(
-    pool: &PgPool,
-    org: OrgId,
-    user: UserId,
-) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-        .bind(org.0)
-        .bind(user.0)
-        .execute(pool)
-        .await
-        .map_err(backend)?;
-    Ok(done.rows_affected())
+    async fn saml_connection_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<SamlConnection>> {
+        connection_by_client_id(&self.pool, client_id).await
+    }
+
+    async fn remember_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        return_to: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        remember_request(&self.pool, org, request_id, return_to, expires_at).await
+    }
+
+    async fn take_authn_request(
+        &self,
+        org: OrgId,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        take_request(&self.pool, org, request_id, now).await
+    }
+
+    async fn remember_assertion(
+        &self,
+        org: OrgId,
+        assertion_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        remember_assertion(&self.pool, org, assertion_id, until, now).await
+    }
 }

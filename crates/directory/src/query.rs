@@ -184,6 +184,22 @@ pub enum AuditOutcome {
     Refused,
 }
 
+impl AuditOutcome {
+    /// The outcome of an event with this status; the stores filter by the same rule
+    /// (`store_sql::audit::SUCCEEDED`).
+    pub fn of(status: u16) -> Self {
+        if status < 400 {
+            AuditOutcome::Succeeded
+        } else {
+            AuditOutcome::Refused
+        }
+    }
+
+    pub fn succeeded(self) -> bool {
+        self == AuditOutcome::Succeeded
+    }
+}
+
 /// The smallest string greater than every string that starts with `prefix`, so that a prefix
 /// match is an index range (`>= prefix AND < bound`) in both stores' binary collation. `None`
 /// when no such string exists (a prefix of only U+10FFFF): then only the lower bound applies.
@@ -205,7 +221,26 @@ pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_upper_bound;
+    use super::{prefix_upper_bound, AuditOutcome};
+
+    #[test]
+    fn an_event_succeeded_below_400_so_a_redirect_is_no_refusal() {
+        for (status, succeeded) in [
+            (200, true),
+            (204, true),
+            (302, true),
+            (399, true),
+            (400, false),
+            (409, false),
+            (500, false),
+        ] {
+            assert_eq!(
+                AuditOutcome::of(status).succeeded(),
+                succeeded,
+                "status {status}"
+            );
+        }
+    }
 
     #[test]
     fn prefix_bounds_cover_exactly_the_prefix() {

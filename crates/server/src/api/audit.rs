@@ -8,6 +8,7 @@ use crate::http::extract::ApiPath;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use directory::query::AuditOutcome;
 use directory::store::StoredAuditEvent;
 use serde_json::{json, Value};
 
@@ -20,7 +21,7 @@ pub fn audit_json(e: &StoredAuditEvent) -> Value {
         "operation": ev.operation,
         "resource_type": ev.resource_type,
         "resource_id": ev.resource_id,
-        "outcome": if ev.status < 400 { "success" } else { "refused" },
+        "outcome": if AuditOutcome::of(ev.status).succeeded() { "success" } else { "refused" },
         "status": ev.status,
         "detail": ev.detail,
         "request_id": ev.request_id,

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use directory::admin::ActorNames;
+use directory::query::AuditOutcome;
 use directory::store::StoredAuditEvent;
 use maud::{html, Markup};
 
@@ -175,7 +176,7 @@ fn event_table(events: &[StoredAuditEvent], names: &ActorNames) -> Markup {
                             td { code { (ev.operation) } }
                             td { (resource_cell(ev.resource_type.as_deref(), ev.resource_id.as_deref())) }
                             td {
-                                @if ev.status >= 400 {
+                                @if !AuditOutcome::of(ev.status).succeeded() {
                                     span.tag.off { "Refused" } " " (ev.status)
                                 } @else {
                                     "OK " (ev.status)

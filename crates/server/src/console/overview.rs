@@ -12,6 +12,7 @@ use super::{html_response, layout, ConsoleAdmin, ConsoleResult, RequestId};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use directory::query::AuditOutcome;
 use directory::setup::{setup_status, StatusParts};
 use maud::{html, Markup};
 
@@ -125,7 +126,7 @@ pub(super) async fn page(
                 (step("step-last-request", status.last_scim.is_some(), "Last SCIM request", html! {
                     @match &status.last_scim {
                         Some(e) => {
-                            @let ok = (200..300).contains(&e.event.status);
+                            @let ok = AuditOutcome::of(e.event.status).succeeded();
                             p class=(if ok { "ok" } else { "error" }) {
                                 (when(e.event.at)) " — " code { (e.event.operation) } " — "
                                 @if ok { "succeeded (" (e.event.status) ")" } @else { "refused (" (e.event.status) ")" }

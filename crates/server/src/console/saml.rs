@@ -20,6 +20,7 @@ use directory::login_domains::{
     CHECK_WINDOW,
 };
 use directory::model::{Actor, DomainClaim, DomainProof, SamlConnection};
+use directory::query::AuditOutcome;
 use directory::setup::{
     certificate_state, check_idp_metadata, setup_status, CertificateState, MetadataProblemKind,
     SetupStatus, StatusParts, MAX_METADATA_BYTES,
@@ -76,7 +77,7 @@ fn last_attempt(last: Option<&StoredAuditEvent>) -> Markup {
             @match last {
                 None => p.muted { "No sign-in attempt yet." },
                 Some(e) => {
-                    @let ok = (200..300).contains(&e.event.status);
+                    @let ok = AuditOutcome::of(e.event.status).succeeded();
                     p class=(if ok { "ok" } else { "error" }) {
                         strong { "Last sign-in attempt: " }
                         (when(e.event.at)) " — "

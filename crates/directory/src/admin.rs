@@ -3,7 +3,7 @@
 
 use crate::audit::AuditLog;
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ids::{AdminId, AdminKeyId, OrgId, TokenId, UserId};
 use crate::model::{Actor, AdminKeyRecord, AuditEvent, Organization, ScimTokenRecord};
 use crate::query::AuditQuery;
@@ -12,25 +12,6 @@ use crate::token::{self, DomainList};
 use crate::token_cache::TokenCache;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-pub(crate) fn store_err(e: StoreError) -> Error {
-    match e {
-        StoreError::NotFound => Error::not_found("not found"),
-        StoreError::Conflict(what) => Error::conflict(format!("{what} is already taken")),
-        StoreError::VersionMismatch => Error::new(
-            ErrorKind::PreconditionFailed,
-            "the resource changed since it was read",
-        ),
-        StoreError::UnknownMember(id) => {
-            Error::invalid(format!("member {id} is not a user of this organization"))
-        }
-        StoreError::Refused(e) => *e,
-        StoreError::Backend(msg) => {
-            tracing::error!(error = %msg, "store failure");
-            Error::internal("the directory could not complete the request; try again")
-        }
-    }
-}
 
 /// A newly issued secret: shown once, then only its hash exists.
 pub struct IssuedToken {
@@ -103,24 +84,20 @@ impl AdminService {
             Err(StoreError::Conflict(_)) => Err(Error::conflict(format!(
                 "an organization with slug '{slug}' already exists"
             ))),
-            Err(e) => Err(store_err(e)),
+            Err(e) => Err(Error::from(e)),
         }
     }
 
     pub async fn org(&self, slug: &str) -> Result<Organization, Error> {
-        self.store
-            .org_by_slug(slug)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no organization '{slug}'; create it with `portcullis org create {slug}`"
-                ))
-            })
+        self.store.org_by_slug(slug).await?.ok_or_else(|| {
+            Error::not_found(format!(
+                "no organization '{slug}'; create it with `portcullis org create {slug}`"
+            ))
+        })
     }
 
     pub async fn list_orgs(&self) -> Result<Vec<Organization>, Error> {
-        self.store.list_orgs().await.map_err(store_err)
+        self.store.list_orgs().await.map_err(Error::from)
     }
 
     pub async fn create_token(
@@ -143,7 +120,7 @@ impl AdminService {
             last_used_at: None,
             revoked_at: None,
         };
-        self.store.create_token(&record).await.map_err(store_err)?;
+        self.store.create_token(&record).await?;
         self.record(
             org.id,
             actor,
@@ -156,7 +133,7 @@ impl AdminService {
     }
 
     pub async fn list_tokens(&self, org: &Organization) -> Result<Vec<ScimTokenRecord>, Error> {
-        self.store.list_tokens(org.id).await.map_err(store_err)
+        self.store.list_tokens(org.id).await.map_err(Error::from)
     }
 
     pub async fn revoke_token(
@@ -217,10 +194,7 @@ impl AdminService {
             hash: token::hash_secret(&secret),
             created_at: self.clock.now(),
         };
-        self.store
-            .create_admin_key(&record)
-            .await
-            .map_err(store_err)?;
+        self.store.create_admin_key(&record).await?;
         Ok((record, secret))
     }
 
@@ -229,8 +203,7 @@ impl AdminService {
         let found = self
             .store
             .admin_key_by_hash(&token::hash_secret(secret))
-            .await
-            .map_err(store_err)?;
+            .await?;
         Ok(found.filter(|k| token::hash_matches(&k.hash, secret)))
     }
 
@@ -243,7 +216,7 @@ impl AdminService {
         self.store
             .list_audit(org.id, query)
             .await
-            .map_err(store_err)
+            .map_err(Error::from)
     }
 }
 
@@ -267,7 +240,7 @@ impl AdminService {
                 .filter_map(|e| e.event.actor_id.clone())
         };
         if acted("scim_token").next().is_some() {
-            for t in self.store.list_tokens(org.id).await.map_err(store_err)? {
+            for t in self.store.list_tokens(org.id).await? {
                 names.insert(("scim_token".into(), t.id.to_string()), t.name);
             }
         }
@@ -277,12 +250,7 @@ impl AdminService {
             let Ok(user_id) = id.parse::<UserId>() else {
                 continue;
             };
-            if let Some(u) = self
-                .store
-                .get_user(org.id, user_id)
-                .await
-                .map_err(store_err)?
-            {
+            if let Some(u) = self.store.get_user(org.id, user_id).await? {
                 names.insert(("user".into(), id), u.user_name);
             }
         }
@@ -291,12 +259,7 @@ impl AdminService {
             let Ok(admin_id) = id.parse::<AdminId>() else {
                 continue;
             };
-            if let Some(a) = self
-                .store
-                .admin_by_id(org.id, admin_id)
-                .await
-                .map_err(store_err)?
-            {
+            if let Some(a) = self.store.admin_by_id(org.id, admin_id).await? {
                 names.insert(("console_admin".into(), id), a.email);
             }
         }
@@ -315,7 +278,7 @@ fn parse_token_id(id: &str) -> Result<TokenId, Error> {
 fn token_err(e: StoreError, id: TokenId) -> Error {
     match e {
         StoreError::NotFound => Error::not_found(format!("no token {id} in this organization")),
-        other => store_err(other),
+        other => Error::from(other),
     }
 }
 

@@ -1,7 +1,6 @@
 //! The admin console's accounts: invitations, passwords (argon2id), sign-in with a shared
 //! throttle, and console sessions. HTTP is the server's job; this is the policy.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -140,12 +139,7 @@ impl ConsoleService {
     ) -> Result<IssuedInvite, Error> {
         let email = normalize_email(email)?;
         let now = self.clock.now();
-        let admin = match self
-            .store
-            .admin_by_email(org.id, &email)
-            .await
-            .map_err(store_err)?
-        {
+        let admin = match self.store.admin_by_email(org.id, &email).await? {
             Some(a) => a,
             None => {
                 let fresh = AdminAccount {
@@ -163,10 +157,9 @@ impl ConsoleService {
                     Err(StoreError::Conflict(_)) => self
                         .store
                         .admin_by_email(org.id, &email)
-                        .await
-                        .map_err(store_err)?
+                        .await?
                         .ok_or_else(|| Error::internal("the admin vanished after a conflict"))?,
-                    Err(e) => return Err(store_err(e)),
+                    Err(e) => return Err(Error::from(e)),
                 }
             }
         };
@@ -179,10 +172,7 @@ impl ConsoleService {
             expires_at: now + INVITE_LIFETIME,
             used_at: None,
         };
-        self.store
-            .create_admin_invite(&invite)
-            .await
-            .map_err(store_err)?;
+        self.store.create_admin_invite(&invite).await?;
         self.record(
             org.id,
             actor.kind(),
@@ -207,20 +197,14 @@ impl ConsoleService {
         let Some(invite) = self
             .store
             .admin_invite_by_hash(&token::hash_secret(secret))
-            .await
-            .map_err(store_err)?
+            .await?
         else {
             return Ok(None);
         };
         if invite.used_at.is_some() || self.clock.now() >= invite.expires_at {
             return Ok(None);
         }
-        let Some(organization) = self
-            .store
-            .org_by_id(invite.org_id)
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(organization) = self.store.org_by_id(invite.org_id).await? else {
             return Ok(None);
         };
         Ok(Some(PendingInvite {
@@ -249,36 +233,27 @@ impl ConsoleService {
         let Some(invite) = self
             .store
             .take_admin_invite(&token::hash_secret(secret), now)
-            .await
-            .map_err(store_err)?
+            .await?
         else {
             return Ok(None);
         };
-        let Some(organization) = self
-            .store
-            .org_by_id(invite.org_id)
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(organization) = self.store.org_by_id(invite.org_id).await? else {
             return Ok(None);
         };
         let Some(admin) = self
             .store
             .admin_by_email(invite.org_id, &invite.email)
-            .await
-            .map_err(store_err)?
+            .await?
         else {
             return Ok(None);
         };
         self.store
             .set_admin_password(organization.id, admin.id, &hash)
-            .await
-            .map_err(store_err)?;
+            .await?;
         // A new password ends the sessions the old one opened.
         self.store
             .delete_admin_console_sessions(organization.id, admin.id)
-            .await
-            .map_err(store_err)?;
+            .await?;
         let mut admin = admin;
         admin.password_hash = Some(hash);
         self.record(
@@ -316,7 +291,7 @@ impl ConsoleService {
             && email.len() <= MAX_EMAIL_BYTES
             && password.len() <= MAX_PASSWORD_BYTES;
         let org = if shaped {
-            self.store.org_by_slug(&slug).await.map_err(store_err)?
+            self.store.org_by_slug(&slug).await?
         } else {
             None
         };
@@ -339,8 +314,7 @@ impl ConsoleService {
         let reservation = self
             .store
             .reserve_sign_in_attempt(&limits, now, SIGN_IN_WINDOW)
-            .await
-            .map_err(store_err)?;
+            .await?;
         if let SignInReservation::Throttled { full } = reservation {
             let reason = match limits.get(full) {
                 Some(l) if l.key == email_key => "too many failed attempts for this email",
@@ -351,11 +325,7 @@ impl ConsoleService {
         }
 
         let admin = match &org {
-            Some(o) => self
-                .store
-                .admin_by_email(o.id, &email)
-                .await
-                .map_err(store_err)?,
+            Some(o) => self.store.admin_by_email(o.id, &email).await?,
             None => None,
         };
         let stored_hash = admin.as_ref().and_then(|a| a.password_hash.clone());
@@ -400,14 +370,10 @@ impl ConsoleService {
             self.release_attempt(key, now).await;
         }
         // The per-address count stays: one good account must not reset an address's budget.
-        self.store
-            .clear_failed_sign_ins(&email_key)
-            .await
-            .map_err(store_err)?;
+        self.store.clear_failed_sign_ins(&email_key).await?;
         self.store
             .record_admin_sign_in(org.id, admin.id, now)
-            .await
-            .map_err(store_err)?;
+            .await?;
         self.record_sign_in(Some(&org), Some(admin.id), 200, "signed in")
             .await;
         let mut admin = admin;
@@ -423,52 +389,31 @@ impl ConsoleService {
             return Ok(None);
         }
         let hash = token::hash_secret(cookie_secret);
-        let Some(mut session) = self
-            .store
-            .console_session_by_hash(&hash)
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(mut session) = self.store.console_session_by_hash(&hash).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
         if now >= session.idle_expires_at || now >= session.absolute_expires_at {
-            self.store
-                .delete_console_session(&hash)
-                .await
-                .map_err(store_err)?;
+            self.store.delete_console_session(&hash).await?;
             return Ok(None);
         }
         let admin = self
             .store
             .admin_by_id(session.org_id, session.admin_id)
-            .await
-            .map_err(store_err)?;
+            .await?;
         // A password session needs the password to still be set; an SSO session needs the
         // user to still hold the admin role (active, granted or in the admin group): one
         // point lookup, so losing the role ends the session at the next request.
         let live = match (&admin, session.sso_user_id) {
             (None, _) => false,
-            (Some(_), Some(user)) => self
-                .store
-                .holds_admin_role(session.org_id, user)
-                .await
-                .map_err(store_err)?,
+            (Some(_), Some(user)) => self.store.holds_admin_role(session.org_id, user).await?,
             (Some(a), None) => a.password_hash.is_some(),
         };
         let Some(admin) = admin.filter(|_| live) else {
-            self.store
-                .delete_console_session(&hash)
-                .await
-                .map_err(store_err)?;
+            self.store.delete_console_session(&hash).await?;
             return Ok(None);
         };
-        let Some(organization) = self
-            .store
-            .org_by_id(session.org_id)
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(organization) = self.store.org_by_id(session.org_id).await? else {
             return Ok(None);
         };
         // Touch at most once a minute: a page load is not worth a write each time.
@@ -480,7 +425,7 @@ impl ConsoleService {
                     session.idle_expires_at = idle;
                 }
                 Err(StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(store_err(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         }
         Ok(Some(ConsoleContext {
@@ -497,7 +442,7 @@ impl ConsoleService {
         self.store
             .delete_console_session(&token::hash_secret(cookie_secret))
             .await
-            .map_err(store_err)
+            .map_err(Error::from)
     }
 
     /// `sso_user`: the directory user a SAML sign-in opened the session as.
@@ -520,10 +465,7 @@ impl ConsoleService {
             absolute_expires_at: now + CONSOLE_ABSOLUTE_TIMEOUT,
             sso_user_id: sso_user,
         };
-        self.store
-            .create_console_session(&session)
-            .await
-            .map_err(store_err)?;
+        self.store.create_console_session(&session).await?;
         Ok(ConsoleSignIn {
             cookie_secret: secret,
             context: ConsoleContext {

@@ -7,7 +7,6 @@
 //! role here. A console session opened through SAML is checked against the role on every
 //! request (see [`ConsoleService::session`]).
 
-use crate::admin::store_err;
 use crate::console::{ConsoleContext, ConsoleService, ConsoleSignIn};
 use crate::error::Error;
 use crate::ids::{AdminId, GroupId, UserId};
@@ -73,7 +72,7 @@ fn checked_name<'a>(raw: &'a str, what: &str) -> Result<&'a str, Error> {
 impl ConsoleService {
     /// The organization's admins, oldest first.
     pub async fn list_admins(&self, org: &Organization) -> Result<Vec<AdminAccount>, Error> {
-        self.store.list_admins(org.id).await.map_err(store_err)
+        self.store.list_admins(org.id).await.map_err(Error::from)
     }
 
     /// Removes another admin of the signed-in admin's organization, with their console
@@ -90,8 +89,7 @@ impl ConsoleService {
         let admin = self
             .store
             .admin_by_id(org.id, id)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(not_found)?;
         if admin.id == ctx.admin.id {
             return Err(Error::conflict(
@@ -101,7 +99,7 @@ impl ConsoleService {
         match self.store.delete_admin(org.id, admin.id).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(not_found()),
-            Err(e) => return Err(store_err(e)),
+            Err(e) => return Err(Error::from(e)),
         }
         self.audit_role(
             ctx,
@@ -120,18 +118,14 @@ impl ConsoleService {
 
     /// The admin group and the local users granted the role.
     pub async fn admin_roles(&self, org: &Organization) -> Result<AdminRoles, Error> {
-        let group = match self.store.admin_group(org.id).await.map_err(store_err)? {
-            Some(id) => self.store.get_group(org.id, id).await.map_err(store_err)?,
+        let group = match self.store.admin_group(org.id).await? {
+            Some(id) => self.store.get_group(org.id, id).await?,
             None => None,
         };
-        let ids = self
-            .store
-            .admin_role_users(org.id)
-            .await
-            .map_err(store_err)?;
+        let ids = self.store.admin_role_users(org.id).await?;
         let mut users = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(u) = self.store.get_user(org.id, id).await.map_err(store_err)? {
+            if let Some(u) = self.store.get_user(org.id, id).await? {
                 users.push(u);
             }
         }
@@ -153,11 +147,7 @@ impl ConsoleService {
             limit: Some(SAME_NAME_LIMIT),
             ..StoreQuery::all(Some(IndexKey::DisplayNameLower(lower.clone())))
         };
-        let found = self
-            .store
-            .query_groups(org.id, false, &query)
-            .await
-            .map_err(store_err)?;
+        let found = self.store.query_groups(org.id, false, &query).await?;
         let same: Vec<GroupRecord> = found
             .items
             .into_iter()
@@ -201,8 +191,7 @@ impl ConsoleService {
         let now = self.clock.now();
         self.store
             .set_admin_group(org.id, Some(group.id), now)
-            .await
-            .map_err(store_err)?;
+            .await?;
         self.audit_role(
             ctx,
             "console.admin_group.set",
@@ -222,11 +211,10 @@ impl ConsoleService {
     /// their next request.
     pub async fn clear_admin_group(&self, ctx: &ConsoleContext) -> Result<(), Error> {
         let org = &ctx.organization;
-        let previous = self.store.admin_group(org.id).await.map_err(store_err)?;
+        let previous = self.store.admin_group(org.id).await?;
         self.store
             .set_admin_group(org.id, None, self.clock.now())
-            .await
-            .map_err(store_err)?;
+            .await?;
         self.audit_role(
             ctx,
             "console.admin_group.clear",
@@ -257,8 +245,7 @@ impl ConsoleService {
         let user = self
             .store
             .query_users(org.id, &query)
-            .await
-            .map_err(store_err)?
+            .await?
             .items
             .into_iter()
             .next();
@@ -291,8 +278,7 @@ impl ConsoleService {
         };
         self.store
             .grant_admin_role(org.id, user.id, self.clock.now())
-            .await
-            .map_err(store_err)?;
+            .await?;
         self.audit_role(
             ctx,
             "console.admin_role.grant",
@@ -315,24 +301,13 @@ impl ConsoleService {
         let not_found = || Error::not_found("this user does not hold a granted admin role");
         let org = &ctx.organization;
         let user: UserId = user_id.parse().map_err(|_| not_found())?;
-        if !self
-            .store
-            .revoke_admin_role(org.id, user)
-            .await
-            .map_err(store_err)?
-        {
+        if !self.store.revoke_admin_role(org.id, user).await? {
             return Err(not_found());
         }
-        if !self
-            .store
-            .holds_admin_role(org.id, user)
-            .await
-            .map_err(store_err)?
-        {
+        if !self.store.holds_admin_role(org.id, user).await? {
             self.store
                 .delete_user_console_sessions(org.id, user)
-                .await
-                .map_err(store_err)?;
+                .await?;
         }
         self.audit_role(
             ctx,
@@ -355,15 +330,10 @@ impl ConsoleService {
         user: &UserRecord,
     ) -> Result<SsoConsoleOutcome, Error> {
         let email = account_email(user);
-        let holds = user.active
-            && self
-                .store
-                .holds_admin_role(org.id, user.id)
-                .await
-                .map_err(store_err)?;
+        let holds = user.active && self.store.holds_admin_role(org.id, user.id).await?;
         if !holds {
-            let group = match self.store.admin_group(org.id).await.map_err(store_err)? {
-                Some(g) => self.store.get_group(org.id, g).await.map_err(store_err)?,
+            let group = match self.store.admin_group(org.id).await? {
+                Some(g) => self.store.get_group(org.id, g).await?,
                 None => None,
             };
             let ask = match group {
@@ -390,8 +360,7 @@ impl ConsoleService {
         let now = self.clock.now();
         self.store
             .record_admin_sign_in(org.id, admin.id, now)
-            .await
-            .map_err(store_err)?;
+            .await?;
         self.record_sso(org, Some(admin.id), user, 200, "signed in through SAML")
             .await;
         let mut admin = admin;
@@ -410,12 +379,7 @@ impl ConsoleService {
         user: &UserRecord,
         email: &str,
     ) -> Result<Result<AdminAccount, String>, Error> {
-        if let Some(a) = self
-            .store
-            .admin_by_user(org.id, user.id)
-            .await
-            .map_err(store_err)?
-        {
+        if let Some(a) = self.store.admin_by_user(org.id, user.id).await? {
             return Ok(Ok(a));
         }
         let taken = || {
@@ -425,18 +389,13 @@ impl ConsoleService {
             )
         };
         for _ in 0..2 {
-            match self
-                .store
-                .admin_by_email(org.id, email)
-                .await
-                .map_err(store_err)?
-            {
+            match self.store.admin_by_email(org.id, email).await? {
                 Some(a) if a.user_id.is_some_and(|u| u != user.id) => return Ok(Err(taken())),
                 Some(mut a) => {
                     match self.store.link_admin_user(org.id, a.id, user.id).await {
                         Ok(()) => {}
                         Err(StoreError::Conflict(_)) => return Ok(Err(taken())),
-                        Err(e) => return Err(store_err(e)),
+                        Err(e) => return Err(Error::from(e)),
                     }
                     a.user_id = Some(user.id);
                     return Ok(Ok(a));
@@ -455,16 +414,11 @@ impl ConsoleService {
                         Ok(()) => return Ok(Ok(fresh)),
                         // Made concurrently (same email or same user): read it again.
                         Err(StoreError::Conflict(_)) => {
-                            if let Some(a) = self
-                                .store
-                                .admin_by_user(org.id, user.id)
-                                .await
-                                .map_err(store_err)?
-                            {
+                            if let Some(a) = self.store.admin_by_user(org.id, user.id).await? {
                                 return Ok(Ok(a));
                             }
                         }
-                        Err(e) => return Err(store_err(e)),
+                        Err(e) => return Err(Error::from(e)),
                     }
                 }
             }

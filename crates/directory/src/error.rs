@@ -1,5 +1,6 @@
 //! One error type for the domain, rendered per surface (SCIM JSON, problem+json, HTML).
 
+use crate::store::StoreError;
 use scim::{ScimError, ScimType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,29 @@ impl From<ScimError> for Error {
             kind,
             detail: e.detail,
             scim_type: e.scim_type,
+        }
+    }
+}
+
+/// What a store's failure means to the caller. A backend fault is logged here, once, and the
+/// client sees only that the request could not be completed.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Error::not_found("not found"),
+            StoreError::Conflict(what) => Error::conflict(format!("{what} is already taken")),
+            StoreError::VersionMismatch => Error::new(
+                ErrorKind::PreconditionFailed,
+                "the resource changed since it was read",
+            ),
+            StoreError::UnknownMember(id) => {
+                Error::invalid(format!("member {id} is not a user of this organization"))
+            }
+            StoreError::Refused(e) => *e,
+            StoreError::Backend(msg) => {
+                tracing::error!(error = %msg, "store failure");
+                Error::internal("the directory could not complete the request; try again")
+            }
         }
     }
 }

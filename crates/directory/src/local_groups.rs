@@ -6,7 +6,6 @@
 //! Pages are keyset pages (a cursor, never an offset), so a page costs O(page) however many
 //! groups the organization has or members a group has.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
@@ -255,8 +254,7 @@ impl LocalGroupService {
         let mut items = self
             .store
             .list_groups_after(org.id, prefix.as_deref(), after.as_ref(), limit + 1)
-            .await
-            .map_err(store_err)?;
+            .await?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(encode_group_cursor)
@@ -271,8 +269,7 @@ impl LocalGroupService {
         let gid = parse_group_id(id)?;
         self.store
             .get_group(org.id, gid)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(not_found)
     }
 
@@ -301,8 +298,7 @@ impl LocalGroupService {
         let mut items = self
             .store
             .group_members_after(org.id, group.id, after.as_deref(), limit + 1)
-            .await
-            .map_err(store_err)?;
+            .await?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|m| m.id.clone())
@@ -349,13 +345,7 @@ impl LocalGroupService {
             return Err(unknown());
         }
         if let Ok(id) = who.parse::<UserId>() {
-            if self
-                .store
-                .get_user(org.id, id)
-                .await
-                .map_err(store_err)?
-                .is_some()
-            {
+            if self.store.get_user(org.id, id).await?.is_some() {
                 return Ok(id);
             }
         }
@@ -367,8 +357,7 @@ impl LocalGroupService {
         let by_name = self
             .store
             .query_users(org.id, &lookup(IndexKey::UserNameLower(lower.clone())))
-            .await
-            .map_err(store_err)?;
+            .await?;
         if let Some(u) = by_name.items.first() {
             return Ok(u.id);
         }
@@ -378,8 +367,7 @@ impl LocalGroupService {
         let by_email = self
             .store
             .query_users(org.id, &lookup(IndexKey::EmailLower(lower)))
-            .await
-            .map_err(store_err)?;
+            .await?;
         match by_email.items.as_slice() {
             [one] => Ok(one.id),
             [] => Err(unknown()),
@@ -627,7 +615,7 @@ impl LocalGroupService {
                     },
                 )
                 .await
-                .map_err(store_err)?;
+                ?;
             if !same_name.items.is_empty() {
                 return Err(Error::conflict(format!(
                     "your identity provider already sees a group named '{}': rename this one before handing it over",
@@ -673,7 +661,7 @@ impl LocalGroupService {
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => not_found(),
-                    other => store_err(other),
+                    other => Error::from(other),
                 })
         }
         .await;
@@ -688,7 +676,7 @@ fn member_err(e: StoreError, what: &str) -> Error {
             Error::invalid(format!("{m} is no longer a user of this organization"))
         }
         StoreError::Conflict(_) => Error::conflict(format!("{what} already exists")),
-        other => store_err(other),
+        other => Error::from(other),
     }
 }
 

@@ -3,7 +3,6 @@
 //! local users. Externally Managed users (SCIM) are read-only here: their IdP would overwrite
 //! whatever we changed.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -331,11 +330,7 @@ impl LocalUserService {
         let mut q = params.to_query()?;
         let limit = q.limit as usize;
         q.limit += 1;
-        let page = self
-            .store
-            .list_users_page(org, &q)
-            .await
-            .map_err(store_err)?;
+        let page = self.store.list_users_page(org, &q).await?;
         // Set only when the page is not full: the search continues past it.
         let searched_to = page.searched_to;
         let mut rows = page.rows;
@@ -371,8 +366,7 @@ impl LocalUserService {
         let uid = parse_user_id(id)?;
         self.store
             .get_user(org, uid)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| not_found(id))
     }
 
@@ -387,14 +381,9 @@ impl LocalUserService {
         let (user, groups) = self
             .store
             .get_user_with_groups(org, uid, true)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| not_found(id))?;
-        let sessions = self
-            .store
-            .user_sessions(org, uid)
-            .await
-            .map_err(store_err)?;
+        let sessions = self.store.user_sessions(org, uid).await?;
         self.audit.flush().await;
         let mut history = self
             .store
@@ -407,8 +396,7 @@ impl LocalUserService {
                     ..AuditQuery::default()
                 },
             )
-            .await
-            .map_err(store_err)?;
+            .await?;
         let more_history = if history.len() > HISTORY_LIMIT as usize {
             history.truncate(HISTORY_LIMIT as usize);
             history.last().map(|e| e.seq)
@@ -470,7 +458,7 @@ impl LocalUserService {
             StoreError::Conflict(_) => Error::conflict(format!(
                 "the userName '{user_name}' is already taken in this organization (userNames are compared without regard to case)"
             )),
-            other => store_err(other),
+            other => Error::from(other),
         })?;
         self.record(
             org,
@@ -517,7 +505,7 @@ impl LocalUserService {
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => not_found(id),
-                other => store_err(other),
+                other => Error::from(other),
             })?;
         let operation = match edit.active {
             Some(false) => "console.user.deactivate",
@@ -555,20 +543,13 @@ impl LocalUserService {
         actor: &Actor,
     ) -> Result<(), Error> {
         let user = self.get(org, id).await?;
-        let sessions = self
-            .store
-            .user_sessions(org, user.id)
-            .await
-            .map_err(store_err)?;
+        let sessions = self.store.user_sessions(org, user.id).await?;
         if !sessions.iter().any(|s| s.id_hash == session) {
             return Err(Error::not_found(
                 "this user has no such session; it may have ended already",
             ));
         }
-        self.store
-            .delete_session(session)
-            .await
-            .map_err(store_err)?;
+        self.store.delete_session(session).await?;
         self.record(
             org,
             actor,
@@ -588,11 +569,7 @@ impl LocalUserService {
         actor: &Actor,
     ) -> Result<u64, Error> {
         let user = self.get(org, id).await?;
-        let n = self
-            .store
-            .delete_user_sessions(org, user.id)
-            .await
-            .map_err(store_err)?;
+        let n = self.store.delete_user_sessions(org, user.id).await?;
         self.record(
             org,
             actor,

@@ -16,7 +16,6 @@
 //! both organizations' audit logs record the move. Public mail domains
 //! ([`crate::public_mail`]) and malformed domains are refused outright.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -443,7 +442,7 @@ impl DomainService {
         self.store
             .login_domain_claims(org.id)
             .await
-            .map_err(store_err)
+            .map_err(Error::from)
     }
 
     fn fresh_claim(&self, org: OrgId, domain: &str, now: OffsetDateTime) -> DomainClaim {
@@ -479,8 +478,7 @@ impl DomainService {
         let (added, removed) = self
             .store
             .replace_login_domain_claims(org.id, &wanted)
-            .await
-            .map_err(store_err)?;
+            .await?;
         for d in &added {
             self.record(
                 org.id,
@@ -548,8 +546,7 @@ impl DomainService {
                         Some(&missing),
                         RECHECK_FAILURES_TO_LAPSE,
                     )
-                    .await
-                    .map_err(store_err)?;
+                    .await?;
                 self.record_with_status(
                     org.id,
                     actor,
@@ -570,8 +567,7 @@ impl DomainService {
                         None,
                         RECHECK_FAILURES_TO_LAPSE,
                     )
-                    .await
-                    .map_err(store_err)?;
+                    .await?;
                 Ok(CheckOutcome::Verified { displaced: 0 })
             }
             Ok(None) => {
@@ -590,8 +586,7 @@ impl DomainService {
                                 Some(&why),
                                 RECHECK_FAILURES_TO_LAPSE,
                             )
-                            .await
-                            .map_err(store_err)?;
+                            .await?;
                         Ok(CheckOutcome::HeldByOperator(why))
                     }
                     Err(e) => Err(e),
@@ -654,7 +649,7 @@ impl DomainService {
                 StoreError::NotFound => Error::not_found(format!(
                     "{domain} is not a login domain of this organization; add it first"
                 )),
-                other => store_err(other),
+                other => Error::from(other),
             })?;
         self.record(
             org,
@@ -697,8 +692,7 @@ impl DomainService {
             let added = self
                 .store
                 .add_login_domain_claim(&self.fresh_claim(org.id, &domain, now))
-                .await
-                .map_err(store_err)?;
+                .await?;
             if added {
                 self.record(
                     org.id,
@@ -738,7 +732,7 @@ impl DomainService {
                     "{domain} is not a login domain of organization '{}'",
                     org.slug
                 )),
-                other => store_err(other),
+                other => Error::from(other),
             })?;
         if changed {
             self.record(
@@ -760,8 +754,7 @@ impl DomainService {
         let due = self
             .store
             .login_domains_due_for_check(now - self.config.recheck_interval, RECHECK_BATCH)
-            .await
-            .map_err(store_err)?;
+            .await?;
         let mut summary = RecheckSummary::default();
         for claim in due {
             summary.checked += 1;
@@ -778,7 +771,7 @@ impl DomainService {
                         .await
                     {
                         Ok(()) | Err(StoreError::NotFound) => {}
-                        Err(e) => return Err(store_err(e)),
+                        Err(e) => return Err(Error::from(e)),
                     }
                     continue;
                 }
@@ -816,7 +809,7 @@ impl DomainService {
                 Ok(_) => {}
                 // Removed or changed meanwhile: nothing to re-check.
                 Err(StoreError::NotFound) => {}
-                Err(e) => return Err(store_err(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         }
         Ok(summary)

@@ -4,7 +4,6 @@
 //! subject to is applied here (email domains, Externally Managed marking and take-over,
 //! SCIM seeing only SCIM-managed groups, version checks) so handlers stay thin.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
@@ -285,7 +284,7 @@ impl ScimService {
         let fresh = cached.is_none();
         let found = match cached {
             Some(t) => Some(t),
-            None => self.store.token_by_hash(&hash).await.map_err(store_err)?,
+            None => self.store.token_by_hash(&hash).await?,
         };
         let found = found
             .filter(|t| token::hash_matches(&t.hash, bearer))
@@ -488,12 +487,7 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Value, Error> {
         let groups = if projection.wants(ResourceKind::User, "groups") {
-            Some(
-                self.store
-                    .user_groups(org, user.id)
-                    .await
-                    .map_err(store_err)?,
-            )
+            Some(self.store.user_groups(org, user.id).await?)
         } else {
             None
         };
@@ -509,12 +503,7 @@ impl ScimService {
         projection: &Projection,
     ) -> Result<Value, Error> {
         let members = if projection.wants(ResourceKind::Group, "members") {
-            Some(
-                self.store
-                    .group_members(org, group.id)
-                    .await
-                    .map_err(store_err)?,
-            )
+            Some(self.store.group_members(org, group.id).await?)
         } else {
             None
         };
@@ -565,11 +554,7 @@ impl ScimService {
             return Ok(());
         }
         let users: Vec<UserId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
-        let found = self
-            .store
-            .users_by_ids(caller.org, &users)
-            .await
-            .map_err(store_err)?;
+        let found = self.store.users_by_ids(caller.org, &users).await?;
         for user in &found {
             Self::check_domains(&caller.token, &user.doc).map_err(|e| {
                 Error::new(
@@ -598,8 +583,7 @@ impl ScimService {
         let uid = Self::parse_user_id(id)?;
         self.store
             .get_user(org, uid)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| Error::not_found(format!("no User with id {id}")))
     }
 
@@ -608,8 +592,7 @@ impl ScimService {
         let gid = Self::parse_group_id(id)?;
         self.store
             .get_group(org, gid)
-            .await
-            .map_err(store_err)?
+            .await?
             .filter(|g| g.scim_visible)
             .ok_or_else(|| Error::not_found(format!("no Group with id {id}")))
     }
@@ -624,7 +607,7 @@ impl ScimService {
     fn write_err(e: StoreError, what: &str) -> Error {
         match e {
             StoreError::Conflict(_) => Self::user_conflict(what),
-            other => store_err(other),
+            other => Error::from(other),
         }
     }
 
@@ -718,8 +701,7 @@ impl ScimService {
                 uid,
                 projection.wants(ResourceKind::User, "groups"),
             )
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| Error::not_found(format!("no User with id {id}")))?;
         let mut body = self.render_user(&user, Some(&groups));
         projection.apply(ResourceKind::User, &mut body);
@@ -732,8 +714,7 @@ impl ScimService {
         let (user, groups) = self
             .store
             .get_user_with_groups(org, id, true)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| Error::not_found("the signed-in user no longer exists"))?;
         Ok((self.render_user(&user, Some(&groups)), etag(user.version)))
     }
@@ -830,8 +811,7 @@ impl ScimService {
             let current = self
                 .store
                 .get_user(caller.org, uid)
-                .await
-                .map_err(store_err)?
+                .await?
                 .ok_or_else(not_found)?;
             Self::check_if_match(if_match, current.version)?;
             self.gate.pass(caller.org).await;
@@ -865,7 +845,7 @@ impl ScimService {
                 Err(StoreError::Conflict(_)) => {
                     return Err(Self::user_conflict(&candidate.user_name))
                 }
-                Err(other) => return Err(store_err(other)),
+                Err(other) => return Err(Error::from(other)),
             }
         }
         let next = next.ok_or_else(|| still_changing("User", id))?;
@@ -908,7 +888,7 @@ impl ScimService {
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => Error::not_found(format!("no User with id {id}")),
-                    other => store_err(other),
+                    other => Error::from(other),
                 })?;
             self.end_sessions(caller.org, user.id).await;
             Ok(())
@@ -966,11 +946,7 @@ impl ScimService {
         // A long list is looked up first, so the writer never adds most of it only to undo
         // that at an unknown id near the end.
         if members.len() > INLINE_PATCH_VALUES {
-            let known = self
-                .store
-                .known_members(caller.org, &members)
-                .await
-                .map_err(store_err)?;
+            let known = self.store.known_members(caller.org, &members).await?;
             members.retain(|m| known.contains(m));
         }
         loop {
@@ -981,11 +957,7 @@ impl ScimService {
                 // one per retry, so this ends.
                 Err(StoreError::UnknownMember(m)) if members.contains(&m) => {
                     tracing::info!(member = %m, "leaving out members that are no user or group of the organization");
-                    let known = self
-                        .store
-                        .known_members(caller.org, &members)
-                        .await
-                        .map_err(store_err)?;
+                    let known = self.store.known_members(caller.org, &members).await?;
                     members.retain(|x| *x != m && known.contains(x));
                 }
                 Err(StoreError::Conflict(_)) => {
@@ -995,7 +967,7 @@ impl ScimService {
                     ))
                     .with_scim_type(ScimType::Uniqueness))
                 }
-                Err(other) => return Err(store_err(other)),
+                Err(other) => return Err(Error::from(other)),
             }
         }
         let body = self.group_json(caller.org, &group, projection).await?;
@@ -1174,8 +1146,7 @@ impl ScimService {
             let current = self
                 .store
                 .get_group(caller.org, gid)
-                .await
-                .map_err(store_err)?
+                .await?
                 .filter(|g| g.scim_visible)
                 .ok_or_else(not_found)?;
             Self::check_if_match(if_match, current.version)?;
@@ -1228,7 +1199,7 @@ impl ScimService {
                     )
                     .with_scim_type(ScimType::Uniqueness))
                 }
-                Err(e) => return Err(store_err(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         }
         Err(still_changing("Group", id))
@@ -1246,11 +1217,7 @@ impl ScimService {
         if added.is_empty() {
             return Ok(());
         }
-        let known = self
-            .store
-            .known_members(org, &added)
-            .await
-            .map_err(store_err)?;
+        let known = self.store.known_members(org, &added).await?;
         unknown.extend(added.into_iter().filter(|a| !known.contains(a)));
         Ok(())
     }
@@ -1269,7 +1236,7 @@ impl ScimService {
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => Error::not_found(format!("no Group with id {id}")),
-                    other => store_err(other),
+                    other => Error::from(other),
                 })
         }
         .await;
@@ -1316,24 +1283,11 @@ impl ScimService {
     ) -> Result<Option<Vec<Member>>, Error> {
         match need {
             MemberNeed::Nothing => Ok(None),
-            MemberNeed::All => Ok(Some(
-                self.store
-                    .group_members(org, group)
-                    .await
-                    .map_err(store_err)?,
-            )),
+            MemberNeed::All => Ok(Some(self.store.group_members(org, group).await?)),
             MemberNeed::Probe { ids, any } => {
-                let mut found = self
-                    .store
-                    .group_members_among(org, group, ids)
-                    .await
-                    .map_err(store_err)?;
+                let mut found = self.store.group_members_among(org, group, ids).await?;
                 if *any && found.is_empty() {
-                    found = self
-                        .store
-                        .group_members_after(org, group, None, 1)
-                        .await
-                        .map_err(store_err)?;
+                    found = self.store.group_members_after(org, group, None, 1).await?;
                 }
                 Ok(Some(found))
             }
@@ -1483,8 +1437,7 @@ impl ScimService {
                 let Page { total, items } = self
                     .store
                     .query_users_with_groups(org, q, with_groups)
-                    .await
-                    .map_err(store_err)?;
+                    .await?;
                 out.reserve(items.len());
                 for (u, groups) in &items {
                     let mut v = self.render_user(u, with_groups.then_some(groups.as_slice()));
@@ -1494,11 +1447,7 @@ impl ScimService {
                 Ok((total, out))
             }
             ResourceKind::Group => {
-                let Page { total, items } = self
-                    .store
-                    .query_groups(org, true, q)
-                    .await
-                    .map_err(store_err)?;
+                let Page { total, items } = self.store.query_groups(org, true, q).await?;
                 out.reserve(items.len());
                 for g in &items {
                     out.push(self.group_json(org, g, projection).await?);
@@ -1565,11 +1514,7 @@ impl ScimService {
         match scan.kind {
             ResourceKind::User => {
                 let with_groups = filter_mentions_opt(filter.as_deref(), "groups");
-                let rows = self
-                    .store
-                    .scan_users(scan.org, q, with_groups)
-                    .await
-                    .map_err(store_err)?;
+                let rows = self.store.scan_users(scan.org, q, with_groups).await?;
                 let (read, last) = (rows.len(), rows.last().map(|r| r.0));
                 let matches = tokio::task::spawn_blocking(move || {
                     let mut out = Vec::new();
@@ -1587,11 +1532,7 @@ impl ScimService {
                 Ok((read, last, matches))
             }
             ResourceKind::Group => {
-                let rows = self
-                    .store
-                    .scan_groups(scan.org, true, q)
-                    .await
-                    .map_err(store_err)?;
+                let rows = self.store.scan_groups(scan.org, true, q).await?;
                 let (read, last) = (rows.len(), rows.last().map(|r| r.0));
                 // Members only as far as the filter asks about them (see `MemberNeed`).
                 let need = MemberNeed::of(filter.as_deref());
@@ -1642,8 +1583,7 @@ impl ScimService {
                 let mut rows: HashMap<i64, (UserRecord, Vec<crate::store::UserGroup>)> = self
                     .store
                     .scan_users(scan.org, &q, with_groups)
-                    .await
-                    .map_err(store_err)?
+                    .await?
                     .into_iter()
                     .map(|(seq, u, g)| (seq, (u, g)))
                     .collect();
@@ -1669,8 +1609,7 @@ impl ScimService {
                 let mut rows: HashMap<i64, GroupRecord> = self
                     .store
                     .scan_groups(scan.org, true, &q)
-                    .await
-                    .map_err(store_err)?
+                    .await?
                     .into_iter()
                     .collect();
                 for seq in page {

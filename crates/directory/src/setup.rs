@@ -3,7 +3,6 @@
 //! request), what is wrong with an uploaded metadata file in the admin's words, and how soon
 //! the IdP's certificates expire.
 
-use crate::admin::store_err;
 use crate::error::Error;
 use crate::model::{Organization, SamlConnection, ScimTokenRecord};
 use crate::sso::SsoService;
@@ -271,36 +270,32 @@ pub async fn setup_status(
     org: &Organization,
     parts: StatusParts,
 ) -> Result<SetupStatus, Error> {
-    let connection = store.saml_connection(org.id).await.map_err(store_err)?;
+    let connection = store.saml_connection(org.id).await?;
     let idp = match &connection {
         Some(c) => SsoService::idp_metadata(c)?,
         None => None,
     };
     let last_good_signin = store
         .last_audit_event(org.id, SIGNIN_OPERATION, true)
-        .await
-        .map_err(store_err)?;
+        .await?;
     let last_signin = if parts.last_signin {
         store
             .last_audit_event(org.id, SIGNIN_OPERATION, false)
-            .await
-            .map_err(store_err)?
+            .await?
     } else {
         None
     };
     let (live_tokens, last_scim) = if parts.scim {
         let mut tokens: Vec<ScimTokenRecord> = store
             .list_tokens(org.id)
-            .await
-            .map_err(store_err)?
+            .await?
             .into_iter()
             .filter(|t| t.revoked_at.is_none())
             .collect();
         tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         let last = store
             .last_audit_event(org.id, SCIM_OPERATION_PREFIX, false)
-            .await
-            .map_err(store_err)?;
+            .await?;
         (tokens, last)
     } else {
         (Vec::new(), None)

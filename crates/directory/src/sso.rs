@@ -5,7 +5,6 @@
 //! store: which connection a URL names, the single use of our AuthnRequest IDs, the assertion
 //! replay cache, matching the person to the directory, and sessions.
 
-use crate::admin::store_err;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
@@ -197,7 +196,10 @@ impl SsoService {
     // ------------------------------------------------------------ administration
 
     pub async fn connection(&self, org: &Organization) -> Result<Option<SamlConnection>, Error> {
-        self.store.saml_connection(org.id).await.map_err(store_err)
+        self.store
+            .saml_connection(org.id)
+            .await
+            .map_err(Error::from)
     }
 
     /// The connection, or an error telling the admin to run setup.
@@ -289,7 +291,7 @@ impl SsoService {
 
     async fn unclaimed_token_domains(&self, org: &Organization) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
-        for t in self.store.list_tokens(org.id).await.map_err(store_err)? {
+        for t in self.store.list_tokens(org.id).await? {
             if t.revoked_at.is_some() {
                 continue;
             }
@@ -302,12 +304,7 @@ impl SsoService {
                 if out.contains(&d) || out.len() >= MAX_LOGIN_DOMAINS {
                     continue;
                 }
-                match self
-                    .store
-                    .org_for_login_domain(&d)
-                    .await
-                    .map_err(store_err)?
-                {
+                match self.store.org_for_login_domain(&d).await? {
                     Some(other) if other != org.id => {}
                     _ => out.push(d),
                 }
@@ -321,7 +318,7 @@ impl SsoService {
         self.store
             .put_saml_connection(conn)
             .await
-            .map_err(store_err)
+            .map_err(Error::from)
     }
 
     /// Uploads (or replaces) the IdP metadata. The parse errors of the `saml` crate say what
@@ -437,8 +434,7 @@ impl SsoService {
         }
         self.store
             .saml_connection_by_client_id(client_id)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(unknown)
     }
 
@@ -520,8 +516,7 @@ impl SsoService {
                 &return_to,
                 now + AUTHN_REQUEST_LIFETIME,
             )
-            .await
-            .map_err(store_err)?;
+            .await?;
         Ok(request.url)
     }
 
@@ -903,10 +898,7 @@ impl SsoService {
             idle_expires_at: now + SESSION_IDLE_TIMEOUT,
             absolute_expires_at: now + SESSION_ABSOLUTE_TIMEOUT,
         };
-        self.store
-            .create_session(&session)
-            .await
-            .map_err(store_err)?;
+        self.store.create_session(&session).await?;
         Ok((secret, session))
     }
 
@@ -917,29 +909,23 @@ impl SsoService {
             return Ok(None);
         }
         let hash = token::hash_secret(cookie_secret);
-        let Some(session) = self.store.session_by_hash(&hash).await.map_err(store_err)? else {
+        let Some(session) = self.store.session_by_hash(&hash).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
         if now >= session.idle_expires_at || now >= session.absolute_expires_at {
-            self.store.delete_session(&hash).await.map_err(store_err)?;
+            self.store.delete_session(&hash).await?;
             return Ok(None);
         }
         let found = self
             .store
             .get_user_with_groups(session.org_id, session.user_id, true)
-            .await
-            .map_err(store_err)?;
+            .await?;
         let Some((user, groups)) = found.filter(|(u, _)| u.active) else {
-            self.store.delete_session(&hash).await.map_err(store_err)?;
+            self.store.delete_session(&hash).await?;
             return Ok(None);
         };
-        let Some(organization) = self
-            .store
-            .org_by_id(session.org_id)
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(organization) = self.store.org_by_id(session.org_id).await? else {
             return Ok(None);
         };
         // Touch at most once a minute: a page load is not worth a write each time.
@@ -952,7 +938,7 @@ impl SsoService {
                     session.idle_expires_at = idle;
                 }
                 Err(StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(store_err(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         }
         let mut names: Vec<String> = groups.into_iter().map(|(_, name, _)| name).collect();
@@ -972,7 +958,7 @@ impl SsoService {
         self.store
             .delete_session(&token::hash_secret(cookie_secret))
             .await
-            .map_err(store_err)
+            .map_err(Error::from)
     }
 
     /// `/login`: the login URL of the organization an email's domain routes to.
@@ -993,14 +979,12 @@ impl SsoService {
         let org = self
             .store
             .org_for_login_domain(&domain)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(not_routed)?;
         let conn = self
             .store
             .saml_connection(org)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(not_routed)?;
         Ok(self.urls(&conn.client_id).login_url)
     }

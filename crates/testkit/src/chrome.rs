@@ -34,6 +34,11 @@ pub const PHONE: (u32, u32) = (390, 844);
 
 /// How long a page or element may take before a test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
+/// How long chromedriver may take to answer after it starts: longer than a page, since on a
+/// loaded two-core machine (the whole suite running beside it) its start has taken over 20 s.
+const DRIVER_PATIENCE: Duration = Duration::from_secs(60);
+/// Starts of chromedriver tried before the test fails (see [`Chrome::start`]).
+const DRIVER_START_ATTEMPTS: u32 = 3;
 
 const INSTALL_HINT: &str = "\n(the browser tests need Debian's Chromium and its WebDriver: \
 `apt-get install chromium chromium-driver`, or run scripts/install-browser.sh as root)";
@@ -62,26 +67,46 @@ impl Chrome {
             .unwrap_or_else(|| panic!("chromedriver is not installed{INSTALL_HINT}"));
         let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"])
             .unwrap_or_else(|| panic!("chromium is not installed{INSTALL_HINT}"));
-        let port = free_port();
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {}: {e}{INSTALL_HINT}", chromedriver.display())
-            });
         let profile =
             std::env::temp_dir().join(format!("portcullis-chrome-{}", uuid::Uuid::new_v4()));
         // From here on, a panic drops `chrome`-to-be pieces by hand: build the guard first.
         let mut guard = DriverGuard {
-            driver: Some(driver),
+            driver: None,
             profile: profile.clone(),
         };
-        let webdriver = format!("http://127.0.0.1:{port}");
-        wait_until_ready(&webdriver).await;
+        // The port is free when chosen but may be taken by a parallel test before chromedriver
+        // binds it; chromedriver then exits, and another port is tried.
+        let mut webdriver = String::new();
+        for attempt in 1..=DRIVER_START_ATTEMPTS {
+            let port = free_port();
+            let driver = Command::new(&chromedriver)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {}: {e}{INSTALL_HINT}", chromedriver.display())
+                });
+            let driver = guard.driver.insert(driver);
+            webdriver = format!("http://127.0.0.1:{port}");
+            match wait_until_ready(&webdriver, driver).await {
+                DriverStart::Ready => break,
+                DriverStart::Exited(status) if attempt < DRIVER_START_ATTEMPTS => {
+                    eprintln!("chromedriver on port {port} exited ({status}); trying another port");
+                    if let Some(mut gone) = guard.driver.take() {
+                        end_group(&mut gone);
+                    }
+                }
+                DriverStart::Exited(status) => panic!(
+                    "chromedriver exited ({status}) {DRIVER_START_ATTEMPTS} times before answering{INSTALL_HINT}"
+                ),
+                DriverStart::Silent => panic!(
+                    "chromedriver did not answer on {webdriver} within {DRIVER_PATIENCE:?}{INSTALL_HINT}"
+                ),
+            }
+        }
 
         let (w, h) = DESKTOP;
         let mut caps = Map::new();
@@ -482,7 +507,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn wait_until_ready(webdriver: &str) {
+enum DriverStart {
+    Ready,
+    Exited(std::process::ExitStatus),
+    Silent,
+}
+
+async fn wait_until_ready(webdriver: &str, driver: &mut Child) -> DriverStart {
     let http = reqwest::Client::new();
     let start = Instant::now();
     loop {
@@ -490,12 +521,15 @@ async fn wait_until_ready(webdriver: &str) {
             if res.status().is_success() {
                 let status: Value = res.json().await.unwrap_or(Value::Null);
                 if status["value"]["ready"] == json!(true) {
-                    return;
+                    return DriverStart::Ready;
                 }
             }
         }
-        if start.elapsed() > PATIENCE {
-            panic!("chromedriver did not answer on {webdriver} within {PATIENCE:?}{INSTALL_HINT}");
+        if let Ok(Some(status)) = driver.try_wait() {
+            return DriverStart::Exited(status);
+        }
+        if start.elapsed() > DRIVER_PATIENCE {
+            return DriverStart::Silent;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
